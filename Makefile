@@ -1,0 +1,35 @@
+# postatlas: `make demo` and `make test` work on a fresh machine; everything installs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TORCH_PIN := torch==2.13.0
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test test-fast bench lint clean
+
+install: $(STAMP)
+
+# torch is pinned and installed first: an unpinned torch would pull several GB of CUDA wheels.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH_PIN)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/postatlas demo
+
+test: install
+	$(BIN)/python -m pytest -m "not bench" tests
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not bench and not integration" tests
+
+bench: install
+	$(BIN)/python tests/bench/run_benchmarks.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,91 @@
+"""The `postatlas` command line. Commands that change data run Prefect flows; `sql` and `runs` only read."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from storage.settings import HOME_ENV, home_paths
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="postatlas",
+        description="Turn social media posts into an analyst-ready DuckDB warehouse.",
+        epilog=f"Data lives under ${HOME_ENV} (default ~/.postatlas): warehouse.duckdb, raw/, media/, reports/.",
+    )
+    parser.add_argument("--home", help=f"postatlas home folder (overrides ${HOME_ENV})")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="generate the embedded dataset and run the whole pipeline on it")
+    demo.add_argument("--posts", type=int, default=3000, help="posts to generate (default 3000)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the generator (default 7)")
+
+    ingest = commands.add_parser("ingest", help="read files people already have into the warehouse")
+    ingest.add_argument("format", choices=("twitter-v2", "twitter-v1", "reddit", "instaloader", "mvsa", "table"))
+    ingest.add_argument("paths", nargs="+", help="files or folders")
+    ingest.add_argument("--platform", help="table format: the platform the rows come from (part of post_id)")
+    ingest.add_argument("--labels", dest="labels_csv", help="CSV of id,label to attach to the posts")
+    ingest.add_argument("--task", dest="label_task", help="label task name for --labels (e.g. sentiment)")
+    ingest.add_argument("--map", dest="field_map", action="append", default=[], metavar="FIELD=COLUMN",
+                        help="table format: id, text, author, created_at, lat, lon, image, hashtags, place")
+    ingest.add_argument("--label", dest="label_map", action="append", default=[], metavar="TASK=COLUMN",
+                        help="table format: a label column")
+    ingest.add_argument("--columns", type=_split, default=[], help="table format: names for a headerless file")
+    ingest.add_argument("--media-dir", dest="media_dirs", action="append", default=[],
+                        help="folder with downloaded images named like their URLs' last segment")
+
+    curate = commands.add_parser("curate", help="filter the posts; records a decision per post and rule")
+    curate.add_argument("--only", type=_split, help="comma-separated rules to run (default: all)")
+    curate.add_argument("--languages", type=_split, help="allowed languages (default en,es,ca)")
+    curate.add_argument("--detector", choices=("fast", "langdetect"), help="language detector (default fast)")
+    curate.add_argument("--min-confidence", type=float, help="probability the allowed languages need together")
+    curate.add_argument("--min-words", type=int, help="min_words rule: words a caption needs (default 3)")
+    curate.add_argument("--per-user-mode", choices=("drop", "cap"), help="per_user: drop heavy users or cap them")
+    curate.add_argument("--per-user-max", type=int, help="per_user: N posts (default 20 for drop, 10 for cap)")
+    curate.add_argument("--home-cities", type=_split, help="city_spam: cities that are not spam (default barcelona)")
+    curate.add_argument("--city-min-population", type=int, help="city_spam: smallest city that counts")
+    curate.add_argument("--require", type=_split, help="require: image,coordinates,hashtags,text")
+    curate.add_argument("--bbox", type=lambda v: tuple(float(x) for x in _split(v)),
+                        help="bbox: min_lon,min_lat,max_lon,max_lat")
+    curate.add_argument("--phash-distance", type=int, help="near_duplicate_image: max Hamming distance")
+
+    sql = commands.add_parser("sql", help="read-only SQL over the warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("--wait", type=float, default=None, help="seconds to wait while a writer holds the warehouse")
+
+    runs = commands.add_parser("runs", help="recent runs with their counts and failure reasons")
+    runs.add_argument("--limit", type=int, default=20)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    if args.home:
+        os.environ[HOME_ENV] = str(home_paths(args.home).home)
+    home = str(home_paths().home)
+    from flows import commands  # late: `sql` and `runs` stay fast
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return handler(args, home)
+    except commands.UserError as error:
+        print(f"postatlas {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"postatlas {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

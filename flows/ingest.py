@@ -1,0 +1,46 @@
+"""The ingest flow: files people already have -> raw zone -> warehouse."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from prefect import flow, task
+
+from storage.settings import home_paths
+from tasks.ingest import IngestOptions, IngestTotals, run_ingest
+from tasks.ledger import tracked_run
+
+ingest_files = task(name="ingest-files", timeout_seconds=6 * 3600)(run_ingest)
+
+
+@flow(name="ingest")
+def ingest_flow(
+    fmt: str,
+    paths: list[str],
+    platform: str | None = None,
+    labels_csv: str | None = None,
+    label_task: str | None = None,
+    field_map: list[str] | None = None,
+    label_map: list[str] | None = None,
+    columns: list[str] | None = None,
+    media_dirs: list[str] | None = None,
+    home: str | None = None,
+) -> IngestTotals:
+    """Read ``paths`` as ``fmt`` and upsert the posts; the counts land in the run ledger."""
+    options = IngestOptions(
+        fmt=fmt,
+        paths=tuple(paths),
+        platform=platform,
+        labels_csv=labels_csv,
+        label_task=label_task,
+        field_map=tuple(field_map or ()),
+        label_map=tuple(label_map or ()),
+        columns=tuple(columns or ()),
+        media_dirs=tuple(media_dirs or ()),
+    )
+    store = home_paths(home)
+    with tracked_run(store, "ingest", asdict(options)) as run:
+        totals = ingest_files(options, str(store.home), run.run_id)
+        run.counts = totals.counts()
+        run.breakdown = totals.breakdown()
+    return totals

@@ -1,0 +1,289 @@
+"""The DuckDB warehouse: connections, migrations, idempotent writes and the run ledger.
+
+DuckDB lets one process hold the file read-write, or any number read-only, never both. Writers hold the
+database briefly and wait (bounded) for the lock instead of failing; readers open read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+LOCK_WAIT_SECONDS = float(os.environ.get("POSTATLAS_LOCK_WAIT", "120"))
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse for writing and did not let go in time."""
+
+
+def _is_lock_error(error: Exception) -> bool:
+    return any(marker in str(error) for marker in _LOCK_MARKERS)
+
+
+def connect(path: Path, *, read_only: bool = False, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting up to ``wait_seconds`` for another process's lock."""
+    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds)
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if not _is_lock_error(error) or time.monotonic() >= deadline:
+                if _is_lock_error(error):
+                    raise WarehouseBusy(_busy_message(path)) from error
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def _busy_message(path: Path) -> str:
+    holder = _lock_holder(path)
+    return (
+        f"the warehouse {path} is held by another writer{holder}; "
+        "wait for that run to finish (postatlas runs), or raise POSTATLAS_LOCK_WAIT"
+    )
+
+
+def _lock_holder(path: Path) -> str:
+    marker = path.with_suffix(".writer")
+    try:
+        return f" ({marker.read_text().strip()})"
+    except OSError:
+        return ""
+
+
+@contextmanager
+def writer(path: Path, run_id: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection with migrations applied; leaves a note naming the writing run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = connect(path)
+    marker = path.with_suffix(".writer")
+    try:
+        marker.write_text(f"run {run_id or 'unknown'}, pid {os.getpid()} on {socket.gethostname()}")
+        migrate(con)
+        yield con
+    finally:
+        con.close()
+        marker.unlink(missing_ok=True)
+
+
+@contextmanager
+def reader(path: Path, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection (waits, bounded, while a writer holds the file)."""
+    if not path.exists():
+        raise FileNotFoundError(f"no warehouse at {path}: run `postatlas demo` or `postatlas ingest` first")
+    con = connect(path, read_only=True, wait_seconds=wait_seconds)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------- migrations
+
+_MIGRATION_NAME = re.compile(r"^(\d{3})_(\w+)\.sql$")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every numbered file in storage/migrations, in order."""
+    found = []
+    for entry in resources.files("storage.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text()))
+    return sorted(found)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply pending migrations, each in its own transaction; returns the schema version."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
+    )
+    applied = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    version = max(applied, default=0)
+    for number, name, sql in migrations():
+        if number in applied:
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [number, name, _now()])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        version = number
+    return version
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+    """The single value a query returns (fully fetched: DuckDB 2 refuses new work after a partial fetch)."""
+    return con.execute(sql, params or []).fetchall()[0][0]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- run ledger
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters: dict) -> None:
+    """Record a run as running (a retry of the same run id starts it again)."""
+    mark_crashed_runs(con)
+    con.execute(
+        "INSERT INTO runs (run_id, flow, started_at, status, parameters, pid, host) "
+        "VALUES (?, ?, ?, 'running', ?, ?, ?) "
+        "ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL, message = NULL",
+        [run_id, flow, _now(), orjson.dumps(parameters, default=str).decode(), os.getpid(), socket.gethostname()],
+    )
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    status: str,
+    counts: dict[str, int],
+    breakdown: dict | None = None,
+    message: str | None = None,
+) -> None:
+    """Close a run with its status, counters and a breakdown (per platform / rule / reason)."""
+    columns = ("read", "written", "duplicates", "filtered", "quarantined", "kept", "deletions")
+    values = [int(counts.get(column, 0)) for column in columns]
+    assignments = ", ".join(f"{column} = ?" for column in columns)
+    con.execute(
+        f"UPDATE runs SET status = ?, finished_at = ?, message = ?, counts = ?, {assignments} WHERE run_id = ?",
+        [status, _now(), message, orjson.dumps(breakdown or {}, default=str).decode(), *values, run_id],
+    )
+
+
+def mark_crashed_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """Runs of this host still 'running' whose process is gone were killed: mark them crashed."""
+    host = socket.gethostname()
+    rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", [host]).fetchall()
+    for run_id, pid in rows:
+        if pid != os.getpid() and not _process_alive(pid):
+            con.execute(
+                "UPDATE runs SET status = 'crashed', message = 'process ended without closing the run "
+                "(killed?); its unfinished batch was rolled back, run the command again' WHERE run_id = ?",
+                [run_id],
+            )
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------- idempotent writes
+
+
+@dataclass
+class BatchWrite:
+    """Arrow tables of one ingest batch, written in one transaction."""
+
+    raw_batch: dict
+    posts: pa.Table
+    users: pa.Table
+    media: pa.Table
+    mentions: pa.Table
+    labels: pa.Table
+    deletions: pa.Table
+    quarantine: pa.Table
+
+
+def existing_post_ids(con: duckdb.DuckDBPyConnection, post_ids: list[str]) -> set[str]:
+    """The subset of ``post_ids`` already in the warehouse."""
+    if not post_ids:
+        return set()
+    candidates = pa.table({"post_id": pa.array(post_ids, pa.string())})  # noqa: F841 (read by DuckDB)
+    rows = con.execute("SELECT post_id FROM posts SEMI JOIN candidates USING (post_id)").fetchall()
+    return {row[0] for row in rows}
+
+
+def batch_landed(con: duckdb.DuckDBPyConnection, batch_id: str) -> bool:
+    """Whether a raw batch was already committed to the warehouse."""
+    return bool(scalar(con, "SELECT count(*) FROM raw_batches WHERE batch_id = ?", [batch_id]))
+
+
+def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite) -> int:
+    """Upsert one batch in a single transaction; returns the number of new posts.
+
+    Natural keys make every insert idempotent: running the same batch twice changes nothing.
+    """
+    con.execute("BEGIN")
+    try:
+        before = scalar(con, "SELECT count(*) FROM posts")
+        for table, arrow in (
+            ("posts", batch.posts),
+            ("users", batch.users),
+            ("media", batch.media),
+            ("mentions", batch.mentions),
+            ("quarantine", batch.quarantine),
+            ("deletions", batch.deletions),
+        ):
+            if arrow.num_rows:
+                con.register("incoming", arrow)
+                con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM incoming")
+                con.unregister("incoming")
+        if batch.labels.num_rows:
+            con.register("incoming", batch.labels)
+            con.execute(
+                "INSERT INTO post_labels BY NAME SELECT * FROM incoming "
+                "ON CONFLICT (post_id, task, source) DO UPDATE SET label = excluded.label, run_id = excluded.run_id "
+                "WHERE post_labels.label <> excluded.label"
+            )
+            con.unregister("incoming")
+        after = scalar(con, "SELECT count(*) FROM posts")
+        if batch.deletions.num_rows or after > before:
+            apply_deletions(con)
+        row = batch.raw_batch
+        con.execute(
+            "INSERT OR IGNORE INTO raw_batches VALUES (?, ?, ?, ?, ?, ?)",
+            [row["batch_id"], row["platform"], row["path"], row["records"], _now(), row["run_id"]],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return after - before
+
+
+def apply_deletions(con: duckdb.DuckDBPyConnection) -> None:
+    """Mark posts deleted by a compliance event on the post or on its author."""
+    con.execute(
+        "UPDATE posts SET deleted = true, deleted_reason = d.reason FROM deletions d "
+        "WHERE NOT posts.deleted AND ("
+        "(d.target_kind = 'post' AND d.target_id = posts.post_id) OR "
+        "(d.target_kind = 'user' AND d.target_id = posts.author_id))"
+    )
+
+
+def refresh_raw_view(con: duckdb.DuckDBPyConnection, raw_root: Path) -> None:
+    """Expose the raw zone's Parquet files as the view ``raw_records``."""
+    if any(raw_root.rglob("*.parquet")):
+        pattern = str(raw_root / "**" / "*.parquet").replace("'", "''")
+        con.execute(
+            f"CREATE OR REPLACE VIEW raw_records AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"
+        )

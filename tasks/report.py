@@ -1,0 +1,60 @@
+"""Human-readable summaries of runs for the terminal (rich tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from tasks.ingest import IngestTotals
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="right" if index else "left")
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    return table
+
+
+def print_ingest_summary(totals: IngestTotals, warehouse: str, console: Console | None = None) -> None:
+    """Posts per platform (read / new / duplicate), quarantine reasons, and where the data went."""
+    console = console or Console(stderr=False)
+    platforms = sorted(totals.by_platform)
+    console.print(
+        _table(
+            "Ingested posts",
+            ("platform", "read", "new"),
+            [(p, totals.by_platform[p], totals.written_by_platform.get(p, 0)) for p in platforms],
+        )
+    )
+    console.print(
+        f"read {totals.read} = new {totals.written} + duplicates {totals.duplicates} + quarantined "
+        f"{totals.quarantined}; users {totals.users}, labels {totals.labels}, images stored {totals.media_stored}, "
+        f"deletions {totals.deletions}"
+    )
+    if totals.quarantine_reasons:
+        console.print(
+            _table("Quarantined (see the quarantine table)", ("reason", "rows"),
+                   sorted(totals.quarantine_reasons.items(), key=lambda kv: -kv[1]))
+        )
+        console.print("[yellow]warning:[/] some input was quarantined; query: "
+                      "postatlas sql \"select reason, location, detail from quarantine\"")
+    console.print(f"warehouse: {warehouse}")
+
+
+def print_rule_summary(rows: Sequence[dict], total_in: int, kept: int, console: Console | None = None) -> None:
+    """The per-rule discards table of a curate run (as in paper 001)."""
+    console = console or Console()
+    console.print(
+        _table("Curate: posts evaluated, kept and dropped per rule (in order)", ("rule", "evaluated", "kept", "dropped"),
+               [(r["rule"], r["evaluated"], r["kept"], r["dropped"]) for r in rows])
+    )
+    console.print(f"in {total_in} = kept {kept} + filtered {total_in - kept}")
+
+
+def print_rows(columns: Sequence[str], rows: Sequence[Sequence[object]], title: str = "") -> None:
+    """Any query result as a table."""
+    Console().print(_table(title, columns, rows))
