@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--columns", type=_split, default=[], help="table format: names for a headerless file")
     ingest.add_argument("--media-dir", dest="media_dirs", action="append", default=[],
                         help="folder with downloaded images named like their URLs' last segment")
+    ingest.add_argument("--batch-records", type=int, default=20_000,
+                        help="raw records per batch: each batch is landed and committed whole (default 20000)")
 
     curate = commands.add_parser("curate", help="filter the posts; records a decision per post and rule")
     curate.add_argument("--only", type=_split, help="comma-separated rules to run (default: all)")

@@ -37,7 +37,7 @@ def cmd_ingest(args: argparse.Namespace, home: str) -> int:
         totals = ingest_flow(
             fmt=args.format, paths=args.paths, platform=args.platform, labels_csv=args.labels_csv,
             label_task=args.label_task, field_map=args.field_map, label_map=args.label_map, columns=args.columns,
-            media_dirs=args.media_dirs, home=home,
+            media_dirs=args.media_dirs, batch_records=args.batch_records, home=home,
         )
     except (ReaderError, IngestError, warehouse.WarehouseBusy) as error:
         raise UserError(str(error)) from error
@@ -101,7 +101,7 @@ def write_result(table, fmt: str) -> None:
 
 def cmd_runs(args: argparse.Namespace, home: str) -> int:
     query = (
-        "SELECT run_id, flow, status, started_at, "
+        "SELECT left(run_id, 8) AS run, flow, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, "
         "round(epoch(finished_at) - epoch(started_at), 1) AS seconds, "
         "read, written, duplicates, filtered, quarantined, kept, message "
         f"FROM runs ORDER BY started_at DESC LIMIT {int(args.limit)}"

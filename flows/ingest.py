@@ -7,7 +7,7 @@ from dataclasses import asdict
 from prefect import flow, task
 
 from storage.settings import home_paths
-from tasks.ingest import IngestOptions, IngestTotals, run_ingest
+from tasks.ingest import BATCH_RECORDS, IngestOptions, IngestTotals, run_ingest
 from tasks.ledger import tracked_run
 
 ingest_files = task(name="ingest-files", timeout_seconds=6 * 3600)(run_ingest)
@@ -24,6 +24,7 @@ def ingest_flow(
     label_map: list[str] | None = None,
     columns: list[str] | None = None,
     media_dirs: list[str] | None = None,
+    batch_records: int = BATCH_RECORDS,
     home: str | None = None,
 ) -> IngestTotals:
     """Read ``paths`` as ``fmt`` and upsert the posts; the counts land in the run ledger."""
@@ -37,6 +38,7 @@ def ingest_flow(
         label_map=tuple(label_map or ()),
         columns=tuple(columns or ()),
         media_dirs=tuple(media_dirs or ()),
+        batch_records=batch_records,
     )
     store = home_paths(home)
     with tracked_run(store, "ingest", asdict(options)) as run:

@@ -1,7 +1,7 @@
 """The raw landing zone: every payload page is kept untouched before it is parsed.
 
 Layout: ``raw/platform=<p>/date=<landing date>/batch-<batch_id>.parquet`` with one row per raw record
-(raw_index, source, location, fetched_at, attachments, payload) compressed with zstd. Files are written
+(batch_id, raw_index, source, location, fetched_at, attachments, payload) compressed with zstd. Files are written
 under a temporary name and renamed, so a killed run never leaves half a file behind. The batch id is a
 hash of the payloads, so landing the same records twice writes the same file once.
 """
@@ -21,6 +21,7 @@ from tasks.records import RawRecord
 
 RAW_SCHEMA = pa.schema(
     [
+        ("batch_id", pa.string()),
         ("raw_index", pa.int32()),
         ("source", pa.string()),
         ("location", pa.string()),
@@ -62,6 +63,7 @@ def land(records: list[RawRecord], home: Path, batch_id: str, landed_on: datetim
         target.parent.mkdir(parents=True, exist_ok=True)
         table = pa.table(
             {
+                "batch_id": pa.array([batch_id] * len(records), pa.string()),
                 "raw_index": pa.array(range(len(records)), pa.int32()),
                 "source": [r.source for r in records],
                 "location": [r.location for r in records],

@@ -132,7 +132,8 @@ def _table_batches(path: Path, columns: list[str] | None) -> Iterator[pa.RecordB
         return
     with path.open("rb") as handle:
         sample = handle.read(1 << 20)
-    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    first_line = sample.split(b"\n", 1)[0]
+    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") or first_line.count(b"\t") > first_line.count(b",") else ","
     options = pacsv.ReadOptions(encoding=detect_encoding(sample), block_size=1 << 22, column_names=columns)
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                quote_char=False if delimiter == "\t" else '"')

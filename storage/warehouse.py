@@ -222,9 +222,10 @@ def existing_post_ids(con: duckdb.DuckDBPyConnection, post_ids: list[str]) -> se
     return {row[0] for row in rows}
 
 
-def batch_landed(con: duckdb.DuckDBPyConnection, batch_id: str) -> bool:
-    """Whether a raw batch was already committed to the warehouse."""
-    return bool(scalar(con, "SELECT count(*) FROM raw_batches WHERE batch_id = ?", [batch_id]))
+def landed_batch_path(con: duckdb.DuckDBPyConnection, batch_id: str) -> str | None:
+    """Where a raw batch committed earlier lives (relative to the home), or None."""
+    rows = con.execute("SELECT path FROM raw_batches WHERE batch_id = ?", [batch_id]).fetchall()
+    return rows[0][0] if rows else None
 
 
 def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite) -> int:

@@ -236,6 +236,9 @@ class Ingestor:
             self._add_record(rows, record, index, batch_id, normalize(record))
         unique_posts = list({post["post_id"]: post for post in reversed(rows.posts)}.values())[::-1]
         with warehouse.writer(self.paths.warehouse, self.run_id) as con:
+            earlier = warehouse.landed_batch_path(con, batch_id)
+            if earlier is not None and earlier != landed.relative_path:  # landed on an earlier day: keep one copy
+                (self.paths.home / landed.relative_path).unlink(missing_ok=True)
             existing = warehouse.existing_post_ids(con, [p["post_id"] for p in unique_posts])
             new_posts = [p for p in unique_posts if p["post_id"] not in existing]
             new_ids = {p["post_id"] for p in new_posts}

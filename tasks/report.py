@@ -10,6 +10,14 @@ from rich.table import Table
 from tasks.ingest import IngestTotals
 
 
+def _console() -> Console:
+    """A console that does not squeeze tables to 80 columns when the output is a pipe or a file."""
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(soft_wrap=True, width=250)
+    return console
+
+
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
     table = Table(title=title, title_justify="left", header_style="bold")
     for index, column in enumerate(columns):
@@ -21,7 +29,7 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]])
 
 def print_ingest_summary(totals: IngestTotals, warehouse: str, console: Console | None = None) -> None:
     """Posts per platform (read / new / duplicate), quarantine reasons, and where the data went."""
-    console = console or Console(stderr=False)
+    console = console or _console()
     platforms = sorted(totals.by_platform)
     console.print(
         _table(
@@ -47,7 +55,7 @@ def print_ingest_summary(totals: IngestTotals, warehouse: str, console: Console 
 
 def print_rule_summary(rows: Sequence[dict], total_in: int, kept: int, console: Console | None = None) -> None:
     """The per-rule discards table of a curate run (as in paper 001)."""
-    console = console or Console()
+    console = console or _console()
     console.print(
         _table("Curate: posts evaluated, kept and dropped per rule (in order)", ("rule", "evaluated", "kept", "dropped"),
                [(r["rule"], r["evaluated"], r["kept"], r["dropped"]) for r in rows])
@@ -57,4 +65,4 @@ def print_rule_summary(rows: Sequence[dict], total_in: int, kept: int, console: 
 
 def print_rows(columns: Sequence[str], rows: Sequence[Sequence[object]], title: str = "") -> None:
     """Any query result as a table."""
-    Console().print(_table(title, columns, rows))
+    _console().print(_table(title, columns, rows))

@@ -68,7 +68,7 @@ def make_table_normalizer(
         native_id = str(row[field_map["id"]]).strip()
         if not native_id:
             return Parsed(quarantine=[{"reason": "missing_id", "detail": "empty id"}])
-        text = str(column(row, "text") or "")
+        text = str(column(row, "text") or "").strip()
         author = column(row, "author")
         post_id = make_post_id(platform, native_id)
         post = {

@@ -1,0 +1,112 @@
+"""Curate glue: warehouse posts -> the pure rules in tasks/curate.py -> decisions, curated set, language cache."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from storage import curation, warehouse
+from storage.settings import home_paths
+from tasks.curate import ALL_RULES, CurateConfig, RuleResult, run_rules, summarize
+
+
+class CurateError(ValueError):
+    """Curate options that cannot work."""
+
+
+_CLI_TO_CONFIG = {
+    "only": "rules",
+    "languages": "languages",
+    "detector": "detector",
+    "min_confidence": "min_confidence",
+    "min_words": "min_words",
+    "per_user_mode": "per_user_mode",
+    "home_cities": "home_cities",
+    "city_min_population": "city_min_population",
+    "require": "require",
+    "bbox": "bbox",
+    "phash_distance": "phash_distance",
+}
+
+
+def options_from_cli(args: dict) -> dict:
+    """The curate options a user gave on the command line, as CurateConfig keyword arguments."""
+    options = {key: args[cli] for cli, key in _CLI_TO_CONFIG.items() if args.get(cli) is not None}
+    if args.get("per_user_max") is not None:
+        mode = args.get("per_user_mode") or CurateConfig.per_user_mode
+        options["per_user_cap" if mode == "cap" else "per_user_max"] = args["per_user_max"]
+    for key in ("rules", "languages", "home_cities", "require", "bbox"):
+        if key in options:
+            options[key] = tuple(options[key])
+    if "rules" in options:  # keep the documented order whatever order --only lists them in
+        unknown = [rule for rule in options["rules"] if rule not in ALL_RULES]
+        if unknown:
+            raise CurateError(f"unknown rule(s) {', '.join(unknown)}; rules: {', '.join(ALL_RULES)}")
+        options["rules"] = tuple(rule for rule in ALL_RULES if rule in options["rules"])
+    return options
+
+
+def make_config(options: dict) -> CurateConfig:
+    """A validated CurateConfig from plain options (JSON-able, so Prefect can show and hash them)."""
+    known = {f.name for f in fields(CurateConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise CurateError(f"unknown curate option(s): {', '.join(unknown)}")
+    try:
+        return CurateConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+    except ValueError as error:
+        raise CurateError(str(error)) from error
+
+
+def decisions_table(results: list[RuleResult], run_id: str) -> pa.Table:
+    """All rules' decisions as rows of filter_decisions."""
+    parts = [
+        pa.table(
+            {
+                "run_id": pa.array([run_id] * len(r.kept), pa.string()),
+                "post_id": r.post_ids.cast(pa.string()),
+                "rule": pa.array([r.rule] * len(r.kept), pa.string()),
+                "kept": r.kept,
+                "detail": r.detail.cast(pa.string()),
+            }
+        )
+        for r in results
+    ]
+    if not parts:
+        return pa.table({"run_id": [], "post_id": [], "rule": [], "kept": [], "detail": []})
+    return pa.concat_tables(parts)
+
+
+def detected_languages(posts: pa.Table, results: list[RuleResult], detector: str) -> pa.Table | None:
+    """Languages the language rule detected anew, to cache in posts (lang, lang_confidence, lang_detector)."""
+    result = next((r for r in results if r.rule == "language" and r.lang is not None), None)
+    if result is None:
+        return None
+    detected = pa.table(
+        {"post_id": result.post_ids.cast(pa.string()), "lang": result.lang,
+         "lang_confidence": result.lang_confidence.cast(pa.float64())}
+    )
+    cached = posts.filter(pc.equal(pc.fill_null(posts["lang_detector"], ""), detector))["post_id"]
+    fresh = detected.filter(pc.invert(pc.is_in(detected["post_id"], value_set=cached.combine_chunks())))
+    return fresh.append_column("lang_detector", pa.array([detector] * fresh.num_rows, pa.string()))
+
+
+def run_curate(options: dict, home: str, run_id: str) -> dict:
+    """Apply the rules to every post in the warehouse and record the outcome; returns the summary."""
+    config = make_config(options)
+    paths = home_paths(home)
+    with warehouse.writer(paths.warehouse, run_id) as con:
+        posts = curation.load_posts_for_curation(con)
+    results = run_rules(posts, config)
+    kept_ids = (
+        pc.filter(results[-1].post_ids, results[-1].kept) if results else posts["post_id"].combine_chunks()
+    )
+    summary = summarize(results)
+    with warehouse.writer(paths.warehouse, run_id) as con:
+        curation.write_curation(
+            con, run_id, decisions_table(results, run_id), kept_ids.cast(pa.string()), summary,
+            detected_languages(posts, results, config.detector),
+        )
+    return {"in": posts.num_rows, "kept": len(kept_ids), "rules": summary}
