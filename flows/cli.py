@@ -76,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.home:
         os.environ[HOME_ENV] = str(home_paths(args.home).home)
     home = str(home_paths().home)
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # offline by design: no telemetry attempts in the log
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows import commands  # late: `sql` and `runs` stay fast
 
     handler = getattr(commands, f"cmd_{args.command}")

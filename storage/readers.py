@@ -89,7 +89,8 @@ def _expand(paths: Iterable[Path], patterns: tuple[str, ...]) -> list[Path]:
     for path in paths:
         _require_readable(path)
         if path.is_dir():
-            found.extend(sorted(p for pattern in patterns for p in path.rglob(pattern) if p.is_file()))
+            matches = {p for pattern in patterns for p in path.rglob(pattern) if p.is_file()}
+            found.extend(sorted(matches))
         else:
             found.append(path)
     return found

@@ -255,29 +255,30 @@ def _langdetect_one(text: str) -> list[tuple[str, float]]:
         return []
 
 
-_FORKED_DETECTOR: LanguageDetector | None = None
+_FORKED: tuple[LanguageDetector, list[str]] | None = None
 
 
-def _detect_in_child(texts: list[str]) -> list[list[tuple[str, float]]]:
-    """Pool worker: the detector inherited through fork, so it is never pickled."""
-    assert _FORKED_DETECTOR is not None
-    return _FORKED_DETECTOR.detect(texts)
+def _detect_in_child(bounds: tuple[int, int]) -> list[list[tuple[str, float]]]:
+    """Pool worker: detect a slice of the texts inherited through fork (nothing is pickled on the way in)."""
+    assert _FORKED is not None
+    detector, texts = _FORKED
+    return detector.detect(texts[bounds[0] : bounds[1]])
 
 
 def detect_parallel(
     detector: LanguageDetector, texts: list[str], processes: int = 2
 ) -> list[list[tuple[str, float]]]:
     """``detector.detect(texts)`` split over a fork Pool from PARALLEL_MIN_TEXTS texts, else serial."""
-    global _FORKED_DETECTOR
+    global _FORKED
     if processes < 2 or len(texts) < PARALLEL_MIN_TEXTS or "fork" not in multiprocessing.get_all_start_methods():
         return detector.detect(texts)
     size = -(-len(texts) // (processes * 4))
-    _FORKED_DETECTOR = detector
+    _FORKED = (detector, texts)
     try:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
-            parts = pool.map(_detect_in_child, [texts[i : i + size] for i in range(0, len(texts), size)])
+            parts = pool.map(_detect_in_child, [(i, i + size) for i in range(0, len(texts), size)], chunksize=1)
     finally:
-        _FORKED_DETECTOR = None
+        _FORKED = None
     return [found for part in parts for found in part]
 
 

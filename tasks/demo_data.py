@@ -32,7 +32,7 @@ import lzma
 import random
 import re
 import unicodedata
-from base64 import b64encode
+from base64 import b64decode, b64encode
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -633,7 +633,7 @@ def _plan_post(rng: random.Random, platform: str, user: _User, ts: int, mentiona
     post.text = _compose(rng, post, mentionable)
     if platform == "reddit" and rng.random() < 0.2 and post.kind == "normal":
         post.body = _body(rng, lang, topic, city) + " " + _body(rng, lang, topic, city)
-    elif post.kind != "empty" or True:
+    else:
         post.images = _plan_images(rng, platform, topic)
     post.score = int(rng.paretovariate(1.1) * (3 if platform != "reddit" else 12))
     if platform == "twitter":
@@ -1157,7 +1157,7 @@ def _v2_place(city: City) -> dict:
             "geo": {"type": "Feature", "bbox": list(city.bbox), "properties": {}}}
 
 
-def _v2_page(tweets: list[_Post], users_by_name: dict[str, _User], next_token: str | None, out: _Output) -> dict:
+def _v2_page(tweets: list[_Post], users_by_name: dict[str, _User], next_token: str | None) -> dict:
     """A search response page: data, includes (users, media, places, retweeted tweets), meta."""
     users: dict[str, _User] = {}
     media, places, originals = [], {}, {}
@@ -1203,27 +1203,25 @@ def _write_twitter(rng: random.Random, plan: _Plan, out: _Output) -> None:
     for k in range(1, min(4, len(pages))):  # pagination overlap: a tweet repeated on the next page
         pages[k].insert(0, pages[k - 1][-1])
         out.repeated_records["twitter"] += 1
-    lines = [_json_line(_v2_page(page, users_by_name, _token(rng) if i < len(pages) - 1 else None, out))
+    lines = [_json_line(_v2_page(page, users_by_name, _token(rng) if i < len(pages) - 1 else None))
              for i, page in enumerate(pages)]
     oversized = next(p for p in plan.posts if p.defect == "oversized_text")
-    lines.insert(len(lines) // 2, _json_line(_v2_page([oversized], users_by_name, None, out)))
+    oversized_line = _json_line(_v2_page([oversized], users_by_name, None))
+    lines.insert(len(lines) // 2, oversized_line)
     cut = len(lines) // 3
-    lines.insert(cut, lines[cut][: len(lines[cut]) // 2] + b"\n")  # a crash mid-write, then the full retry
-    out.repeated_records["twitter"] += len(pages[min(cut, len(pages) - 1)]) * 0  # its tweets are in the retry line
-    wrong = len(lines) - 1
-    lines.insert(wrong, _json_line(_v1_search_response(rng, plan)))
+    truncated = lines[cut][: len(lines[cut]) // 2] + b"\n"
+    lines.insert(cut, truncated)  # a crash mid-write, then the complete retry of the same page
+    wrong = _json_line(_v1_search_response(rng, plan))
+    lines.insert(len(lines) - 1, wrong)
     relpath = "twitter/pages.jsonl"
     out.add("twitter-v2", relpath, b"".join(lines))
     out.records["twitter"] += len(lines)
-    numbers = {id(line): n for n, line in enumerate(lines, start=1)}
-    out.anomaly("twitter", relpath, f"line {cut + 1}", "truncated_json", "malformed_json", "record", None,
-                "a page cut mid-line (writer crashed); the next line is the complete retry of the same page")
-    out.anomaly("twitter", relpath, f"line {wrong + 1}", "wrong_shape", "wrong_shape", "record", None,
+    out.anomaly("twitter", relpath, f"line {lines.index(truncated) + 1}", "truncated_json", "malformed_json", "record",
+                None, "a page cut mid-line (writer crashed); the next line is the complete retry of the same page")
+    out.anomaly("twitter", relpath, f"line {lines.index(wrong) + 1}", "wrong_shape", "wrong_shape", "record", None,
                 "a v1.1 search response ({statuses, search_metadata}) in a v2 file")
-    oversized_line = next(n for n, line in enumerate(lines, start=1) if len(line) > OVERSIZED_CHARS)
-    out.anomaly("twitter", relpath, f"line {oversized_line}", "oversized_text", "field_too_large", "post",
-                oversized.post_id, f"a page of one tweet whose text is {len(oversized.text or '')} characters")
-    del numbers
+    out.anomaly("twitter", relpath, f"line {lines.index(oversized_line) + 1}", "oversized_text", "field_too_large",
+                "post", oversized.post_id, f"a page of one tweet whose text is {len(oversized.text or '')} characters")
     for post in plan.posts:
         paths = []
         for position, image in enumerate(post.images):
@@ -1316,13 +1314,8 @@ def _write_reddit_dump(rng: random.Random, plan: _Plan, image_url: dict[int, str
     lines: list[bytes] = []
     for post in dumped:
         doc = _reddit_submission(post, True, image_url.get(id(post)))
-        if post.defect == "non_utf8_text":
-            lines.append(json.dumps(doc, ensure_ascii=False).encode("cp1252"))
-            out.anomaly("reddit", relpath, f"line {len(lines)}", "non_utf8_text", None, None, post.post_id,
-                        "a line encoded as cp1252, not UTF-8: detect the encoding and keep the post "
-                        "(a strict UTF-8 parser quarantines it as malformed_json)")
-        else:
-            lines.append(json.dumps(doc, ensure_ascii=False).encode("utf-8"))
+        encoding = "cp1252" if post.defect == "non_utf8_text" else "utf-8"
+        lines.append(json.dumps(doc, ensure_ascii=False).encode(encoding))
     refetched = [p for p in plan.posts if not p.in_dump and not p.defect][:6]
     for post in refetched:  # re-fetched later: same id, newer score
         doc = _reddit_submission(post, True, image_url.get(id(post)))
@@ -1332,22 +1325,21 @@ def _write_reddit_dump(rng: random.Random, plan: _Plan, image_url: dict[int, str
     lost = _Post(platform="reddit", user=plan.users[0], ts=START + 3600, topic="beach", lang="en",
                  city=CITY_BY_NAME[HOME_CITY], text="Morning swim at Barceloneta, the water was perfect",
                  native_id=_base36(int("1k00000", 36) - rng.randint(10, 999)), community="Barcelona")
-    truncated = json.dumps(_reddit_submission(lost, True, None), ensure_ascii=False).encode("utf-8")
-    position = len(lines) // 2
-    lines.insert(position, truncated[: int(len(truncated) * 0.6)])
-    wrong = len(lines) - 2
-    lines.insert(wrong, b'{"data": null, "error": "Timeout. Maybe slow down a bit"}')
-    for number, line in enumerate(lines, start=1):
-        if line.startswith(b'{"data": null'):
-            out.anomaly("reddit", relpath, f"line {number}", "wrong_shape", "wrong_shape", "record", None,
-                        "an API error envelope appended to the dump")
-        elif number == position + 1:
-            out.anomaly("reddit", relpath, f"line {number}", "truncated_json", "malformed_json", "record", None,
-                        "a submission cut at 60% of its bytes (its post is lost)")
-    for item in out.anomalies:  # the cp1252 line moved when the broken lines went in
-        if item["kind"] == "non_utf8_text":
-            number = next(n for n, line in enumerate(lines, start=1) if b"t3_" in line and _is_cp1252(line))
-            item["location"] = f"line {number}"
+    whole = json.dumps(_reddit_submission(lost, True, None), ensure_ascii=False).encode("utf-8")
+    truncated = whole[: int(len(whole) * 0.6)]
+    lines.insert(len(lines) // 2, truncated)
+    wrong = b'{"data": null, "error": "Timeout. Maybe slow down a bit"}'
+    lines.insert(len(lines) - 2, wrong)
+    out.anomaly("reddit", relpath, f"line {lines.index(truncated) + 1}", "truncated_json", "malformed_json", "record",
+                None, "a submission cut at 60% of its bytes (its post is lost)")
+    out.anomaly("reddit", relpath, f"line {lines.index(wrong) + 1}", "wrong_shape", "wrong_shape", "record", None,
+                "an API error envelope appended to the dump")
+    legacy = next((p for p in dumped if p.defect == "non_utf8_text"), None)
+    if legacy is not None:
+        number = next(n for n, line in enumerate(lines, start=1) if _is_cp1252(line))
+        out.anomaly("reddit", relpath, f"line {number}", "non_utf8_text", None, None, legacy.post_id,
+                    "a line encoded as cp1252, not UTF-8: detect the encoding and keep the post "
+                    "(a strict UTF-8 parser quarantines it as malformed_json)")
     data = zstandard.ZstdCompressor(level=10).compress(b"\n".join(lines) + b"\n")
     out.add("reddit", relpath, data)
     out.records["reddit"] += len(lines)
@@ -1398,8 +1390,7 @@ def _ig_node(rng: random.Random, post: _Post) -> dict:
     frequent = post.user.kind in ("heavy", "medium")
     node: dict = {
         "__typename": "GraphSidecar" if sidecar else ("GraphVideo" if post.video else "GraphImage"),
-        "id": str(int.from_bytes(b"\0" * (12 - len(post.native_id) * 3 // 4) + b"", "big")) if False else
-        str(_media_id(post.native_id)),
+        "id": str(_media_id(post.native_id)),
         "shortcode": post.native_id,
         "dimensions": {"height": first.height, "width": first.width},
         "display_url": _ig_url(rng, post, 0),
@@ -1433,9 +1424,7 @@ def _ig_node(rng: random.Random, post: _Post) -> dict:
 
 def _media_id(shortcode: str) -> int:
     """instaloader's ``Post.shortcode_to_mediaid``."""
-    import base64
-
-    return int.from_bytes(base64.b64decode(("A" * (12 - len(shortcode)) + shortcode).encode(), b"-_"), "big")
+    return int.from_bytes(b64decode(("A" * (12 - len(shortcode)) + shortcode).encode(), b"-_"), "big")
 
 
 def _structure(node: dict, node_type: str) -> dict:

@@ -66,3 +66,15 @@ def print_rule_summary(rows: Sequence[dict], total_in: int, kept: int, console: 
 def print_rows(columns: Sequence[str], rows: Sequence[Sequence[object]], title: str = "") -> None:
     """Any query result as a table."""
     _console().print(_table(title, columns, rows))
+
+
+def print_demo_summary(summary: dict, console: Console | None = None) -> None:
+    """What the demo did: posts per platform, kept and dropped per rule, quarantined per reason, where it is."""
+    console = console or _console()
+    console.print(_table("Posts per platform", ("platform", "posts", "curated"), summary["platforms"]))
+    curate = summary["curate"]
+    print_rule_summary(curate["rules"], curate["in"], curate["kept"], console)
+    if summary["quarantine"]:
+        console.print(_table("Quarantined input, per reason", ("reason", "scope", "rows"), summary["quarantine"]))
+    console.print(f"warehouse: {summary['warehouse']}")
+    console.print('try: postatlas sql "select rule, count(*) from filter_decisions where not kept group by 1"')

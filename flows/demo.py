@@ -1,0 +1,62 @@
+"""The demo flow: the embedded dataset through the whole pipeline (ingest every format, then curate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, task
+
+from flows.curate import curate_flow
+from flows.ingest import ingest_flow
+from storage import queries, warehouse
+from storage.demo_files import write_files
+from storage.settings import home_paths
+from tasks.demo_data import generate_demo
+
+# (format, folder of the dataset, folder of downloaded images or None)
+DEMO_SOURCES = (
+    ("twitter-v2", "twitter", "twitter/media"),
+    ("reddit", "reddit", "reddit/media"),
+    ("instaloader", "instagram", None),
+)
+
+
+@task(name="write-demo-dataset")
+def write_demo_dataset(posts: int, seed: int, home: str) -> str:
+    """Generate the dataset and write it under ``<home>/demo-data/<posts>-<seed>`` (reused when present)."""
+    root = home_paths(home).home / "demo-data" / f"posts{posts}-seed{seed}"
+    if not root.exists():
+        dataset = generate_demo(posts, seed)
+        write_files(((f.relpath, f.data) for f in dataset.files), root)
+    return str(root)
+
+
+@task(name="summarize-demo")
+def summarize_demo(home: str, curate_run: dict) -> dict:
+    """Posts per platform, the curate rules' counts and the quarantine reasons, from the warehouse."""
+    paths = home_paths(home)
+    with warehouse.reader(paths.warehouse) as con:
+        return {
+            "platforms": queries.posts_per_platform(con),
+            "quarantine": queries.quarantine_by_reason(con),
+            "curate": curate_run,
+            "warehouse": str(paths.warehouse),
+        }
+
+
+@flow(name="demo")
+def demo_flow(posts: int = 3000, seed: int = 7, home: str | None = None) -> dict:
+    """Generate the demo dataset, ingest it through the real readers, curate it, and summarize."""
+    store = home_paths(home).ensure()
+    root = Path(write_demo_dataset(posts, seed, str(store.home)))
+    for fmt, folder, media in DEMO_SOURCES:
+        ingest_flow(
+            fmt=fmt,
+            paths=[str(root / folder)],
+            labels_csv=str(root / "labels.csv"),
+            label_task="topic",
+            media_dirs=[str(root / media)] if media else None,
+            home=str(store.home),
+        )
+    curated = curate_flow(options={}, home=str(store.home))
+    return summarize_demo(str(store.home), curated)
