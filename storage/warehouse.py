@@ -12,7 +12,6 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -39,7 +38,9 @@ def connect(path: Path, *, read_only: bool = False, wait_seconds: float | None =
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
+            con.execute("SET enable_progress_bar = false")
+            return con
         except duckdb.IOException as error:
             if not _is_lock_error(error) or time.monotonic() >= deadline:
                 if _is_lock_error(error):
@@ -68,16 +69,34 @@ def _lock_holder(path: Path) -> str:
 @contextmanager
 def writer(path: Path, run_id: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection with migrations applied; leaves a note naming the writing run."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = connect(path)
-    marker = path.with_suffix(".writer")
+    con = open_writer(path, run_id)
     try:
-        marker.write_text(f"run {run_id or 'unknown'}, pid {os.getpid()} on {socket.gethostname()}")
-        migrate(con)
         yield con
     finally:
+        close_writer(path, con)
+
+
+def open_writer(path: Path, run_id: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse for writing (waiting, bounded, for the lock); pair with :func:`close_writer`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = connect(path)
+    try:
+        # Checkpoint when the writer lets go rather than after every commit of a bulk load.
+        con.execute("SET checkpoint_threshold = '1GB'")
+        path.with_suffix(".writer").write_text(f"run {run_id or 'unknown'}, pid {os.getpid()} on {socket.gethostname()}")
+        migrate(con)
+    except BaseException:
         con.close()
-        marker.unlink(missing_ok=True)
+        raise
+    return con
+
+
+def close_writer(path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    """Checkpoint, close and let other processes in."""
+    try:
+        con.close()
+    finally:
+        path.with_suffix(".writer").unlink(missing_ok=True)
 
 
 @contextmanager
@@ -128,11 +147,6 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             raise
         version = number
     return version
-
-
-def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
-    """The single value a query returns (fully fetched: DuckDB 2 refuses new work after a partial fetch)."""
-    return con.execute(sql, params or []).fetchall()[0][0]
 
 
 def _now() -> datetime:
@@ -199,76 +213,56 @@ def _process_alive(pid: int | None) -> bool:
 # --------------------------------------------------------------------------- idempotent writes
 
 
-@dataclass
-class BatchWrite:
-    """Arrow tables of one ingest batch, written in one transaction."""
-
-    raw_batch: dict
-    posts: pa.Table
-    users: pa.Table
-    media: pa.Table
-    mentions: pa.Table
-    labels: pa.Table
-    deletions: pa.Table
-    quarantine: pa.Table
-
-
-def existing_post_ids(con: duckdb.DuckDBPyConnection, post_ids: list[str]) -> set[str]:
-    """The subset of ``post_ids`` already in the warehouse."""
-    if not post_ids:
-        return set()
-    candidates = pa.table({"post_id": pa.array(post_ids, pa.string())})  # noqa: F841 (read by DuckDB)
-    rows = con.execute("SELECT post_id FROM posts SEMI JOIN candidates USING (post_id)").fetchall()
-    return {row[0] for row in rows}
-
-
 def landed_batch_path(con: duckdb.DuckDBPyConnection, batch_id: str) -> str | None:
     """Where a raw batch committed earlier lives (relative to the home), or None."""
     rows = con.execute("SELECT path FROM raw_batches WHERE batch_id = ?", [batch_id]).fetchall()
     return rows[0][0] if rows else None
 
 
-def write_batch(con: duckdb.DuckDBPyConnection, batch: BatchWrite) -> int:
-    """Upsert one batch in a single transaction; returns the number of new posts.
+_IGNORE_DUPLICATES = ("users", "media", "mentions", "quarantine", "deletions")
 
-    Natural keys make every insert idempotent: running the same batch twice changes nothing.
+
+def write_batch(con: duckdb.DuckDBPyConnection, raw_batch: dict, tables: dict[str, pa.Table]) -> dict[str, int]:
+    """Upsert one batch in a single transaction; returns the number of new posts per platform.
+
+    Natural keys make every insert idempotent: committing the same batch twice changes nothing.
     """
     con.execute("BEGIN")
     try:
-        before = scalar(con, "SELECT count(*) FROM posts")
-        for table, arrow in (
-            ("posts", batch.posts),
-            ("users", batch.users),
-            ("media", batch.media),
-            ("mentions", batch.mentions),
-            ("quarantine", batch.quarantine),
-            ("deletions", batch.deletions),
-        ):
-            if arrow.num_rows:
-                con.register("incoming", arrow)
+        new_by_platform: dict[str, int] = {}
+        posts = tables["posts"]
+        if posts.num_rows:
+            con.register("incoming", posts)
+            con.execute("CREATE OR REPLACE TEMP TABLE new_posts AS SELECT * FROM incoming ANTI JOIN posts USING (post_id)")
+            con.unregister("incoming")
+            new_by_platform = dict(con.execute("SELECT platform, count(*) FROM new_posts GROUP BY 1").fetchall())
+            con.execute("INSERT INTO posts BY NAME SELECT * FROM new_posts")
+            con.execute("DROP TABLE new_posts")
+        for table in _IGNORE_DUPLICATES:
+            if tables[table].num_rows:
+                con.register("incoming", tables[table])
                 con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM incoming")
                 con.unregister("incoming")
-        if batch.labels.num_rows:
-            con.register("incoming", batch.labels)
+        if tables["labels"].num_rows:
+            con.register("incoming", tables["labels"])
             con.execute(
                 "INSERT INTO post_labels BY NAME SELECT * FROM incoming "
                 "ON CONFLICT (post_id, task, source) DO UPDATE SET label = excluded.label, run_id = excluded.run_id "
                 "WHERE post_labels.label <> excluded.label"
             )
             con.unregister("incoming")
-        after = scalar(con, "SELECT count(*) FROM posts")
-        if batch.deletions.num_rows or after > before:
+        if tables["deletions"].num_rows or new_by_platform:
             apply_deletions(con)
-        row = batch.raw_batch
         con.execute(
             "INSERT OR IGNORE INTO raw_batches VALUES (?, ?, ?, ?, ?, ?)",
-            [row["batch_id"], row["platform"], row["path"], row["records"], _now(), row["run_id"]],
+            [raw_batch["batch_id"], raw_batch["platform"], raw_batch["path"], raw_batch["records"], _now(),
+             raw_batch["run_id"]],
         )
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    return after - before
+    return new_by_platform
 
 
 def apply_deletions(con: duckdb.DuckDBPyConnection) -> None:

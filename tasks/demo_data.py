@@ -130,8 +130,8 @@ MAIN_VOCAB: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[st
             ("What a match {when}! {np} was {adj}", "Matchday {where}: {np}. {exclaim}",
              "Still can't believe {np} {when}", "{np} was {adj}. Come on Barça!",
              "Watching the game {where}, {np} was {adj}"),
-            ("that last minute goal", "the second half", "our midfield", "the free kick", "the atmosphere in the stadium",
-             "the derby", "the penalty save", "the starting eleven"),
+            ("that last minute goal", "the second half", "our midfield", "the free kick",
+             "the atmosphere in the stadium", "the derby", "the penalty save", "the starting eleven"),
             ("unreal", "pure magic", "a disaster", "world class", "electric")),
         "architecture": (
             ("Look at {np} {where}, {adj}", "Spent the morning admiring {np}", "{np} never gets old. {exclaim}",
@@ -242,7 +242,8 @@ OTHER_VOCAB: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "pt": {
         "food": (("Acabei de comer {np} e estava uma delícia, obrigado pela recomendação",
                   "Não há nada melhor do que {np} num restaurante pequeno da cidade"),
-                 ("um bacalhau à brás", "pastéis de nata quentinhos", "sardinhas assadas", "uma francesinha enorme")),
+                 ("um bacalhau à brás", "pastéis de nata quentinhos", "sardinhas assadas",
+                  "uma francesinha enorme")),
         "beach": (("Fim de tarde na praia com {np}, que saudades do verão",
                    "Não há nada melhor do que {np} depois do trabalho"),
                   ("o pôr do sol", "um mergulho no mar", "os amigos de sempre", "uma caminhada pela areia")),
@@ -468,7 +469,7 @@ class _Image:
     height: int
     quality: int
     source: _Image | None = None
-    change: str | None = None  # reencode | brighten | crop
+    change: str | None = None  # reencode | brighten | resize
     corrupt: bool = False
 
 
@@ -549,10 +550,11 @@ def _username(rng: random.Random, platform: str) -> str:
         return name[:15]
     if platform == "instagram":
         return rng.choice((f"{first}.{last}", f"{first}_{word}", f"{word}.{first}{number}", f"{first}{last}"))
-    return rng.choice((f"{first.title()}{last.title()}{number}", f"{word}_{first}{number}", f"Throwaway{number}{first}"))
+    return rng.choice((f"{first.title()}{last.title()}{number}", f"{word}_{first}{number}",
+                       f"Throwaway{number}{first}"))
 
 
-def _make_user(rng: random.Random, platform: str, username: str, kind: str, topic: str | None = None) -> _User:
+def _make_user(rng: random.Random, platform: str, username: str, kind: str) -> _User:
     """An account with a home city, a main language and a favourite topic."""
     if platform == "twitter":
         native_id = str(rng.choice((rng.randint(10**7, 10**10), rng.randint(10**17, 17 * 10**17))))
@@ -565,7 +567,7 @@ def _make_user(rng: random.Random, platform: str, username: str, kind: str, topi
         platform=platform, native_id=native_id, username=username,
         name=f"{username.split('.')[0].split('_')[0].title()} {rng.choice(LAST).title()}",
         city=_random_city(rng), lang=lang if kind != "spam" else rng.choice(MAIN_LANGS),
-        topic=topic or rng.choice(TOPICS), kind=kind, created_ts=START - rng.randint(30, 4000) * 86_400,
+        topic=rng.choice(TOPICS), kind=kind, created_ts=START - rng.randint(30, 4000) * 86_400,
         followers=int(rng.paretovariate(1.2) * 40), following=rng.randint(10, 900),
         fullname=f"t2_{_base36(rng.getrandbits(40))}",
     )
@@ -607,13 +609,15 @@ def _plan_platform(rng: random.Random, platform: str, n_posts: int) -> _Plan:
     mentionable = [u for u in users if u.kind != "spam"]
     times = sorted(START + rng.randrange(SPAN) for _ in slots)
     posts = [_plan_post(rng, platform, user, ts, mentionable) for user, ts in zip(slots, times)]
+    if platform == "instagram":
+        _assign_instagram_targets(rng, posts)
     _plant_copies(rng, posts)
     if platform == "twitter":
         _assign_twitter_ids(rng, posts)
     elif platform == "reddit":
         _assign_reddit_ids(rng, posts)
     else:
-        _assign_instagram_ids(rng, posts, users)
+        _assign_instagram_ids(rng, posts)
     return _Plan(platform, users, posts)
 
 
@@ -632,7 +636,8 @@ def _plan_post(rng: random.Random, platform: str, user: _User, ts: int, mentiona
         post.kind = "empty"
     post.text = _compose(rng, post, mentionable)
     if platform == "reddit" and rng.random() < 0.2 and post.kind == "normal":
-        post.body = _body(rng, lang, topic, city) + " " + _body(rng, lang, topic, city)
+        first = _body(rng, lang, topic, city)
+        post.body = _join(first, _second_sentence(rng, post, first))
     else:
         post.images = _plan_images(rng, platform, topic)
     post.score = int(rng.paretovariate(1.1) * (3 if platform != "reddit" else 12))
@@ -716,8 +721,8 @@ def _compose(rng: random.Random, post: _Post, mentionable: list[_User]) -> str |
     if post.kind == "spam":
         return _spam_text(rng, post)
     text = _body(rng, post.lang, post.topic, post.city)
-    if rng.random() < 0.3:
-        text += " " + _body(rng, post.lang, post.topic, post.city)
+    if rng.random() < (0.5 if post.platform == "reddit" else 0.3):
+        text = _join(text, _second_sentence(rng, post, text))
     if rng.random() < 0.35 and post.platform != "reddit":
         text += " " + rng.choice(EMOJI[post.topic])
     if post.platform != "reddit" and rng.random() < 0.15:
@@ -727,6 +732,21 @@ def _compose(rng: random.Random, post: _Post, mentionable: list[_User]) -> str |
     if tags:
         text += ("\n\n" if post.platform == "instagram" else " ") + " ".join(f"#{tag}" for tag in tags)
     return text
+
+
+def _join(first: str, second: str) -> str:
+    """Two sentences, the first closed with a full stop when it has no final punctuation."""
+    return f"{first}{'' if first[-1:] in '.!?' else '.'} {second}"
+
+
+def _second_sentence(rng: random.Random, post: _Post, first: str) -> str:
+    """Another sentence on the same topic, different from ``first``."""
+    sentence = first
+    for _ in range(5):
+        sentence = _body(rng, post.lang, post.topic, post.city)
+        if sentence != first:
+            break
+    return sentence
 
 
 def _spam_text(rng: random.Random, post: _Post) -> str:
@@ -752,7 +772,8 @@ def _plant_copies(rng: random.Random, posts: list[_Post]) -> None:
     for index, post in enumerate(posts):
         if index < 20 or post.kind != "normal" or post.body:
             continue
-        earlier = [p for p in posts[max(0, index - 400):index] if p.kind == "normal" and p.user is not post.user]
+        earlier = [p for p in posts[max(0, index - 400):index]
+                   if p.kind == "normal" and not p.body and p.user is not post.user]
         if not earlier:
             continue
         draw = rng.random()
@@ -760,7 +781,8 @@ def _plant_copies(rng: random.Random, posts: list[_Post]) -> None:
             original = rng.choice(earlier)
             post.kind, post.repost_of = "retweet", original
             post.topic, post.lang, post.city = original.topic, original.lang, original.city
-            post.text, post.images, post.point, post.place = f"RT @{original.user.username}: {original.text}", [], None, False
+            post.text = f"RT @{original.user.username}: {original.text}"
+            post.images, post.point, post.place = [], None, False
         elif draw < p_retweet + p_copy:
             original = rng.choice(earlier)
             post.kind, post.copy_of = "duplicate_text", original
@@ -790,14 +812,19 @@ def _assign_reddit_ids(rng: random.Random, posts: list[_Post]) -> None:
         post.in_dump = index < cutoff
 
 
-def _assign_instagram_ids(rng: random.Random, posts: list[_Post], users: list[_User]) -> None:
-    """Media ids and shortcodes; target folders (profiles for frequent posters, else a hashtag); locations."""
-    used: dict[str, set[int]] = {}
+def _assign_instagram_targets(rng: random.Random, posts: list[_Post]) -> None:
+    """instaloader target folders: a profile for frequent posters, else a hashtag the caption carries."""
     for post in posts:
         frequent = post.user.kind in ("heavy", "medium")
         post.community = post.user.username if frequent else rng.choice(("#barcelona", "#bcn"))
-        if not frequent and post.text and post.kind == "normal" and f"#{post.community[1:]}" not in post.text.lower():
+        if not frequent and post.text and post.kind == "normal" and post.community not in post.text.lower():
             post.text += f" {post.community}"
+
+
+def _assign_instagram_ids(rng: random.Random, posts: list[_Post]) -> None:
+    """Media ids and shortcodes (unique file names per folder), locations."""
+    used: dict[str, set[int]] = {}
+    for post in posts:
         taken = used.setdefault(post.community, set())
         while post.ts in taken:
             post.ts += 1
@@ -843,17 +870,25 @@ def _referenced(plans: dict[str, _Plan]) -> set[int]:
 
 
 def _plant_near_duplicates(rng: random.Random, posts: list[_Post]) -> list[tuple[_Post, _Post, str]]:
-    """About 1% of image posts get a re-encoded / brightened / cropped copy of another post's first image."""
+    """About 1% of image posts get a re-encoded / brightened / downscaled copy of a same-topic post's image."""
     with_images = [p for p in posts if p.images and p.kind != "retweet"]
     count = max(3, len(with_images) // 100)
-    chosen = rng.sample(with_images, min(2 * count, len(with_images)))
+    targets = rng.sample(with_images, count)
+    used = {id(p) for p in targets}
     pairs = []
-    for target, source in zip(chosen[:count], chosen[count:]):
-        change = rng.choice(("reencode", "brighten", "crop"))
+    for target in targets:
+        sources = [p for p in with_images if p.topic == target.topic and id(p) not in used]
+        if not sources:
+            continue
+        source = rng.choice(sources)
+        used.add(id(source))
+        change = rng.choice(("reencode", "brighten", "resize"))
         original = source.images[0]
-        target.images[0] = _Image(topic=original.topic, seed=original.seed, width=original.width,
-                                  height=original.height, quality=original.quality, source=original, change=change)
-        target.topic = source.topic if target.kind in ("short", "empty") else target.topic
+        scale = 0.8 if change == "resize" else 1.0  # a smaller re-upload, still >= 64 px
+        target.images[0] = _Image(topic=original.topic, seed=original.seed,
+                                  width=max(64, round(original.width * scale)),
+                                  height=max(64, round(original.height * scale)), quality=original.quality,
+                                  source=original, change=change)
         pairs.append((target, source, change))
     return pairs
 
@@ -890,7 +925,8 @@ Color = tuple[int, int, int]
 
 def _jitter(rng: np.random.Generator, color: Color, amount: int = 18) -> Color:
     """``color`` with each channel moved by up to ``amount``."""
-    return tuple(int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in color)  # type: ignore[return-value]
+    red, green, blue = (int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in color)
+    return red, green, blue
 
 
 def _paint_food(draw: ImageDraw.ImageDraw, rng: np.random.Generator, w: int, h: int) -> None:
@@ -899,32 +935,47 @@ def _paint_food(draw: ImageDraw.ImageDraw, rng: np.random.Generator, w: int, h: 
     for _ in range(int(rng.integers(2, 6))):
         y = int(rng.integers(0, h))
         draw.line((0, y, w, y + int(rng.integers(-8, 9))), fill=_jitter(rng, (92, 58, 34)), width=2)
-    cx, cy = w * rng.uniform(0.3, 0.7), h * rng.uniform(0.3, 0.7)
-    r = min(w, h) * rng.uniform(0.25, 0.42)
+    for _ in range(int(rng.integers(0, 3))):  # glasses and small dishes around the plate
+        gx, gy, gr = w * rng.uniform(0, 1), h * rng.uniform(0, 1), min(w, h) * rng.uniform(0.06, 0.16)
+        colour = ((200, 60, 70), (230, 220, 190))[int(rng.integers(2))]
+        draw.ellipse((gx - gr, gy - gr, gx + gr, gy + gr), fill=_jitter(rng, colour))
+    if rng.random() < 0.5:
+        nx, ny = w * rng.uniform(0, 0.8), h * rng.uniform(0, 0.8)
+        napkin = (nx, ny, nx + w * rng.uniform(0.15, 0.3), ny + h * rng.uniform(0.2, 0.4))
+        draw.rectangle(napkin, fill=_jitter(rng, (226, 226, 236)))
+    cx, cy = w * rng.uniform(0.22, 0.78), h * rng.uniform(0.22, 0.78)
+    r = min(w, h) * rng.uniform(0.2, 0.45)
     draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=_jitter(rng, (238, 228, 206)))
     palette = ((226, 120, 34), (196, 46, 32), (240, 196, 60), (150, 86, 40), (96, 146, 52))
     for _ in range(int(rng.integers(3, 8))):
         bx, by = cx + rng.uniform(-0.55, 0.55) * r, cy + rng.uniform(-0.55, 0.55) * r
         br = r * rng.uniform(0.12, 0.35)
-        draw.ellipse((bx - br, by - br * rng.uniform(0.6, 1.0), bx + br, by + br), fill=_jitter(rng, palette[int(rng.integers(5))]))
+        blob = (bx - br, by - br * rng.uniform(0.6, 1.0), bx + br, by + br)
+        draw.ellipse(blob, fill=_jitter(rng, palette[int(rng.integers(5))]))
 
 
 def _paint_beach(draw: ImageDraw.ImageDraw, rng: np.random.Generator, w: int, h: int) -> None:
-    """Sky, sea and sand, a sun, sometimes an umbrella."""
-    horizon = h * rng.uniform(0.25, 0.5)
-    shore = horizon + h * rng.uniform(0.12, 0.3)
-    draw.rectangle((0, 0, w, horizon), fill=_jitter(rng, (112, 182, 234)))
-    draw.rectangle((0, horizon, w, shore), fill=_jitter(rng, (26, 112, 170)))
-    draw.polygon([(0, shore), (w, shore + rng.uniform(-10, 10)), (w, h), (0, h)], fill=_jitter(rng, (232, 210, 160)))
-    sx, sy, sr = w * rng.uniform(0.1, 0.9), horizon * rng.uniform(0.2, 0.6), min(w, h) * rng.uniform(0.05, 0.12)
+    """Sky, sea and a sloping shore, a sun, clouds, boats, towels and umbrellas."""
+    horizon = h * rng.uniform(0.2, 0.55)
+    left, right = horizon + h * rng.uniform(0.08, 0.35), horizon + h * rng.uniform(0.08, 0.35)
+    draw.rectangle((0, 0, w, h), fill=_jitter(rng, (112, 182, 234)))
+    draw.rectangle((0, horizon, w, h), fill=_jitter(rng, (26, 112, 170)))
+    draw.polygon([(0, left), (w, right), (w, h), (0, h)], fill=_jitter(rng, (232, 210, 160)))
+    sx, sy, sr = w * rng.uniform(0.05, 0.95), horizon * rng.uniform(0.15, 0.7), min(w, h) * rng.uniform(0.05, 0.14)
     draw.ellipse((sx - sr, sy - sr, sx + sr, sy + sr), fill=_jitter(rng, (255, 228, 120), 10))
-    for _ in range(int(rng.integers(1, 4))):
-        y = rng.uniform(horizon, shore)
-        draw.line((rng.uniform(0, w / 2), y, rng.uniform(w / 2, w), y), fill=_jitter(rng, (200, 230, 245)), width=1)
-    if rng.random() < 0.7:
-        ux, uy, ur = w * rng.uniform(0.1, 0.9), rng.uniform(shore, h), min(w, h) * rng.uniform(0.1, 0.2)
-        colour = ((220, 40, 40), (250, 200, 30), (40, 160, 220))[int(rng.integers(3))]
-        draw.pieslice((ux - ur, uy - ur, ux + ur, uy + ur), 180, 360, fill=_jitter(rng, colour))
+    for _ in range(int(rng.integers(0, 4))):
+        cx, cy, cr = rng.uniform(0, w), rng.uniform(0, horizon * 0.8), rng.uniform(4, w * 0.18)
+        draw.ellipse((cx - cr, cy - cr / 2.5, cx + cr, cy + cr / 2.5), fill=_jitter(rng, (245, 248, 252), 8))
+    for _ in range(int(rng.integers(0, 3))):
+        bx, by = rng.uniform(0, w), rng.uniform(horizon + 2, min(left, right))
+        draw.polygon([(bx, by), (bx + 6, by), (bx + 3, by - 8)], fill=(250, 250, 250))
+    for _ in range(int(rng.integers(0, 5))):
+        colour = ((220, 40, 40), (250, 200, 30), (40, 160, 220), (240, 120, 180))[int(rng.integers(4))]
+        ux, uy, ur = w * rng.uniform(0.05, 0.95), rng.uniform(max(left, right), h), min(w, h) * rng.uniform(0.06, 0.2)
+        if rng.random() < 0.5:
+            draw.pieslice((ux - ur, uy - ur, ux + ur, uy + ur), 180, 360, fill=_jitter(rng, colour))
+        else:
+            draw.rectangle((ux - ur, uy - ur / 3, ux + ur, uy + ur / 3), fill=_jitter(rng, colour))
 
 
 def _paint_football(draw: ImageDraw.ImageDraw, rng: np.random.Generator, w: int, h: int) -> None:
@@ -991,16 +1042,17 @@ def _paint_nature(draw: ImageDraw.ImageDraw, rng: np.random.Generator, w: int, h
     draw.rectangle((0, 0, w, h), fill=_jitter(rng, (150, 198, 236)))
     for _ in range(int(rng.integers(1, 3))):
         peak = rng.uniform(0, w)
-        draw.polygon([(peak - w * 0.6, horizon), (peak, horizon - h * rng.uniform(0.1, 0.3)), (peak + w * 0.6, horizon)],
-                     fill=_jitter(rng, (112, 124, 128)))
+        top = horizon - h * rng.uniform(0.1, 0.3)
+        mountain = [(peak - w * 0.6, horizon), (peak, top), (peak + w * 0.6, horizon)]
+        draw.polygon(mountain, fill=_jitter(rng, (112, 124, 128)))
     draw.rectangle((0, horizon, w, h), fill=_jitter(rng, (34, 86, 40)))
     greens = ((22, 80, 34), (38, 104, 44), (56, 120, 52))
     for _ in range(int(rng.integers(5, 14))):
         tx, base = rng.uniform(0, w), rng.uniform(horizon, h * 1.05)
         size = h * rng.uniform(0.12, 0.3)
         draw.rectangle((tx - 1.5, base - size * 0.3, tx + 1.5, base), fill=_jitter(rng, (90, 60, 30), 10))
-        draw.polygon([(tx - size * 0.35, base - size * 0.25), (tx, base - size), (tx + size * 0.35, base - size * 0.25)],
-                     fill=_jitter(rng, greens[int(rng.integers(3))]))
+        crown = [(tx - size * 0.35, base - size * 0.25), (tx, base - size), (tx + size * 0.35, base - size * 0.25)]
+        draw.polygon(crown, fill=_jitter(rng, greens[int(rng.integers(3))]))
 
 
 PAINTERS = {
@@ -1031,12 +1083,12 @@ def _image_bytes(image: _Image, cache: dict[int, bytes]) -> bytes:
         return cache[id(image)]
     picture = _render(image.source or image)
     quality = image.quality
+    if picture.size != (image.width, image.height):  # change == "resize": a smaller re-upload
+        picture = picture.resize((image.width, image.height))
     if image.change == "reencode":
         quality = max(50, quality - 30)
     elif image.change == "brighten":
         picture = Image.fromarray(np.clip(np.asarray(picture, dtype=np.int16) + 12, 0, 255).astype(np.uint8))
-    elif image.change == "crop":
-        picture = picture.crop((2, 2, image.width - 2, image.height - 2)).resize((image.width, image.height))
     data = _jpeg(picture, quality)
     if image.corrupt:
         data = data[: len(data) // 3]  # an interrupted download: header fine, scan data cut
@@ -1233,7 +1285,9 @@ def _write_twitter(rng: random.Random, plan: _Plan, out: _Output) -> None:
                             "a JPEG cut to a third of its bytes; the post is kept without the image")
         out.image_paths[id(post)] = paths
         if post.defect == "impossible_coordinates":
-            out.anomaly("twitter", relpath, "line with the tweet", "impossible_coordinates", "impossible_coordinates",
+            needle = f'"id": "{post.native_id}", "text"'.encode()
+            number = next(n for n, line in enumerate(lines, start=1) if needle in line)
+            out.anomaly("twitter", relpath, f"line {number}", "impossible_coordinates", "impossible_coordinates",
                         "field", post.post_id, "geo point at lat 123; the post is kept without coordinates")
 
 
@@ -1245,7 +1299,8 @@ def _v1_search_response(rng: random.Random, plan: _Plan) -> dict:
         "statuses": [{"created_at": "Wed Apr 01 09:00:00 +0000 2026", "id": int(status_id), "id_str": status_id,
                       "full_text": "Bon dia Barcelona! Cafè i croissant abans de treballar",
                       "user": {"id": int(user.native_id), "id_str": user.native_id, "screen_name": user.username}}],
-        "search_metadata": {"count": 1, "max_id_str": status_id, "query": "barcelona", "next_results": f"?max_id={rng.randint(1, 9)}"},
+        "search_metadata": {"count": 1, "max_id_str": status_id, "query": "barcelona",
+                            "next_results": f"?max_id={rng.randint(1, 9)}"},
     }
 
 
@@ -1295,7 +1350,8 @@ def _write_reddit(rng: random.Random, plan: _Plan, out: _Output) -> None:
             after = f"t3_{chunk[-1].native_id}" if k < len(chunks) - 1 else None
             listing = {"kind": "Listing", "data": {
                 "after": after, "dist": len(chunk), "modhash": "", "geo_filter": "", "before": None,
-                "children": [{"kind": "t3", "data": _reddit_submission(p, False, image_url.get(id(p)))} for p in chunk]}}
+                "children": [{"kind": "t3", "data": _reddit_submission(p, False, image_url.get(id(p)))}
+                             for p in chunk]}}
             relpath = f"reddit/{sub}_top.json" if k == 0 else f"reddit/{sub}_top_{k + 1}.json"
             out.add("reddit", relpath, json.dumps(listing, ensure_ascii=False).encode("utf-8"))
             out.records["reddit"] += 1
@@ -1528,6 +1584,7 @@ def _truth(post: _Post, out: _Output) -> dict:
         "lon": post.point[1] if post.point else (post.location or {}).get("lng"),
         "images": out.image_paths.get(id(post), []), "community": post.community,
         "repost_of": post.repost_of.post_id if post.repost_of else None,
+        "copy_of": post.copy_of.post_id if post.copy_of else None,
     }
 
 

@@ -7,15 +7,20 @@ found in the records plus the records that yielded no usable post.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 import sys
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
+import pyarrow as pa
 from tqdm import tqdm
 
 from storage import raw_zone, schema, warehouse
@@ -32,6 +37,8 @@ from tasks.records import Parsed, RawRecord
 
 FORMATS = ("twitter-v2", "twitter-v1", "reddit", "instaloader", "mvsa", "table")
 BATCH_RECORDS = 20_000
+WRITER_HOLD_SECONDS = float(os.environ.get("POSTATLAS_WRITER_HOLD", "5"))
+BATCH_BYTES = 8 * 1024 * 1024  # a v2 page holds 100 tweets: batches are bounded by payload size too
 MAX_TEXT_CHARS = 100_000
 EXCERPT_CHARS = 2_000
 # Scopes of quarantine rows: 'record' and 'post' count as quarantined posts; 'field' and 'media' rows
@@ -177,8 +184,36 @@ def _media_file(url: str | None, media_dirs: tuple[Path, ...]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class BatchContext:
+    """Everything a worker needs to prepare batches (inherited by forked workers, never pickled)."""
+
+    normalize: Callable[[RawRecord], Parsed]
+    run_id: str
+    home: Path
+    labels_by_id: dict[str, str]
+    label_task: str | None
+    label_source: str | None
+    media_dirs: tuple[Path, ...]
+
+
 @dataclass
-class _Batch:
+class PreparedBatch:
+    """One batch landed raw and turned into Arrow tables, with its counters; ready to commit."""
+
+    batch_id: str
+    landed: raw_zone.LandedBatch
+    tables: dict[str, pa.Table]
+    read: int
+    posts_found: int
+    quarantined: int
+    media_stored: int
+    by_platform: Counter
+    quarantine_reasons: Counter
+
+
+@dataclass
+class _Rows:
     """Rows of one batch being assembled."""
 
     posts: list[dict] = field(default_factory=list)
@@ -188,156 +223,269 @@ class _Batch:
     labels: list[dict] = field(default_factory=list)
     deletions: list[dict] = field(default_factory=list)
     quarantine: list[dict] = field(default_factory=list)
+    read: int = 0
+    quarantined: int = 0
+    media_stored: int = 0
+    by_platform: Counter = field(default_factory=Counter)
+    quarantine_reasons: Counter = field(default_factory=Counter)
 
 
-def _batches(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
-    while chunk := list(islice(records, size)):
+def _batches(records: Iterator[RawRecord], max_records: int, max_bytes: int = BATCH_BYTES) -> Iterator[list[RawRecord]]:
+    """Consecutive batches of at most ``max_records`` records and about ``max_bytes`` of payload."""
+    chunk: list[RawRecord] = []
+    size = 0
+    for record in records:
+        chunk.append(record)
+        size += len(record.payload)
+        if len(chunk) >= max_records or size >= max_bytes:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
         yield chunk
 
 
-class Ingestor:
-    """Runs one ingest for one run id; each batch is landed raw, then committed in one transaction."""
+def prepare_batch(chunk: list[RawRecord], ctx: BatchContext) -> PreparedBatch:
+    """Land ``chunk`` raw, normalize and validate it, store its images, and build its Arrow tables."""
+    batch_id = raw_zone.batch_id_of(chunk)
+    landed = raw_zone.land(chunk, ctx.home, batch_id)
+    rows = _Rows()
+    for index, record in enumerate(chunk):
+        _add_record(rows, record, index, batch_id, ctx.normalize(record), ctx)
+    now = datetime.now(UTC)
+    media = [_import_media(item, rows, ctx) for item in rows.media]
+    for row in rows.quarantine:
+        row["quarantined_at"] = now
+    for post in rows.posts:
+        post["ingested_at"] = now
+    tables = {
+        "posts": _first_per_key(schema.rows_to_table(rows.posts, schema.POSTS), ("post_id",)),
+        "users": _first_per_key(schema.rows_to_table(rows.users, schema.USERS), ("user_id",)),
+        "media": _first_per_key(schema.rows_to_table(media, schema.MEDIA), ("post_id", "position")),
+        "mentions": _first_per_key(schema.rows_to_table(rows.mentions, schema.MENTIONS), ("post_id", "dst_username")),
+        "labels": _first_per_key(schema.rows_to_table(rows.labels, schema.LABELS), ("post_id", "task", "source")),
+        "deletions": _first_per_key(schema.rows_to_table(rows.deletions, schema.DELETIONS), ("target_id",)),
+        "quarantine": _first_per_key(schema.rows_to_table(rows.quarantine, schema.QUARANTINE),
+                                     ("source", "location", "reason")),
+    }
+    return PreparedBatch(batch_id, landed, tables, rows.read, len(rows.posts), rows.quarantined, rows.media_stored,
+                         rows.by_platform, rows.quarantine_reasons)
 
-    def __init__(self, paths: Paths, run_id: str, options: IngestOptions) -> None:
+
+def _first_per_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    """The first row of each key, in input order (a batch may repeat a post, e.g. a tweet on two pages)."""
+    if table.num_rows < 2:
+        return table
+    indexed = table.select(list(keys)).append_column("__row", pa.array(np.arange(table.num_rows)))
+    first = indexed.group_by(list(keys), use_threads=False).aggregate([("__row", "min")])["__row_min"]
+    if len(first) == table.num_rows:
+        return table
+    return table.take(np.sort(first.to_numpy()))
+
+
+def _add_record(rows: _Rows, record: RawRecord, index: int, batch_id: str, parsed: Parsed, ctx: BatchContext) -> None:
+    parsed = validate(parsed)
+    base = {"run_id": ctx.run_id, "source": record.source}
+    usable = parsed.posts or parsed.users or parsed.deletions
+    for item in parsed.quarantine:
+        scope = item.get("scope") or ("post" if usable else "record")
+        where = record.location + (f" post {item['post_id']}" if item.get("post_id") else "")
+        rows.quarantine.append(
+            {**base, "location": where, "reason": item["reason"], "scope": scope, "post_id": item.get("post_id"),
+             "detail": str(item.get("detail", ""))[:EXCERPT_CHARS], "raw_excerpt": _excerpt(record.payload)}
+        )
+        rows.quarantine_reasons[item["reason"]] += 1
+        if scope in WHOLE_SCOPES:
+            rows.read += 1
+            rows.quarantined += 1
+            rows.by_platform[record.platform] += 1
+    for post in parsed.posts:
+        post["raw_batch_id"] = batch_id
+        post["raw_index"] = index
+        post["run_id"] = ctx.run_id
+        if ctx.labels_by_id:
+            label = ctx.labels_by_id.get(post["native_id"]) or ctx.labels_by_id.get(post["post_id"])
+            if label is not None:
+                parsed.labels.append(
+                    {"post_id": post["post_id"], "task": ctx.label_task, "label": label, "source": ctx.label_source}
+                )
+    rows.read += len(parsed.posts)
+    rows.by_platform[record.platform] += len(parsed.posts)
+    rows.posts.extend(parsed.posts)
+    rows.users.extend({**u, "run_id": ctx.run_id} for u in parsed.users)
+    rows.mentions.extend({**m, "run_id": ctx.run_id} for m in parsed.mentions)
+    rows.labels.extend({**lab, "run_id": ctx.run_id} for lab in parsed.labels)
+    rows.deletions.extend(
+        {"target_id": d.get("post_id") or d.get("user_id"), "target_kind": "post" if d.get("post_id") else "user",
+         "reason": d.get("reason"), "deleted_at": d.get("deleted_at"), "run_id": ctx.run_id}
+        for d in parsed.deletions if d.get("post_id") or d.get("user_id")
+    )
+    for item in parsed.media:
+        item["source"] = record.source
+        item["location"] = record.location
+        item["payload"] = record.payload
+    rows.media.extend(parsed.media)
+
+
+def _import_media(item: dict, rows: _Rows, ctx: BatchContext) -> dict:
+    """A media row; a local image is verified and stored, a broken one quarantined (its post is kept)."""
+    row = {k: item.get(k) for k in ("post_id", "position", "media_key", "kind", "url", "width", "height")}
+    row["run_id"] = ctx.run_id
+    row["status"] = "remote"
+    local = item.get("local_path") or _media_file(item.get("url"), ctx.media_dirs)
+    if not local:
+        return row
+    try:
+        image = store_image(Path(local), ctx.home)
+    except MediaError as error:
+        row["status"] = "corrupt" if error.reason == "corrupt_image" else "missing"
+        rows.quarantine.append(
+            {"run_id": ctx.run_id, "source": item["source"],
+             "location": f"{item['location']} media {item.get('media_key') or item.get('position')}",
+             "reason": error.reason, "scope": "media", "post_id": item["post_id"],
+             "detail": f"{local}: {error.detail}"[:EXCERPT_CHARS], "raw_excerpt": _excerpt(item["payload"])}
+        )
+        rows.quarantine_reasons[error.reason] += 1
+        return row
+    row.update(sha256=image.sha256, path=image.path, width=image.width, height=image.height, mime=image.mime,
+               phash=image.phash, status="stored")
+    rows.media_stored += 1
+    return row
+
+
+_WORKER_CONTEXT: BatchContext | None = None
+
+
+def _init_worker(ctx: BatchContext) -> None:
+    global _WORKER_CONTEXT
+    _WORKER_CONTEXT = ctx
+
+
+def _prepare_in_worker(chunk: list[RawRecord]) -> PreparedBatch:
+    assert _WORKER_CONTEXT is not None
+    return prepare_batch(chunk, _WORKER_CONTEXT)
+
+
+class Ingestor:
+    """Runs one ingest: workers land and prepare batches in parallel, this process commits them in order."""
+
+    def __init__(self, paths: Paths, run_id: str, options: IngestOptions, workers: int | None = None) -> None:
         self.paths = paths
         self.run_id = run_id
         self.options = options
+        self.workers = workers if workers is not None else default_workers()
         self.totals = IngestTotals()
-        self.media_dirs = tuple(Path(d) for d in options.media_dirs)
         self.labels_by_id: dict[str, str] = {}
         if options.labels_csv:
             if not options.label_task:
                 raise IngestError("--labels needs --task NAME (the label task, e.g. sentiment)")
             self.labels_by_id = read_id_labels(Path(options.labels_csv))
-        self.matched_label_ids: set[str] = set()
 
     def records(self) -> Iterator[RawRecord]:
         opts = self.options
         return iter_records(opts.fmt, [Path(p) for p in opts.paths], opts.platform, list(opts.columns) or None)
 
+    def context(self) -> BatchContext:
+        opts = self.options
+        return BatchContext(
+            normalize=build_normalizer(opts, self.records),
+            run_id=self.run_id,
+            home=self.paths.home,
+            labels_by_id=self.labels_by_id,
+            label_task=opts.label_task,
+            label_source=f"file:{Path(opts.labels_csv).name}" if opts.labels_csv else None,
+            media_dirs=tuple(Path(d) for d in opts.media_dirs),
+        )
+
     def run(self) -> IngestTotals:
-        normalize = build_normalizer(self.options, self.records)
+        ctx = self.context()
         progress = tqdm(desc=f"ingest {self.options.fmt}", unit=" records", disable=not sys.stderr.isatty(),
                         mininterval=0.5)
-        for chunk in _batches(self.records(), self.options.batch_records):
-            self._ingest_batch(chunk, normalize)
-            progress.update(len(chunk))
-        progress.close()
-        with warehouse.writer(self.paths.warehouse, self.run_id) as con:
-            warehouse.refresh_raw_view(con, self.paths.raw)
+        self._writer = _HeldWriter(self.paths.warehouse, self.run_id)
+        try:
+            for prepared in self._prepared(ctx):
+                self._commit(prepared)
+                progress.update(prepared.landed.records)
+            warehouse.refresh_raw_view(self._writer.connection(), self.paths.raw)
+        finally:
+            self._writer.release()
+            progress.close()
         return self.totals
 
-    def _ingest_batch(self, chunk: list[RawRecord], normalize: Callable[[RawRecord], Parsed]) -> None:
-        batch_id = raw_zone.batch_id_of(chunk)
-        landed = raw_zone.land(chunk, self.paths.home, batch_id)
-        now = datetime.now(UTC)
-        rows = _Batch()
-        for index, record in enumerate(chunk):
-            self._add_record(rows, record, index, batch_id, normalize(record))
-        unique_posts = list({post["post_id"]: post for post in reversed(rows.posts)}.values())[::-1]
-        with warehouse.writer(self.paths.warehouse, self.run_id) as con:
-            earlier = warehouse.landed_batch_path(con, batch_id)
-            if earlier is not None and earlier != landed.relative_path:  # landed on an earlier day: keep one copy
-                (self.paths.home / landed.relative_path).unlink(missing_ok=True)
-            existing = warehouse.existing_post_ids(con, [p["post_id"] for p in unique_posts])
-            new_posts = [p for p in unique_posts if p["post_id"] not in existing]
-            new_ids = {p["post_id"] for p in new_posts}
-            media = self._import_media([m for m in rows.media if m["post_id"] in new_ids], rows)
-            for row in rows.quarantine:
-                row.setdefault("quarantined_at", now)
-            for post in new_posts:
-                post["ingested_at"] = now
-            written = warehouse.write_batch(
-                con,
-                warehouse.BatchWrite(
-                    raw_batch={"batch_id": batch_id, "platform": landed.platform, "path": landed.relative_path,
-                               "records": landed.records, "run_id": self.run_id},
-                    posts=schema.rows_to_table(new_posts, schema.POSTS),
-                    users=schema.rows_to_table(rows.users, schema.USERS),
-                    media=schema.rows_to_table(media, schema.MEDIA),
-                    mentions=schema.rows_to_table(rows.mentions, schema.MENTIONS),
-                    labels=schema.rows_to_table(rows.labels, schema.LABELS),
-                    deletions=schema.rows_to_table(rows.deletions, schema.DELETIONS),
-                    quarantine=schema.rows_to_table(rows.quarantine, schema.QUARANTINE),
-                ),
-            )
-        totals = self.totals
-        totals.records += len(chunk)
-        totals.written += written
-        totals.duplicates += len(rows.posts) - written
-        for post in new_posts:
-            totals.written_by_platform[post["platform"]] += 1
-        totals.users += len(rows.users)
-        totals.labels += len(rows.labels)
-        totals.deletions += len(rows.deletions)
+    def _prepared(self, ctx: BatchContext) -> Iterator[PreparedBatch]:
+        """Prepared batches in input order; with workers, a bounded number are in flight at once."""
+        batches = _batches(self.records(), self.options.batch_records)
+        if self.workers <= 1:
+            yield from (prepare_batch(chunk, ctx) for chunk in batches)
+            return
+        fork = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(self.workers, mp_context=fork, initializer=_init_worker, initargs=(ctx,)) as pool:
+            in_flight: deque = deque()
+            for chunk in batches:
+                in_flight.append(pool.submit(_prepare_in_worker, chunk))
+                if len(in_flight) > self.workers:
+                    yield in_flight.popleft().result()
+            while in_flight:
+                yield in_flight.popleft().result()
 
-    def _add_record(self, rows: _Batch, record: RawRecord, index: int, batch_id: str, parsed: Parsed) -> None:
-        parsed = validate(parsed)
-        totals = self.totals
-        base = {"run_id": self.run_id, "source": record.source}
-        usable = parsed.posts or parsed.users or parsed.deletions
-        for item in parsed.quarantine:
-            scope = item.get("scope") or ("post" if usable else "record")
-            where = record.location + (f" post {item['post_id']}" if item.get("post_id") else "")
-            rows.quarantine.append(
-                {**base, "location": where, "reason": item["reason"], "scope": scope, "post_id": item.get("post_id"),
-                 "detail": str(item.get("detail", ""))[:EXCERPT_CHARS], "raw_excerpt": _excerpt(record.payload)}
-            )
-            totals.quarantine_reasons[item["reason"]] += 1
-            if scope in WHOLE_SCOPES:
-                totals.read += 1
-                totals.quarantined += 1
-                totals.by_platform[record.platform] += 1
-        for post in parsed.posts:
-            post.update(raw_batch_id=batch_id, raw_index=index, run_id=self.run_id)
-            label = self.labels_by_id.get(post["native_id"]) or self.labels_by_id.get(post["post_id"])
-            if label is not None:
-                self.matched_label_ids.add(post["post_id"])
-                parsed.labels.append({"post_id": post["post_id"], "task": self.options.label_task, "label": label,
-                                      "source": f"file:{Path(self.options.labels_csv or '').name}"})
-        totals.read += len(parsed.posts)
-        totals.by_platform[record.platform] += len(parsed.posts)
-        rows.posts.extend(parsed.posts)
-        rows.users.extend({**u, "run_id": self.run_id} for u in parsed.users)
-        rows.mentions.extend({**m, "run_id": self.run_id} for m in parsed.mentions)
-        rows.labels.extend({**lab, "run_id": self.run_id} for lab in parsed.labels)
-        rows.deletions.extend(
-            {"target_id": d.get("post_id") or d.get("user_id"), "target_kind": "post" if d.get("post_id") else "user",
-             "reason": d.get("reason"), "deleted_at": d.get("deleted_at"), "run_id": self.run_id}
-            for d in parsed.deletions if d.get("post_id") or d.get("user_id")
+    def _commit(self, prepared: PreparedBatch) -> None:
+        con = self._writer.connection()
+        earlier = warehouse.landed_batch_path(con, prepared.batch_id)
+        if earlier is not None and earlier != prepared.landed.relative_path:  # landed on an earlier day
+            (self.paths.home / prepared.landed.relative_path).unlink(missing_ok=True)
+        landed = prepared.landed
+        new_by_platform = warehouse.write_batch(
+            con,
+            {"batch_id": prepared.batch_id, "platform": landed.platform, "path": earlier or landed.relative_path,
+             "records": landed.records, "run_id": self.run_id},
+            prepared.tables,
         )
-        for item in parsed.media:
-            item.setdefault("source", record.source)
-            item.setdefault("location", record.location)
-            item.setdefault("raw_excerpt", _excerpt(record.payload))
-        rows.media.extend(parsed.media)
+        self._writer.release_if_held_long()
+        totals = self.totals
+        written = sum(new_by_platform.values())
+        totals.records += landed.records
+        totals.read += prepared.read
+        totals.quarantined += prepared.quarantined
+        totals.written += written
+        totals.duplicates += prepared.posts_found - written
+        totals.written_by_platform.update(new_by_platform)
+        totals.by_platform.update(prepared.by_platform)
+        totals.quarantine_reasons.update(prepared.quarantine_reasons)
+        totals.users += prepared.tables["users"].num_rows
+        totals.labels += prepared.tables["labels"].num_rows
+        totals.deletions += prepared.tables["deletions"].num_rows
+        totals.media_stored += prepared.media_stored
 
-    def _import_media(self, media: list[dict], rows: _Batch) -> list[dict]:
-        """Store local images (verified, hashed); a broken image is quarantined and its post kept."""
-        stored = []
-        for item in media:
-            row = {k: item.get(k) for k in ("post_id", "position", "media_key", "kind", "url", "width", "height")}
-            row["run_id"] = self.run_id
-            local = item.get("local_path") or _media_file(item.get("url"), self.media_dirs)
-            row["status"] = "remote"
-            if local:
-                try:
-                    image = store_image(Path(local), self.paths.home)
-                except MediaError as error:
-                    row["status"] = "corrupt" if error.reason == "corrupt_image" else "missing"
-                    rows.quarantine.append(
-                        {"run_id": self.run_id, "source": item["source"],
-                         "location": f"{item['location']} media {item.get('media_key') or item.get('position')}",
-                         "reason": error.reason, "scope": "media", "post_id": item["post_id"],
-                         "detail": f"{local}: {error.detail}"[:EXCERPT_CHARS], "raw_excerpt": item["raw_excerpt"]}
-                    )
-                    self.totals.quarantine_reasons[error.reason] += 1
-                else:
-                    row.update(sha256=image.sha256, path=image.path, width=image.width, height=image.height,
-                               mime=image.mime, phash=image.phash, status="stored")
-                    self.totals.media_stored += 1
-            stored.append(row)
-        return stored
+
+class _HeldWriter:
+    """The warehouse held across consecutive batches, let go every few seconds so readers get their turn."""
+
+    def __init__(self, path: Path, run_id: str, hold_seconds: float = WRITER_HOLD_SECONDS) -> None:
+        self.path = path
+        self.run_id = run_id
+        self.hold_seconds = hold_seconds
+        self._con = None
+        self._opened_at = 0.0
+
+    def connection(self):
+        if self._con is None:
+            self._con = warehouse.open_writer(self.path, self.run_id)
+            self._opened_at = time.monotonic()
+        return self._con
+
+    def release_if_held_long(self) -> None:
+        if self._con is not None and time.monotonic() - self._opened_at >= self.hold_seconds:
+            self.release()
+
+    def release(self) -> None:
+        if self._con is not None:
+            warehouse.close_writer(self.path, self._con)
+            self._con = None
+
+
+def default_workers() -> int:
+    """Worker processes for parsing: POSTATLAS_WORKERS, else the CPU count (at most 4)."""
+    configured = os.environ.get("POSTATLAS_WORKERS")
+    return int(configured) if configured else min(os.cpu_count() or 1, 4)
 
 
 def run_ingest(options: IngestOptions, home: str, run_id: str) -> IngestTotals:

@@ -32,8 +32,8 @@ from typing import Any
 
 import orjson
 
-from tasks.normalize.text import hashtags_of
-from tasks.records import Parsed, RawRecord, make_post_id
+from tasks.normalize.common import hashtags_of
+from tasks.records import POST_KEYS, Parsed, RawRecord, make_post_id
 
 PLATFORM = "instagram"
 POST_URL = "https://www.instagram.com/p/{}/"
@@ -98,6 +98,7 @@ def _post(node: dict, record: RawRecord) -> Parsed:
     location = node.get("location") if isinstance(node.get("location"), dict) else {}
     stem, folder = _structure_name(record)
     out.posts.append({
+        **dict.fromkeys(POST_KEYS),
         "post_id": post_id,
         "platform": PLATFORM,
         "native_id": shortcode,

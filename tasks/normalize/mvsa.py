@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from storage.encoding import decode_text
-from tasks.normalize.text import hashtags_of, mentions_of
+from tasks.normalize.common import hashtags_of, mentions_of
 from tasks.records import Parsed, RawRecord, make_post_id
 
 

@@ -39,8 +39,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from tasks.normalize.text import parse_timestamp
-from tasks.normalize.twitter import SHAPE_ERRORS, load_json, unescape, valid_id
+from tasks.normalize.common import SHAPE_ERRORS, load_json, parse_timestamp, unescape, valid_id
 from tasks.records import Parsed, RawRecord, make_post_id
 
 PLATFORM = "reddit"

@@ -43,11 +43,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from tasks.normalize.text import parse_timestamp
+from tasks.normalize.common import SHAPE_ERRORS, load_json, parse_timestamp, quarantined, unescape, valid_id
 from tasks.records import Parsed, RawRecord, make_post_id
 
 PLATFORM = "twitter"
-SHAPE_ERRORS = (AttributeError, KeyError, TypeError, ValueError, IndexError)
 V1_NOTICES = ("limit", "scrub_geo", "status_withheld", "user_withheld", "disconnect", "warning", "event",
               "friends", "direct_message", "control")
 MONTHS = {m: i for i, m in enumerate(("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec").split(), start=1)}
@@ -65,36 +64,9 @@ class Includes(NamedTuple):
 # --------------------------------------------------------------------------- shared helpers
 
 
-def quarantined(reason: str, detail: str) -> Parsed:
-    """A Parsed holding a single quarantine row."""
-    return Parsed(quarantine=[{"reason": reason, "detail": detail}])
-
-
-def load_json(payload: bytes) -> tuple[Any, Parsed | None]:
-    """The decoded payload, or a ready answer: empty for blank input, quarantine for invalid JSON."""
-    if not payload.strip():
-        return None, Parsed()
-    try:
-        return orjson.loads(payload), None
-    except orjson.JSONDecodeError as error:
-        return None, quarantined("malformed_json", str(error))
-
-
-def unescape(text: str | None) -> str | None:
-    """Undo the API's HTML escaping of ``&``, ``<`` and ``>``."""
-    if text and "&" in text:
-        return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return text
-
-
 def unique_lower(values: list[str | None]) -> list[str]:
     """Lower-cased, de-duplicated, in order."""
     return list(dict.fromkeys(v.lower() for v in values if v))
-
-
-def valid_id(value: Any) -> bool:
-    """Whether ``value`` can be a native id: a non-empty string or an integer."""
-    return (isinstance(value, str) and value != "") or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def twitter_id(native_id: Any) -> str | None:

@@ -250,7 +250,8 @@ def test_error_line_without_data_is_an_api_error() -> None:
     ("payload", "reason", "detail"),
     [
         (b'{"data": [{"id": "1", "text": ', "malformed_json", "unexpected end of data"),
-        (b"\xff\xfe not json", "malformed_json", "not valid UTF-8"),
+        (b"\xff\xfe not json", "malformed_json", "unexpected character"),
+        ('{"data": {"id": "5", "text": "caf\u00e9"}}'.encode("cp1252") + b"{", "malformed_json", "unexpected content"),
         (b"[1, 2]", "wrong_shape", "expected a JSON object, got list"),
         (b'{"data": [{"text": "no id here"}]}', "wrong_shape", "data[0]: tweet without id"),
         (b'{"data": "nonsense"}', "wrong_shape", "'data' is a str"),
@@ -351,3 +352,9 @@ def test_v1_delete_and_notices() -> None:
     ]
     assert v1(b"{nope").quarantine[0]["reason"] == "malformed_json"
     assert v1({"text": "no id"}).quarantine == [{"reason": "wrong_shape", "detail": "status without id"}]
+
+
+def test_a_line_in_a_legacy_code_page_is_decoded_not_dropped() -> None:
+    line = '{"data": {"id": "5", "text": "caf\u00e9 del Born", "edit_history_tweet_ids": ["5"]}}'.encode("cp1252")
+    parsed = normalize_twitter_v2(RawRecord("stream.jsonl", "line 1", line, "twitter"))
+    assert [p["text"] for p in parsed.posts] == ["café del Born"] and parsed.quarantine == []
