@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.records import RawRecord
+from storage.records import RawRecord
 
 RAW_SCHEMA = pa.schema(
     [

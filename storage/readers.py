@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 import zstandard
 
 from storage.encoding import detect_encoding
-from tasks.records import RawRecord
+from storage.records import RawRecord
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 ROW_BATCH = 65_536

@@ -12,7 +12,7 @@ table), and per-user counts and duplicates are computed among survivors.
   without a letter is ``und`` with p = 0. A cached ``(lang, lang_confidence)`` from the same detector is
   used where it decides on its own (``lang`` allowed and confidence >= threshold: keep; ``lang`` not
   allowed and 1 - confidence < threshold: drop, detail "p(allowed)<=..."); the rest is detected again,
-  each distinct text once, on 2 processes from 50k texts (``detect_parallel``). Why this default: on the
+  each distinct text once, on 2 processes from 5k texts (``detect_parallel``). Why this default: on the
   13,068 single-language TweetLID tweets (keep es/ca/en, drop pt/gl/eu; ``tests/bench/bench_language.py``)
   the fast detector is most accurate at 0.10: accuracy 0.908, keep-recall 0.955, drop-recall 0.735 (0.05:
   0.902, 0.15: 0.905, 0.20: 0.900); langdetect scores 0.844 (0.860 / 0.782) at any threshold up to 0.10,
@@ -46,9 +46,18 @@ table), and per-user counts and duplicates are computed among survivors.
   ceil((d+1)/3) - 1 bits on at least one substring, so for d <= 5 one probes each hash's substring and its
   1-bit neighbours in a direct-address table), are verified by popcount, and one greedy pass over the
   verified pairs decides in time order. Vectorised, about 70 table look-ups per hash and a few dozen
-  candidates per hash at 1M uniform hashes; a BK-tree would need a Python-level tree walk per post.
+  candidates per hash at 1M uniform hashes (2.5 s for 700k hashes); a BK-tree would need a Python-level
+  tree walk per post. Real phashes are close enough to uniform: among the 3,757 distinct MVSA image
+  hashes, unrelated pairs sharing a substring are 1.5-5 times the uniform count (phash's first bit is
+  always 1). Cost grows with the square of the largest substring bucket, so a flood of near-identical
+  but not identical images is the worst case.
 
 "Earlier" always means ordered by ``created_at`` (missing last), then ``post_id`` (as strings).
+
+Speed, 1M synthetic posts (TweetLID texts made distinct), all rules, 2 cores: 25 s wall on a shared VM whose
+other jobs kept about 2 cores busy; CPU 9.7 s in the main process + 19 s in the 2 detection workers, so
+about 18 s on 2 idle cores. Language detection (60-70k texts/s per core) is two thirds of it; repeated
+texts and a warm ``lang`` cache cut it.
 """
 
 from __future__ import annotations
@@ -98,7 +107,7 @@ POST_SCHEMA = pa.schema(
         ("created_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-PARALLEL_MIN_TEXTS = 50_000
+PARALLEL_MIN_TEXTS = 5_000
 URL_PATTERN = r"https?://\S+|www\.\S+"
 MENTION_PATTERN = r"(?:^|\s)@\S+"
 CITY_MAX_WORDS = 4
@@ -263,25 +272,27 @@ def _langdetect_one(text: str) -> list[tuple[str, float]]:
         return []
 
 
-_FORKED: tuple[LanguageDetector, list[str]] | None = None
+_FORKED: tuple[LanguageDetector, pa.Array] | None = None
 
 
 def _detect_in_child(bounds: tuple[int, int]) -> list[list[tuple[str, float]]]:
     """Pool worker: detect a slice of the texts inherited through fork (nothing is pickled on the way in)."""
     assert _FORKED is not None
     detector, texts = _FORKED
-    return detector.detect(texts[bounds[0] : bounds[1]])
+    return detector.detect(texts[bounds[0] : bounds[1]].to_pylist())
 
 
 def detect_parallel(
-    detector: LanguageDetector, texts: list[str], processes: int = 2
+    detector: LanguageDetector, texts: list[str] | pa.Array, processes: int = 2
 ) -> list[list[tuple[str, float]]]:
-    """``detector.detect(texts)`` split over a fork Pool from PARALLEL_MIN_TEXTS texts, else serial."""
+    """``detector.detect(texts)`` over a fork Pool from PARALLEL_MIN_TEXTS texts; serial if fork is unavailable."""
     global _FORKED
-    if processes < 2 or len(texts) < PARALLEL_MIN_TEXTS or "fork" not in multiprocessing.get_all_start_methods():
-        return detector.detect(texts)
+    forkable = "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+    if processes < 2 or len(texts) < PARALLEL_MIN_TEXTS or not forkable:
+        return detector.detect(texts.to_pylist() if isinstance(texts, pa.Array) else texts)
     size = -(-len(texts) // (processes * 4))
-    _FORKED = (detector, texts)
+    # An Arrow array, unlike a list of str, is not touched by reference counting, so its pages stay shared.
+    _FORKED = (detector, texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string()))
     try:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
             parts = pool.map(_detect_in_child, [(i, i + size) for i in range(0, len(texts), size)], chunksize=1)
@@ -362,8 +373,8 @@ def language_rule(posts: pa.Table, config: CurateConfig, detector: LanguageDetec
     p_allowed = np.where(low >= threshold, low, high)
     lang_out = lang.to_numpy(zero_copy_only=False)
     if fresh.any():
-        found_lang, found_conf, found_p = _detect_allowed(
-            detection_text(posts["text"].filter(pa.array(fresh))), config, detector
+        found_lang, found_conf, found_p = _detect(
+            detection_text(posts["text"].filter(pa.array(fresh))), detector, config.languages, config.processes
         )
         lang_out[fresh], confidence[fresh], p_allowed[fresh] = found_lang, found_conf, found_p
     kept = p_allowed >= threshold
@@ -386,17 +397,25 @@ def detection_text(text: pa.ChunkedArray | pa.Array) -> pa.Array:
     return _collapse_whitespace(pc.replace_substring(strip_urls_mentions(text), "#", " "))
 
 
-def _detect_allowed(
-    texts: pa.Array, config: CurateConfig, detector: LanguageDetector
+def top_languages(
+    texts: pa.ChunkedArray | pa.Array, detector: LanguageDetector, processes: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """The detector's top language and its probability per post text, as the language rule detects and caches them."""
+    lang, confidence, _ = _detect(detection_text(texts), detector, (), processes)
+    return lang, confidence
+
+
+def _detect(
+    texts: pa.Array, detector: LanguageDetector, languages: tuple[str, ...], processes: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Top language, its probability and p(allowed languages) per text; each distinct text detected once."""
+    """Top language, its probability and p(languages) per text; each distinct text detected once."""
     has_letter = pc.fill_null(pc.match_substring_regex(texts, r"\pL"), False)
     encoded = pc.dictionary_encode(pc.if_else(has_letter, texts, pa.scalar(None, pa.string())))
-    found = detect_parallel(detector, encoded.dictionary.to_pylist(), config.processes)
+    found = detect_parallel(detector, encoded.dictionary, processes)
     sizes = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
     codes = pa.array([code for ranked in found for code, _ in ranked], pa.string())
     probs = np.fromiter((p for ranked in found for _, p in ranked), dtype=np.float64, count=int(sizes.sum()))
-    is_allowed = _numpy(pc.is_in(codes, value_set=pa.array(config.languages)))
+    is_allowed = _numpy(pc.is_in(codes, value_set=pa.array(languages, pa.string())))
     answered = np.flatnonzero(sizes)
     top = (np.cumsum(sizes) - sizes)[answered]
     # Row 0 stands for texts without a letter or an answer: "und" with p = 0.

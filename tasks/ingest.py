@@ -6,14 +6,17 @@ found in the records plus the records that yielded no usable post.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import UTC, datetime
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -28,12 +31,13 @@ from storage.encoding import corpus_encoding
 from storage.media_store import MediaError, store_image
 from storage.readers import iter_records, read_id_labels
 from storage.settings import Paths
+from tasks.curate import FastDetector, top_languages
 from tasks.normalize.instagram import normalize_instaloader
 from tasks.normalize.mvsa import make_mvsa_normalizer
 from tasks.normalize.reddit import normalize_reddit
 from tasks.normalize.table import TABLE_FIELDS, make_table_normalizer, parse_mapping
 from tasks.normalize.twitter import normalize_twitter_v1, normalize_twitter_v2
-from tasks.records import Parsed, RawRecord
+from storage.records import Parsed, RawRecord
 
 FORMATS = ("twitter-v2", "twitter-v1", "reddit", "instaloader", "mvsa", "table")
 BATCH_RECORDS = 20_000
@@ -258,7 +262,7 @@ def prepare_batch(chunk: list[RawRecord], ctx: BatchContext) -> PreparedBatch:
     for post in rows.posts:
         post["ingested_at"] = now
     tables = {
-        "posts": _first_per_key(schema.rows_to_table(rows.posts, schema.POSTS), ("post_id",)),
+        "posts": with_languages(_first_per_key(schema.rows_to_table(rows.posts, schema.POSTS), ("post_id",))),
         "users": _first_per_key(schema.rows_to_table(rows.users, schema.USERS), ("user_id",)),
         "media": _first_per_key(schema.rows_to_table(media, schema.MEDIA), ("post_id", "position")),
         "mentions": _first_per_key(schema.rows_to_table(rows.mentions, schema.MENTIONS), ("post_id", "dst_username")),
@@ -269,6 +273,23 @@ def prepare_batch(chunk: list[RawRecord], ctx: BatchContext) -> PreparedBatch:
     }
     return PreparedBatch(batch_id, landed, tables, rows.read, len(rows.posts), rows.quarantined, rows.media_stored,
                          rows.by_platform, rows.quarantine_reasons)
+
+
+def with_languages(posts: pa.Table) -> pa.Table:
+    """Posts with ``lang`` / ``lang_confidence`` from the fast detector, so curate finds them cached."""
+    if not posts.num_rows:
+        return posts
+    lang, confidence = top_languages(posts["text"], _fast_detector())
+    posts = posts.set_column(posts.schema.get_field_index("lang"), "lang", pa.array(lang, pa.string()))
+    posts = posts.set_column(posts.schema.get_field_index("lang_confidence"), "lang_confidence",
+                             pa.array(confidence, pa.float64()))
+    detector = pa.array([FastDetector.name] * posts.num_rows, pa.string())
+    return posts.set_column(posts.schema.get_field_index("lang_detector"), "lang_detector", detector)
+
+
+@lru_cache(maxsize=1)
+def _fast_detector() -> FastDetector:
+    return FastDetector()
 
 
 def _first_per_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
@@ -358,6 +379,17 @@ _WORKER_CONTEXT: BatchContext | None = None
 def _init_worker(ctx: BatchContext) -> None:
     global _WORKER_CONTEXT
     _WORKER_CONTEXT = ctx
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the ingest process dies (even by SIGKILL); elsewhere a no-op."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _prepare_in_worker(chunk: list[RawRecord]) -> PreparedBatch:

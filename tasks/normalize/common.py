@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from storage.encoding import decode_text
-from tasks.records import Parsed
+from storage.records import Parsed
 
 SHAPE_ERRORS = (AttributeError, KeyError, TypeError, ValueError, IndexError)
 

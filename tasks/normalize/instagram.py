@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from tasks.normalize.common import hashtags_of
-from tasks.records import POST_KEYS, Parsed, RawRecord, make_post_id
+from storage.records import POST_KEYS, Parsed, RawRecord, make_post_id
 
 PLATFORM = "instagram"
 POST_URL = "https://www.instagram.com/p/{}/"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from storage.encoding import decode_text
 from tasks.normalize.common import hashtags_of, mentions_of
-from tasks.records import Parsed, RawRecord, make_post_id
+from storage.records import Parsed, RawRecord, make_post_id
 
 
 def make_mvsa_normalizer(corpus_encoding: str | None = None) -> Callable[[RawRecord], Parsed]:

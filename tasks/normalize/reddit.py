@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tasks.normalize.common import SHAPE_ERRORS, load_json, parse_timestamp, unescape, valid_id
-from tasks.records import Parsed, RawRecord, make_post_id
+from storage.records import Parsed, RawRecord, make_post_id
 
 PLATFORM = "reddit"
 REDDIT = "https://www.reddit.com"

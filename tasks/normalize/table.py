@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from tasks.normalize.common import hashtags_of, mentions_of, parse_timestamp
-from tasks.records import Parsed, RawRecord, make_post_id
+from storage.records import Parsed, RawRecord, make_post_id
 
 TABLE_FIELDS = ("id", "text", "author", "created_at", "lat", "lon", "image", "hashtags", "place")
 

@@ -27,16 +27,19 @@ def real_texts(shared: Path = SHARED_DATA) -> list[str]:
 
 
 def write_v2_pages(path: Path, n_posts: int, seed: int = 1, page_size: int = 100) -> Path:
-    """``n_posts`` tweets with real texts (cycled), 20k authors, coordinates on a third, as v2 pages."""
+    """``n_posts`` tweets as v2 pages: real texts, each made unique by a numbered hashtag so that no cache
+    of repeated texts flatters the detectors; authors heavy-tailed (Zipf-like); coordinates on a third."""
     rng = random.Random(seed)
     texts = real_texts()
+    n_authors = max(n_posts // 4, 10)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with path.open("wb") as handle:
         for first in range(0, n_posts, page_size):
             tweets, users = [], {}
             for i in range(first, min(first + page_size, n_posts)):
-                author = rng.randrange(20_000)
-                text = texts[i % len(texts)]
+                author = min(int(rng.paretovariate(1.2)) - 1, n_authors - 1) if rng.random() < 0.3 \
+                    else rng.randrange(n_authors)
+                text = f"{texts[i % len(texts)]} #p{i}"
                 tweet = {
                     "id": str(10**15 + i), "text": text, "author_id": str(author), "lang": "und",
                     "created_at": (start + timedelta(seconds=i * 7)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),

@@ -43,6 +43,9 @@ def test_sigkill_mid_ingest_leaves_whole_batches_and_rerun_completes(home: Path,
     assert process.poll() is None, f"ingest ended before it could be killed: {process.stderr.read().decode()[-2000:]}"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    time.sleep(0.5)  # its parsing workers die with it (PR_SET_PDEATHSIG); give the kernel a moment
+    survivors = subprocess.run(["pgrep", "-f", str(table)], capture_output=True, text=True).stdout.split()
+    assert survivors == [], f"worker processes outlived the killed ingest: {survivors}"
 
     posts, batches = query(home, "SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM raw_batches)")[0]
     assert 0 < posts < ROWS

@@ -23,6 +23,7 @@ from tasks.curate import (
     run_rules,
     summarize,
     survivors,
+    top_languages,
 )
 
 TWEETLID = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tweetlid" / "train_complete_clean.txt"
@@ -60,14 +61,20 @@ def run(table: pa.Table, *rules: str, detect: curate.LanguageDetector | None = N
 
 
 def decisions(result: RuleResult) -> dict[str, str | None]:
-    """post_id -> drop reason (None when kept) for one rule."""
-    rows = zip(result.post_ids.to_pylist(), result.kept.to_pylist(), result.detail.to_pylist())
-    return {pid: (None if kept else detail) for pid, kept, detail in rows}
+    """post_id -> drop reason for one rule; a kept post must have no reason, a dropped one must have one."""
+    rows = list(zip(result.post_ids.to_pylist(), result.kept.to_pylist(), result.detail.to_pylist()))
+    assert all(kept == (detail is None) for _, kept, detail in rows), rows
+    return {pid: detail for pid, _, detail in rows}
 
 
 def only(table: pa.Table, rule: str, **options) -> dict[str, str | None]:
     """Decisions of a single rule run alone."""
     return decisions(run(table, rule, **options)[0])
+
+
+def only_with(table: pa.Table, detector: FakeDetector, **options) -> dict[str, str | None]:
+    """Decisions of the language rule alone with a given detector."""
+    return decisions(run(table, "language", detect=detector, **options)[0])
 
 
 class FakeDetector:
@@ -76,10 +83,12 @@ class FakeDetector:
     name = "fast"
 
     def __init__(self, answers: dict[str, list[tuple[str, float]]]) -> None:
+        """Answer each text in ``answers`` with its list."""
         self.answers = answers
         self.asked: list[str] = []
 
     def detect(self, texts: list[str]) -> list[list[tuple[str, float]]]:
+        """The fixed answers, remembering the question."""
         self.asked.extend(texts)
         return [self.answers[text] for text in texts]
 
@@ -335,9 +344,19 @@ def test_language_rule_sums_allowed_languages() -> None:
     assert only_with(table, detector, min_confidence=0.4, languages=("pt",)) == {"t:1": None}
 
 
-def only_with(table: pa.Table, detector: FakeDetector, **options) -> dict[str, str | None]:
-    """Decisions of the language rule alone with a given detector."""
-    return decisions(run(table, "language", detect=detector, **options)[0])
+def test_top_languages_gives_what_the_language_rule_caches() -> None:
+    answers = {"hola amigos de aqui": [("es", 0.97), ("ca", 0.02)], "boa tarde amigos": [("pt", 0.96), ("es", 0.03)]}
+    table = posts({"text": "hola amigos de aqui"}, {"text": "boa tarde  @ana amigos"}, {"text": "http://t.co/x 123"})
+    lang, confidence = top_languages(table["text"], FakeDetector(answers))
+    assert lang.tolist() == ["es", "pt", "und"] and confidence.tolist() == [0.97, 0.96, 0.0]
+    (result,) = run(table, "language", detect=FakeDetector(answers))
+    assert result.lang.to_pylist() == lang.tolist() and result.lang_confidence.to_pylist() == confidence.tolist()
+    cached = table.set_column(table.schema.get_field_index("lang"), "lang", pa.array(lang, pa.string()))
+    cached = cached.set_column(cached.schema.get_field_index("lang_confidence"), "lang_confidence", pa.array(confidence))
+    cached = cached.set_column(cached.schema.get_field_index("lang_detector"), "lang_detector", pa.array(["fast"] * 3))
+    silent = FakeDetector({})
+    (again,) = run(cached, "language", detect=silent)
+    assert silent.asked == [] and again.kept.to_pylist() == result.kept.to_pylist() == [True, False, False]
 
 
 def test_all_rules_give_the_same_decisions_on_chunked_input() -> None:
@@ -347,11 +366,10 @@ def test_all_rules_give_the_same_decisions_on_chunked_input() -> None:
         {"text": "Fui a Madrid ayer"},
         {"text": TEXT, "has_image": True, "image_phash": "0000000000000000", "lat": 41.4, "lon": 2.2},
         {"text": TEXT.upper(), "author_id": "u2"},
-        {"text": "otra frase de prueba", "has_image": True, "image_phash": "0000000000000001", "lat": 41.4, "lon": 2.2},
+        {"text": "otra frase de prueba", "has_image": True, "image_phash": "0000000000000001", "lat": 41.4, "lon": 2},
         {"text": "una frase mas larga aqui", "lat": 50.0, "lon": 2.2, "hashtags": ["bcn"]},
     ]
-    detector = FakeDetector({text: [("es", 0.9)] for text in [TEXT, TEXT.upper(), "otra frase de prueba",
-                                                                 "una frase mas larga aqui", "Fui a Madrid ayer"]})
+    detector = FakeDetector({row["text"]: [("es", 0.9)] for row in rows if row["text"] not in (None, "hola")})
     options = {"per_user_max": 4, "bbox": (2.0, 41.0, 3.0, 42.0)}
     whole = run_rules(posts(*rows), CurateConfig(**options), detector)
     table = posts(*rows)

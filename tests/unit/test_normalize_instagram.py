@@ -13,7 +13,7 @@ import pytest
 from storage.readers import iter_instaloader
 from tasks.demo_data import DemoDataset, generate_demo
 from tasks.normalize.instagram import normalize_instaloader
-from tasks.records import MEDIA_KEYS, POST_KEYS, USER_KEYS, Parsed, RawRecord
+from storage.records import MEDIA_KEYS, POST_KEYS, USER_KEYS, Parsed, RawRecord
 
 ROOT = "/data/demo"  # the normalizer is pure: paths are only matched, never opened
 

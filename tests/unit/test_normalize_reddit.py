@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from tasks.normalize.reddit import normalize_reddit
-from tasks.records import Parsed, RawRecord
+from storage.records import Parsed, RawRecord
 
 CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "api-payloads" / "praw-cassettes"
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from tasks.normalize.twitter import normalize_twitter_v1, normalize_twitter_v2
-from tasks.records import Parsed, RawRecord
+from storage.records import Parsed, RawRecord
 
 PAYLOADS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "api-payloads"
 V2 = PAYLOADS / "twitter-v2"

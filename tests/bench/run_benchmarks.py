@@ -1,0 +1,173 @@
+"""`make bench`: ingest + curate throughput and memory at 100k and 1M real-text posts, analyst queries, and
+the language filter's accuracy. Prints markdown tables for docs/BENCHMARKS.md.
+
+Every figure is the median of ``--repeats`` runs of the real command line (`postatlas ingest twitter-v2` then
+`postatlas curate`, each a Prefect flow run with the ephemeral API, startup included) on a fresh home.
+Peak memory is the largest summed PSS of the command's process tree (it forks parsing workers, and
+Prefect's ephemeral API server runs beside it), sampled every 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.bench.corpus import SHARED_DATA, write_v2_pages  # noqa: E402
+
+POSTATLAS = [sys.executable, "-m", "flows.cli"]
+QUERIES = {
+    "curated posts per day and platform": (
+        "SELECT date_trunc('day', created_at) AS day, platform, count(*) FROM curated_posts GROUP BY ALL ORDER BY 1"
+    ),
+    "top 20 hashtags of curated posts": (
+        "SELECT tag, count(*) AS n FROM (SELECT unnest(hashtags) AS tag FROM curated_posts) GROUP BY 1 "
+        "ORDER BY n DESC LIMIT 20"
+    ),
+    "why posts were dropped, per rule": (
+        "SELECT rule, count(*) AS dropped, any_value(detail) AS example FROM filter_decisions WHERE NOT kept "
+        "GROUP BY 1 ORDER BY 2 DESC"
+    ),
+    "language mix of geotagged posts in a bounding box": (
+        "SELECT lang, count(*) FROM posts WHERE lat BETWEEN 41.3 AND 41.5 AND lon BETWEEN 2.1 AND 2.3 "
+        "GROUP BY 1 ORDER BY 2 DESC"
+    ),
+}
+
+
+def _tree_pss(root: int) -> int:
+    """Summed proportional set size (bytes) of ``root`` and its descendants, from /proc.
+
+    PSS splits pages shared between forked workers among them, so the sum is the memory really used.
+    """
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            rollup = (entry / "smaps_rollup").read_text()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(stat[1]), []).append(pid)
+        pss_kb = next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+        rss[pid] = pss_kb * 1024
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, ()))
+    return total
+
+
+def timed(command: list[str], env: dict) -> tuple[float, int]:
+    """Wall seconds and peak tree RSS of one command (which must succeed)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_pss(process.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = process.communicate()
+    done.set()
+    sampler.join()
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{err.decode()[-3000:]}")
+    return time.perf_counter() - start, peak
+
+
+def pipeline_run(pages: Path, detector: str, env: dict) -> dict:
+    """Ingest then curate on a fresh home; seconds and peak memory of each."""
+    home = Path(tempfile.mkdtemp(prefix="postatlas-bench-"))
+    run_env = {**env, "POSTATLAS_HOME": str(home)}
+    try:
+        ingest_s, ingest_rss = timed([*POSTATLAS, "ingest", "twitter-v2", str(pages)], run_env)
+        curate_s, curate_rss = timed([*POSTATLAS, "curate", "--detector", detector], run_env)
+        queries = query_times(home / "warehouse.duckdb") if detector == "fast" else {}
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return {"ingest_s": ingest_s, "curate_s": curate_s, "ingest_rss": ingest_rss, "curate_rss": curate_rss,
+            "queries": queries}
+
+
+def query_times(warehouse: Path, repeats: int = 5) -> dict[str, float]:
+    """Median seconds of each analyst query on a read-only connection (results fully fetched)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        times = {}
+        for name, sql in QUERIES.items():
+            samples = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                con.execute(sql).fetchall()
+                samples.append(time.perf_counter() - start)
+            times[name] = statistics.median(samples)
+        return times
+    finally:
+        con.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--langdetect-size", type=int, default=100_000,
+                        help="langdetect runs at ~560 texts/s a core: benchmarked at this size only")
+    args = parser.parse_args()
+    if not SHARED_DATA.is_dir():
+        raise SystemExit(f"the benchmarks read real texts from {SHARED_DATA}; clone with ../shared beside it")
+    env = {**os.environ, "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_HOME": tempfile.mkdtemp(prefix="postatlas-bench-prefect-")}
+    work = Path(tempfile.mkdtemp(prefix="postatlas-bench-data-"))
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    rows, query_rows = [], {}
+    plan = [(int(n), "fast") for n in args.sizes.split(",")] + [(args.langdetect_size, "langdetect")]
+    for size, detector in plan:
+        pages = work / f"pages-{size}.jsonl"
+        if not pages.exists():
+            write_v2_pages(pages, size)
+        runs = [pipeline_run(pages, detector, env) for _ in range(args.repeats if detector == "fast" else 1)]
+        ingest = statistics.median(r["ingest_s"] for r in runs)
+        curate = statistics.median(r["curate_s"] for r in runs)
+        total = statistics.median(r["ingest_s"] + r["curate_s"] for r in runs)
+        rows.append((size, detector, len(runs), ingest, curate, total, size / total,
+                     max(r["ingest_rss"] for r in runs) / 2**20, max(r["curate_rss"] for r in runs) / 2**20))
+        if runs[0]["queries"]:
+            query_rows[size] = {name: statistics.median(r["queries"][name] for r in runs) for name in QUERIES}
+        print(rows[-1], flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    print("\n| posts | detector | runs | ingest s | curate s | total s | posts/s end to end | ingest peak MiB (PSS) |"
+          " curate peak MiB (PSS) |\n|---|---|---|---|---|---|---|---|---|")
+    for size, detector, n, ingest, curate, total, rate, irss, crss in rows:
+        print(f"| {size:,} | {detector} | {n} | {ingest:.1f} | {curate:.1f} | {total:.1f} | {rate:,.0f} | "
+              f"{irss:,.0f} | {crss:,.0f} |")
+    for size, times in query_rows.items():
+        print(f"\nAnalyst queries over {size:,} posts (median of 5, read-only connection):\n\n| query | seconds |\n|---|---|")
+        for name, seconds in times.items():
+            print(f"| {name} | {seconds:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
