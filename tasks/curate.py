@@ -12,7 +12,8 @@ table), and per-user counts and duplicates are computed among survivors.
   without a letter is ``und`` with p = 0. A cached ``(lang, lang_confidence)`` from the same detector is
   used where it decides on its own (``lang`` allowed and confidence >= threshold: keep; ``lang`` not
   allowed and 1 - confidence < threshold: drop, detail "p(allowed)<=..."); the rest is detected again,
-  each distinct text once, on 2 processes from 5k texts (``detect_parallel``). Why this default: on the
+  each distinct text once, on 2 processes from 5k texts (``detect_parallel``); ``top_languages`` gives the
+  same (lang, confidence) for callers that fill the cache early (ingest). Why this default: on the
   13,068 single-language TweetLID tweets (keep es/ca/en, drop pt/gl/eu; ``tests/bench/bench_language.py``)
   the fast detector is most accurate at 0.10: accuracy 0.908, keep-recall 0.955, drop-recall 0.735 (0.05:
   0.902, 0.15: 0.905, 0.20: 0.900); langdetect scores 0.844 (0.860 / 0.782) at any threshold up to 0.10,

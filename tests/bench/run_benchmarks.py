@@ -4,7 +4,7 @@ the language filter's accuracy. Prints markdown tables for docs/BENCHMARKS.md.
 Every figure is the median of ``--repeats`` runs of the real command line (`postatlas ingest twitter-v2` then
 `postatlas curate`, each a Prefect flow run with the ephemeral API, startup included) on a fresh home.
 Peak memory is the largest summed PSS of the command's process tree (it forks parsing workers, and
-Prefect's ephemeral API server runs beside it), sampled every 50 ms.
+Prefect's ephemeral API server runs beside it), sampled every 200 ms.
 """
 
 from __future__ import annotations
@@ -53,25 +53,16 @@ def _tree_pss(root: int) -> int:
 
     PSS splits pages shared between forked workers among them, so the sum is the memory really used.
     """
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            rollup = (entry / "smaps_rollup").read_text()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(stat[1]), []).append(pid)
-        pss_kb = next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
-        rss[pid] = pss_kb * 1024
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, ()))
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                stack.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+        total += 1024 * next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
     return total
 
 
@@ -86,7 +77,7 @@ def timed(command: list[str], env: dict) -> tuple[float, int]:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, _tree_pss(process.pid))
-            time.sleep(0.05)
+            time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

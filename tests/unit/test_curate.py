@@ -351,9 +351,10 @@ def test_top_languages_gives_what_the_language_rule_caches() -> None:
     assert lang.tolist() == ["es", "pt", "und"] and confidence.tolist() == [0.97, 0.96, 0.0]
     (result,) = run(table, "language", detect=FakeDetector(answers))
     assert result.lang.to_pylist() == lang.tolist() and result.lang_confidence.to_pylist() == confidence.tolist()
-    cached = table.set_column(table.schema.get_field_index("lang"), "lang", pa.array(lang, pa.string()))
-    cached = cached.set_column(cached.schema.get_field_index("lang_confidence"), "lang_confidence", pa.array(confidence))
-    cached = cached.set_column(cached.schema.get_field_index("lang_detector"), "lang_detector", pa.array(["fast"] * 3))
+    cached = table
+    cache = {"lang": lang.tolist(), "lang_confidence": confidence.tolist(), "lang_detector": ["fast"] * 3}
+    for name, values in cache.items():
+        cached = cached.set_column(cached.schema.get_field_index(name), name, pa.array(values))
     silent = FakeDetector({})
     (again,) = run(cached, "language", detect=silent)
     assert silent.asked == [] and again.kept.to_pylist() == result.kept.to_pylist() == [True, False, False]

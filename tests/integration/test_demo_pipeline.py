@@ -1,0 +1,100 @@
+"""`postatlas demo` end to end: the embedded dataset through every reader, the quarantine and every rule."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from tasks.demo_data import generate_demo
+from tests.helpers import DATA_TABLES, counts_add_up, query, snapshot
+
+pytestmark = pytest.mark.integration
+POSTS, SEED = 1200, 11
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory, prefect_server) -> Path:
+    home = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POSTATLAS_HOME", str(home))
+        assert main(["demo", "--posts", str(POSTS), "--seed", str(SEED)]) == 0
+    return home
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict:
+    return generate_demo(POSTS, SEED).expected
+
+
+def test_every_well_formed_post_lands_once_per_platform(demo_home: Path, expected: dict) -> None:
+    per_platform = dict(query(demo_home, "SELECT platform, count(*) FROM posts GROUP BY 1"))
+    assert per_platform == expected["written"]
+    assert query(demo_home, "SELECT count(*) - count(DISTINCT post_id) FROM posts") == [(0,)]
+    clean = {pid for ids in expected["post_ids"].values() for pid in ids}
+    stored = {row[0] for row in query(demo_home, "SELECT post_id FROM posts")}
+    assert clean <= stored
+
+
+def test_malformed_records_are_quarantined_with_their_reason(demo_home: Path, expected: dict) -> None:
+    wanted = Counter()
+    for reasons in expected["quarantine_reasons"].values():
+        wanted.update(reasons)
+    found = Counter(dict(query(demo_home, "SELECT reason, count(*) FROM quarantine GROUP BY 1")))
+    assert found == wanted
+    assert query(demo_home, "SELECT count(*) FROM media WHERE status = 'corrupt'")[0][0] == wanted["corrupt_image"]
+
+
+def test_labels_and_images_arrive(demo_home: Path, expected: dict) -> None:
+    assert query(demo_home, "SELECT count(*) FROM post_labels WHERE task = 'topic'") == [(expected["labels"]["count"],)]
+    stored = query(demo_home, "SELECT count(*) FROM media WHERE status = 'stored'")[0][0]
+    assert stored > 0.9 * sum(expected["images"].values()) - 5
+
+
+def test_curate_drops_the_planted_noise(demo_home: Path, expected: dict) -> None:
+    spam = {pid for ids in expected["city_spam"].values() for pid in ids}
+    dropped_as_spam = {r[0] for r in query(demo_home, "SELECT post_id FROM filter_decisions "
+                                                      "WHERE rule = 'city_spam' AND NOT kept")}
+    assert dropped_as_spam <= spam and len(dropped_as_spam) >= 0.8 * len(spam)  # some spam dies earlier
+    heavy = {h["author_id"] for h in expected["heavy_posters"] if h["posts"] > 20}
+    kept_authors = {r[0] for r in query(demo_home, "SELECT DISTINCT author_id FROM curated_posts")}
+    assert heavy and not heavy & kept_authors
+    # one decision per post and rule reached; a dropped post has exactly one `kept = false` row
+    assert query(demo_home, "SELECT count(*) FROM (SELECT post_id FROM filter_decisions WHERE NOT kept "
+                            "GROUP BY 1 HAVING count(*) > 1)") == [(0,)]
+    assert query(demo_home, "SELECT count(*) FROM (SELECT post_id, rule FROM filter_decisions "
+                            "GROUP BY 1, 2 HAVING count(*) > 1)") == [(0,)]
+    curated, dropped, total = query(
+        demo_home, "SELECT (SELECT count(*) FROM curated_set), (SELECT count(DISTINCT post_id) FROM "
+                   "filter_decisions WHERE NOT kept), (SELECT count(*) FROM posts WHERE NOT deleted)")[0]
+    assert curated + dropped == total
+    assert counts_add_up(demo_home) == []
+
+
+def test_running_the_demo_again_changes_no_data(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tables = tuple(t for t in DATA_TABLES if t != "filter_decisions")  # its run_id column names the new run
+    before = snapshot(demo_home, tables)
+    decisions = query(demo_home, "SELECT post_id, rule, kept, detail FROM filter_decisions ORDER BY ALL")
+    monkeypatch.setenv("POSTATLAS_HOME", str(demo_home))
+    assert main(["demo", "--posts", str(POSTS), "--seed", str(SEED)]) == 0
+    after = snapshot(demo_home, tables)
+    assert {t: rows for t, rows in after.items() if t != "curated_set"} == {
+        t: rows for t, rows in before.items() if t != "curated_set"}
+    assert [r[0] for r in after["curated_set"]] == [r[0] for r in before["curated_set"]]
+    assert query(demo_home, "SELECT post_id, rule, kept, detail FROM filter_decisions ORDER BY ALL") == decisions
+
+
+def test_curate_only_some_rules_and_bad_options(demo_home: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(demo_home))
+    assert main(["curate", "--only", "min_words,empty", "--min-words", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "min_words" in out and "city_spam" not in out
+    rules = [r[0] for r in query(demo_home, "SELECT DISTINCT rule FROM filter_decisions ORDER BY 1")]
+    assert rules == ["empty", "min_words"]
+    short = query(demo_home, "SELECT count(*) FROM filter_decisions WHERE rule = 'min_words' AND NOT kept")[0][0]
+    assert short > 0
+    assert main(["curate", "--only", "nonsense"]) == 2
+    assert "unknown rule" in capsys.readouterr().err
+    assert main(["curate"]) == 0  # leave the module's warehouse as the demo made it
