@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from charset_normalizer import from_bytes
 
 
@@ -33,15 +35,20 @@ def decode_text(data: bytes, corpus_encoding: str | None = None) -> tuple[str, s
     return text.removeprefix("\ufeff"), encoding
 
 
-def corpus_encoding(samples: list[bytes]) -> str | None:
-    """The legacy code page shared by the non-UTF-8 texts among ``samples``, or None if all are UTF-8."""
-    legacy = []
+def corpus_encoding(samples: Iterable[bytes], budget: int = 1 << 22) -> str | None:
+    """The legacy code page shared by the non-UTF-8 texts among ``samples`` (read until ``budget`` bytes of
+    them are seen), or None if they are all UTF-8."""
+    legacy: list[bytes] = []
+    seen = 0
     for sample in samples:
         try:
             sample.decode("utf-8")
         except UnicodeDecodeError:
             legacy.append(sample)
+            seen += len(sample)
+            if seen >= budget:
+                break
     if not legacy:
         return None
-    best = from_bytes(b"\n".join(legacy)[: 1 << 22]).best()
+    best = from_bytes(b"\n".join(legacy)[:budget]).best()
     return best.encoding if best is not None else None

@@ -7,6 +7,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import imagehash
 from PIL import Image, UnidentifiedImageError
@@ -71,3 +72,15 @@ def store_image(source: Path, home: Path) -> StoredImage:
         shutil.copyfile(source, temporary)
         os.replace(temporary, target)
     return StoredImage(digest, relative.as_posix(), width, height, mime, phash)
+
+
+def find_local_copy(url: str | None, media_dirs: tuple[Path, ...]) -> str | None:
+    """A downloaded copy of a remote image: a file named like the URL's last path segment in a media dir."""
+    if not url or not media_dirs:
+        return None
+    name = Path(urlparse(url).path).name
+    for folder in media_dirs:
+        candidate = folder / name
+        if name and candidate.is_file():
+            return str(candidate)
+    return None

@@ -15,12 +15,11 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from functools import lru_cache
-from datetime import UTC, datetime
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pyarrow as pa
@@ -28,8 +27,9 @@ from tqdm import tqdm
 
 from storage import raw_zone, schema, warehouse
 from storage.encoding import corpus_encoding
-from storage.media_store import MediaError, store_image
+from storage.media_store import MediaError, find_local_copy, store_image
 from storage.readers import iter_records, read_id_labels
+from storage.records import Parsed, RawRecord
 from storage.settings import Paths
 from tasks.curate import FastDetector, top_languages
 from tasks.normalize.instagram import normalize_instaloader
@@ -37,7 +37,6 @@ from tasks.normalize.mvsa import make_mvsa_normalizer
 from tasks.normalize.reddit import normalize_reddit
 from tasks.normalize.table import TABLE_FIELDS, make_table_normalizer, parse_mapping
 from tasks.normalize.twitter import normalize_twitter_v1, normalize_twitter_v2
-from storage.records import Parsed, RawRecord
 
 FORMATS = ("twitter-v2", "twitter-v1", "reddit", "instaloader", "mvsa", "table")
 BATCH_RECORDS = 20_000
@@ -120,7 +119,7 @@ def build_normalizer(options: IngestOptions, records_for_encoding: Callable[[], 
     if fmt == "instaloader":
         return normalize_instaloader
     if fmt == "mvsa":
-        return make_mvsa_normalizer(corpus_encoding([r.payload for r in records_for_encoding()]))
+        return make_mvsa_normalizer(corpus_encoding(r.payload for r in records_for_encoding()))
     if fmt == "table":
         if not options.platform:
             raise IngestError("the table format needs --platform NAME")
@@ -174,18 +173,6 @@ def validate(parsed: Parsed) -> Parsed:
     parsed.mentions = [m for m in parsed.mentions if m.get("post_id") in kept_ids]
     parsed.labels = [lab for lab in parsed.labels if lab.get("post_id") in kept_ids]
     return parsed
-
-
-def _media_file(url: str | None, media_dirs: tuple[Path, ...]) -> str | None:
-    """A local copy of a remote image: a file named like the URL's last path segment in a media dir."""
-    if not url or not media_dirs:
-        return None
-    name = Path(urlparse(url).path).name
-    for folder in media_dirs:
-        candidate = folder / name
-        if name and candidate.is_file():
-            return str(candidate)
-    return None
 
 
 @dataclass(frozen=True)
@@ -352,7 +339,7 @@ def _import_media(item: dict, rows: _Rows, ctx: BatchContext) -> dict:
     row = {k: item.get(k) for k in ("post_id", "position", "media_key", "kind", "url", "width", "height")}
     row["run_id"] = ctx.run_id
     row["status"] = "remote"
-    local = item.get("local_path") or _media_file(item.get("url"), ctx.media_dirs)
+    local = item.get("local_path") or find_local_copy(item.get("url"), ctx.media_dirs)
     if not local:
         return row
     try:

@@ -41,6 +41,13 @@ def test_mvsa_with_labels_decodes_legacy_code_pages(home: Path, shared_data: Pat
 def test_reingest_changes_no_table(home: Path, shared_data: Path) -> None:
     sources = [str(shared_data / "api-payloads" / "twitter-v2")]
     assert main(["ingest", "twitter-v2", *sources]) == 0
+    # every distinct tweet of the real payloads, with edits, withheld tweets and compliance events handled
+    assert query(home, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(1109, 1109)]
+    assert query(home, "SELECT edit_of FROM posts WHERE post_id = 'twitter:1576994789110992896'") == [
+        ("twitter:1576994746135764992",)]
+    assert query(home, "SELECT withheld FROM posts WHERE post_id = 'twitter:25712847277'") == [("DE,FR",)]
+    assert query(home, "SELECT target_kind, count(*) FROM deletions GROUP BY 1 ORDER BY 1") == [("post", 2), ("user", 1)]
+    assert query(home, "SELECT count(*) FROM quarantine WHERE reason = 'unsupported_payload'")[0][0] >= 2
     before = snapshot(home)
     assert main(["ingest", "twitter-v2", *sources]) == 0
     assert snapshot(home) == before
