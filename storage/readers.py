@@ -4,7 +4,8 @@ Readers only read; normalizers (tasks/normalize) parse. One reader per on-disk l
 
 - JSON lines (plain, .gz, .xz, .zst): one record per non-blank line (X API v2 pages, stream logs,
   twarc2 flat lines, compliance events, v1.1 statuses, Pushshift / Arctic Shift dumps);
-- Reddit: a whole API Listing document is one record, anything else is JSON lines;
+- ``.json`` files holding one document (a saved API page or Reddit Listing, pretty-printed or not): one
+  record, or one per element of a top-level array;
 - instaloader folders: one record per ``*.json`` / ``*.json.xz`` structure, its images as attachments;
 - MVSA-style folders: one record per ``<id>.txt`` (bytes untouched), ``<id>.jpg`` as attachment;
 - tables: CSV or Parquet, one record per row (the row as JSON).
@@ -32,6 +33,7 @@ from storage.encoding import detect_encoding
 from storage.records import RawRecord
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # a .json file up to this size may be one (pretty-printed) document
 ROW_BATCH = 65_536
 
 
@@ -72,15 +74,26 @@ def iter_json_lines(path: Path, platform: str) -> Iterator[RawRecord]:
                 yield RawRecord(source, f"line {number}", stripped, platform)
 
 
-def iter_reddit(path: Path) -> Iterator[RawRecord]:
-    """A Reddit API Listing document as one record, else JSON lines (dumps)."""
-    with open_maybe_compressed(path) as handle:
-        head = handle.read(64)
-    if head.lstrip().startswith(b"{") and b'"kind"' in head and b"Listing" in head:
+def iter_json(path: Path, platform: str) -> Iterator[RawRecord]:
+    """A ``.json`` file holding one (maybe pretty-printed) document is one record, or one per element of a
+    top-level array; anything else is read as JSON lines."""
+    inner = path.name.lower().removesuffix(".gz").removesuffix(".xz").removesuffix(".bz2").removesuffix(".zst")
+    if inner.endswith(".json") and path.stat().st_size <= MAX_DOCUMENT_BYTES:
         with open_maybe_compressed(path) as handle:
-            yield RawRecord(str(path), "document", handle.read(), "reddit")
-        return
-    yield from iter_json_lines(path, "reddit")
+            data = handle.read()
+        if data.lstrip()[:1] in (b"{", b"["):
+            try:
+                document = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                document = None  # not one document: JSON lines (broken lines are quarantined one by one)
+            if isinstance(document, list):
+                for index, item in enumerate(document):
+                    yield RawRecord(str(path), f"item {index}", orjson.dumps(item), platform)
+                return
+            if document is not None:
+                yield RawRecord(str(path), "document", data.strip(), platform)
+                return
+    yield from iter_json_lines(path, platform)
 
 
 def _expand(paths: Iterable[Path], patterns: tuple[str, ...]) -> list[Path]:
@@ -174,12 +187,10 @@ def iter_records(
     fmt: str, paths: list[Path], platform: str | None = None, columns: list[str] | None = None
 ) -> Iterator[RawRecord]:
     """All raw records of ``paths`` read as format ``fmt``."""
-    if fmt in ("twitter-v2", "twitter-v1"):
+    if fmt in ("twitter-v2", "twitter-v1", "reddit"):
+        platform = "reddit" if fmt == "reddit" else "twitter"
         for path in _expand(paths, JSONL_PATTERNS):
-            yield from iter_json_lines(path, "twitter")
-    elif fmt == "reddit":
-        for path in _expand(paths, JSONL_PATTERNS):
-            yield from iter_reddit(path)
+            yield from iter_json(path, platform)
     elif fmt == "instaloader":
         yield from iter_instaloader(paths)
     elif fmt == "mvsa":

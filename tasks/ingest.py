@@ -204,16 +204,9 @@ class PreparedBatch:
 
 
 @dataclass
-class _Rows:
-    """Rows of one batch being assembled."""
+class _Rows(Parsed):
+    """Rows of one batch being assembled, with its counters."""
 
-    posts: list[dict] = field(default_factory=list)
-    users: list[dict] = field(default_factory=list)
-    media: list[dict] = field(default_factory=list)
-    mentions: list[dict] = field(default_factory=list)
-    labels: list[dict] = field(default_factory=list)
-    deletions: list[dict] = field(default_factory=list)
-    quarantine: list[dict] = field(default_factory=list)
     read: int = 0
     quarantined: int = 0
     media_stored: int = 0

@@ -155,3 +155,17 @@ def test_sql_formats_and_runs(home: Path, shared_data: Path, capsys) -> None:
     assert "read-only" in capsys.readouterr().err.lower()
     assert main(["runs"]) == 0
     assert "ingest" in capsys.readouterr().out
+
+
+def test_pretty_printed_documents_and_arrays_are_read_whole(home: Path, tmp_path: Path, shared_data: Path) -> None:
+    page = json.loads((shared_data / "api-payloads" / "twitter-v2" / "geo_tweets.jsonl").read_text().splitlines()[0])
+    (tmp_path / "page.json").write_text(json.dumps(page, indent=2))
+    statuses = [{"id_str": "11", "id": 11, "full_text": "hola des de Barcelona amics", "created_at":
+                 "Wed Oct 10 20:19:24 +0000 2018", "user": {"id_str": "5", "screen_name": "abc"}},
+                {"id_str": "12", "id": 12, "text": "second status here", "user": {"id_str": "5", "screen_name": "abc"}}]
+    (tmp_path / "statuses.json").write_text(json.dumps(statuses, indent=1))
+    assert main(["ingest", "twitter-v2", str(tmp_path / "page.json")]) == 0
+    assert main(["ingest", "twitter-v1", str(tmp_path / "statuses.json")]) == 0
+    assert sorted(r[0] for r in query(home, "SELECT post_id FROM posts")) == [
+        "twitter:11", "twitter:12", f"twitter:{page['data'][0]['id']}"]
+    assert query(home, "SELECT count(*) FROM quarantine") == [(0,)]
