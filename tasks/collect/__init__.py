@@ -1,0 +1,1 @@
+"""Live collectors: X/Twitter (tweepy), Reddit (praw), Instagram (instaloader)."""
