@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--batch-records", type=int, default=20_000,
                         help="raw records per batch: each batch is landed and committed whole (default 20000)")
 
+    collect = commands.add_parser("collect", help="collect from a platform's live API (see docs/COLLECTING.md)")
+    collect.add_argument("platform", choices=("twitter", "reddit", "instagram"))
+    collect.add_argument("--spec", required=True, help="YAML or TOML spec file (targets, limits, endpoint)")
+
     curate = commands.add_parser("curate", help="filter the posts; records a decision per post and rule")
     curate.add_argument("--only", type=_split, help="comma-separated rules to run (default: all)")
     curate.add_argument("--languages", type=_split, help="allowed languages (default en,es,ca)")

@@ -45,6 +45,20 @@ def cmd_ingest(args: argparse.Namespace, home: str) -> int:
     return EXIT_OK
 
 
+def cmd_collect(args: argparse.Namespace, home: str) -> int:
+    _quiet_prefect()
+    from flows.collect import collect_flow
+    from tasks.collect.base import CollectorError
+    from tasks.report import print_collect_summary
+
+    try:
+        totals = collect_flow(platform=args.platform, spec=args.spec, home=home)
+    except (CollectorError, warehouse.WarehouseBusy) as error:
+        raise UserError(str(error)) from error
+    print_collect_summary(args.platform, totals, str(home_paths(home).warehouse))
+    return EXIT_OK
+
+
 def cmd_curate(args: argparse.Namespace, home: str) -> int:
     _quiet_prefect()
     from flows.curate import curate_flow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -58,6 +59,25 @@ def _check(source: Path) -> tuple[int, int, str, str]:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise MediaError("corrupt_image", f"{type(error).__name__}: {error}") from error
+
+
+def download_image(url: str, session, home: Path, timeout: float = 30.0) -> StoredImage:
+    """Fetch ``url`` with ``session`` (a requests.Session), then verify and store it like a local image."""
+    response = session.get(url, timeout=timeout, stream=True)
+    if response.status_code != 200:
+        raise MediaError("image_unavailable", f"HTTP {response.status_code} for {url}")
+    data = bytearray()
+    for chunk in response.iter_content(1 << 16):
+        data.extend(chunk)
+        if len(data) > MAX_IMAGE_BYTES:
+            raise MediaError("image_too_large", f"more than {MAX_IMAGE_BYTES} bytes at {url}")
+    suffix = Path(urlparse(url).path).suffix.lower() or ".jpg"
+    with tempfile.NamedTemporaryFile(suffix=suffix, dir=home, delete=False) as handle:
+        handle.write(data)
+    try:
+        return store_image(Path(handle.name), home)
+    finally:
+        os.unlink(handle.name)
 
 
 def store_image(source: Path, home: Path) -> StoredImage:

@@ -10,7 +10,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -174,14 +174,16 @@ def finish_run(
     counts: dict[str, int],
     breakdown: dict | None = None,
     message: str | None = None,
+    stop_reason: str | None = None,
 ) -> None:
-    """Close a run with its status, counters and a breakdown (per platform / rule / reason)."""
-    columns = ("read", "written", "duplicates", "filtered", "quarantined", "kept", "deletions")
+    """Close a run with its status, counters, a breakdown (per platform / rule / reason) and why it stopped."""
+    columns = ("read", "written", "duplicates", "filtered", "quarantined", "kept", "deletions", "pages", "images")
     values = [int(counts.get(column, 0)) for column in columns]
     assignments = ", ".join(f"{column} = ?" for column in columns)
     con.execute(
-        f"UPDATE runs SET status = ?, finished_at = ?, message = ?, counts = ?, {assignments} WHERE run_id = ?",
-        [status, _now(), message, orjson.dumps(breakdown or {}, default=str).decode(), *values, run_id],
+        f"UPDATE runs SET status = ?, finished_at = ?, message = ?, stop_reason = ?, counts = ?, {assignments} "
+        "WHERE run_id = ?",
+        [status, _now(), message, stop_reason, orjson.dumps(breakdown or {}, default=str).decode(), *values, run_id],
     )
 
 
@@ -222,10 +224,16 @@ def landed_batch_path(con: duckdb.DuckDBPyConnection, batch_id: str) -> str | No
 _IGNORE_DUPLICATES = ("users", "media", "mentions", "quarantine", "deletions")
 
 
-def write_batch(con: duckdb.DuckDBPyConnection, raw_batch: dict, tables: dict[str, pa.Table]) -> dict[str, int]:
+def write_batch(
+    con: duckdb.DuckDBPyConnection,
+    raw_batch: dict,
+    tables: dict[str, pa.Table],
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> dict[str, int]:
     """Upsert one batch in a single transaction; returns the number of new posts per platform.
 
-    Natural keys make every insert idempotent: committing the same batch twice changes nothing.
+    Natural keys make every insert idempotent: committing the same batch twice changes nothing. ``also`` runs
+    inside the same transaction (a collector's cursor and read budget).
     """
     con.execute("BEGIN")
     try:
@@ -258,6 +266,8 @@ def write_batch(con: duckdb.DuckDBPyConnection, raw_batch: dict, tables: dict[st
             [raw_batch["batch_id"], raw_batch["platform"], raw_batch["path"], raw_batch["records"], _now(),
              raw_batch["run_id"]],
         )
+        if also is not None:
+            also(con)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

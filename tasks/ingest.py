@@ -107,17 +107,19 @@ class IngestError(ValueError):
     """A fatal problem with the command itself (bad format, bad mapping, unreadable path)."""
 
 
+NORMALIZERS: dict[str, Callable[[RawRecord], Parsed]] = {
+    "twitter-v2": normalize_twitter_v2,
+    "twitter-v1": normalize_twitter_v1,
+    "reddit": normalize_reddit,
+    "instaloader": normalize_instaloader,
+}
+
+
 def build_normalizer(options: IngestOptions, records_for_encoding: Callable[[], Iterable[RawRecord]]):
     """The normalizer for ``options.fmt`` (validates format-specific options)."""
     fmt = options.fmt
-    if fmt == "twitter-v2":
-        return normalize_twitter_v2
-    if fmt == "twitter-v1":
-        return normalize_twitter_v1
-    if fmt == "reddit":
-        return normalize_reddit
-    if fmt == "instaloader":
-        return normalize_instaloader
+    if fmt in NORMALIZERS:
+        return NORMALIZERS[fmt]
     if fmt == "mvsa":
         return make_mvsa_normalizer(corpus_encoding(r.payload for r in records_for_encoding()))
     if fmt == "table":
@@ -412,7 +414,7 @@ class Ingestor:
         ctx = self.context()
         progress = tqdm(desc=f"ingest {self.options.fmt}", unit=" records", disable=not sys.stderr.isatty(),
                         mininterval=0.5)
-        self._writer = _HeldWriter(self.paths.warehouse, self.run_id)
+        self._writer = HeldWriter(self.paths.warehouse, self.run_id)
         try:
             for prepared in self._prepared(ctx):
                 self._commit(prepared)
@@ -468,7 +470,7 @@ class Ingestor:
         totals.media_stored += prepared.media_stored
 
 
-class _HeldWriter:
+class HeldWriter:
     """The warehouse held across consecutive batches, let go every few seconds so readers get their turn."""
 
     def __init__(self, path: Path, run_id: str, hold_seconds: float = WRITER_HOLD_SECONDS) -> None:

@@ -19,6 +19,7 @@ class RunRecord:
     counts: dict[str, int] = field(default_factory=dict)
     breakdown: dict = field(default_factory=dict)
     message: str | None = None
+    stop_reason: str | None = None
 
 
 def current_run_id() -> str:
@@ -44,7 +45,9 @@ def tracked_run(paths: Paths, flow: str, parameters: dict) -> Iterator[RunRecord
     except BaseException as error:
         reason = f"{type(error).__name__}: {error}"
         with warehouse.writer(paths.warehouse, record.run_id) as con:
-            warehouse.finish_run(con, record.run_id, "failed", record.counts, record.breakdown, reason[:2000])
+            warehouse.finish_run(con, record.run_id, "failed", record.counts, record.breakdown, reason[:2000],
+                                 record.stop_reason or "failed")
         raise
     with warehouse.writer(paths.warehouse, record.run_id) as con:
-        warehouse.finish_run(con, record.run_id, "completed", record.counts, record.breakdown, record.message)
+        warehouse.finish_run(con, record.run_id, "completed", record.counts, record.breakdown, record.message,
+                             record.stop_reason)

@@ -78,3 +78,17 @@ def print_demo_summary(summary: dict, console: Console | None = None) -> None:
         console.print(_table("Quarantined input, per reason", ("reason", "scope", "rows"), summary["quarantine"]))
     console.print(f"warehouse: {summary['warehouse']}")
     console.print('try: postatlas sql "select rule, count(*) from filter_decisions where not kept group by 1"')
+
+
+def print_collect_summary(platform: str, totals, warehouse: str, console: Console | None = None) -> None:
+    """Pages and posts read, new, duplicate, quarantined, images fetched, and why the run stopped."""
+    console = console or _console()
+    console.print(
+        _table(f"Collected from {platform}", ("pages", "read", "new", "duplicates", "quarantined", "images"),
+               [(totals.pages, totals.read, totals.written, totals.duplicates, totals.quarantined, totals.images)])
+    )
+    detail = f" ({totals.stop_detail})" if totals.stop_detail else ""
+    console.print(f"stopped: {totals.stop_reason}{detail}; the next run continues from the stored cursor")
+    if totals.image_failures:
+        console.print(f"[yellow]warning:[/] images not fetched: {dict(totals.image_failures)}")
+    console.print(f"warehouse: {warehouse}")

@@ -1,0 +1,27 @@
+"""The collect flow: one platform's live API, as its spec file says, into the warehouse."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+
+from storage.settings import home_paths
+from tasks.collect.run import CollectTotals, run_collect
+from tasks.ledger import tracked_run
+
+collect_pages = task(name="collect-pages", timeout_seconds=12 * 3600)(run_collect)
+
+
+@flow(name="collect")
+def collect_flow(platform: str, spec: str, home: str | None = None) -> CollectTotals:
+    """Collect from ``platform`` (twitter, reddit, instagram) with the spec file at ``spec``.
+
+    Credentials come from environment variables or Prefect Secret blocks, never from parameters.
+    """
+    store = home_paths(home)
+    with tracked_run(store, "collect", {"platform": platform, "spec": spec}) as run:
+        totals = collect_pages(platform, spec, str(store.home), run.run_id)
+        run.counts = totals.counts()
+        run.breakdown = totals.breakdown()
+        run.stop_reason = totals.stop_reason
+        run.message = totals.stop_detail or None
+    return totals
