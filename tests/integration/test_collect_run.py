@@ -1,0 +1,93 @@
+"""The collect run loop with a scripted collector over real X API v2 pages (no platform client involved:
+the platform collectors have their own tests against loopback servers)."""
+
+from __future__ import annotations
+
+import json
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage.settings import home_paths
+from tasks.collect.base import CollectionStopped, Limits, Page
+from tasks.collect.run import CollectRun
+from tasks.collect.spec import CollectSpec, LimitsSpec
+from tests.helpers import query
+
+pytestmark = pytest.mark.integration
+
+
+class ScriptedCollector:
+    """Yields the given pages in order, resuming after the page named by the cursor; optionally stops."""
+
+    platform, fmt, page_size = "twitter", "twitter-v2", 100
+
+    def __init__(self, pages: list[bytes], stop_after: int | None = None) -> None:
+        self.bodies = pages
+        self.stop_after = stop_after
+        self.requested: list[int] = []
+
+    def pages(self, cursor: dict, limits: Limits) -> Iterator[Page]:
+        for index in range(cursor.get("next", 0), len(self.bodies)):
+            if self.stop_after is not None and index == self.stop_after:
+                raise CollectionStopped("checkpoint", "the platform asked for a challenge")
+            self.requested.append(index)
+            body = self.bodies[index]
+            yield Page(body, "scripted search", f"page {index}", {"next": index + 1}, posts=tweets_in(body))
+
+
+def tweets_in(body: bytes) -> int:
+    data = json.loads(body).get("data")
+    return len(data) if isinstance(data, list) else 1
+
+
+@pytest.fixture
+def pages(shared_data: Path) -> list[bytes]:
+    lines = (shared_data / "api-payloads" / "twitter-v2" / "withheld.jsonl").read_bytes().splitlines()
+    return [line for line in lines if line.strip()]
+
+
+def _run(home: Path, run_id: str, collector, **limits) -> object:
+    spec = CollectSpec(platform="twitter", name="scripted", download_images=False, limits=LimitsSpec(**limits))
+    return CollectRun(home_paths(home).ensure(), run_id, types.SimpleNamespace(), spec, collector).run()
+
+
+def test_pages_commit_with_their_cursor_and_a_second_run_reads_only_new_pages(home: Path, pages) -> None:
+    first = _run(home, "run-1", ScriptedCollector(pages[:3]))
+    assert first.stop_reason == "completed" and first.pages == 3
+    assert first.read == first.written + first.duplicates + first.quarantined
+    posts = query(home, "SELECT count(*) FROM posts")[0][0]
+    assert posts == first.written > 0
+    assert query(home, "SELECT cursor FROM collector_state") == [('{"next":3}',)]
+    later = ScriptedCollector(pages)
+    second = _run(home, "run-2", later)
+    assert later.requested == list(range(3, len(pages)))  # nothing asked twice
+    assert query(home, "SELECT count(*), count(DISTINCT post_id) FROM posts")[0] == (
+        posts + second.written, posts + second.written)
+
+
+def test_limits_are_checked_before_each_request(home: Path, pages) -> None:
+    collector = ScriptedCollector(pages)
+    totals = _run(home, "run-1", collector, budget_per_month=150)
+    assert totals.stop_reason == "read_budget"
+    # pages of 1, 1, 1 and 100 tweets fit in 150; another page of up to 100 would not, so it is never asked for
+    assert collector.requested == [0, 1, 2, 3]
+    assert query(home, "SELECT posts_read FROM read_budget") == [(sum(tweets_in(p) for p in pages[:4]),)]
+    again = ScriptedCollector(pages)
+    assert _run(home, "run-2", again, budget_per_month=150).stop_reason == "read_budget"
+    assert again.requested == []  # this month's budget is spent across runs
+    counted = ScriptedCollector(pages)
+    assert _run(home, "run-3", counted, max_posts=1).stop_reason == "count_limit"
+    assert counted.requested == [4]  # continues after the last committed page, then stops at the count
+
+
+def test_a_platform_stop_keeps_what_was_committed(home: Path, pages) -> None:
+    totals = _run(home, "run-1", ScriptedCollector(pages, stop_after=2))
+    assert (totals.stop_reason, totals.pages) == ("checkpoint", 2)
+    assert "challenge" in totals.stop_detail
+    assert query(home, "SELECT cursor FROM collector_state") == [('{"next":2}',)]
+    resumed = ScriptedCollector(pages)
+    _run(home, "run-2", resumed)
+    assert resumed.requested[0] == 2
