@@ -1,0 +1,1 @@
+"""Loopback fakes of platform APIs for the collector tests."""
