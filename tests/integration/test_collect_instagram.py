@@ -351,3 +351,23 @@ def test_spec_profile_only_needs_no_login(tmp_path: Path) -> None:
 def test_location_targets_are_refused_as_not_supported(tmp_path: Path) -> None:
     with pytest.raises(CollectorError, match=r"location targets are not supported \(%213385402\)"):
         collector(tmp_path / "work", [{"hashtag": "cats"}, {"location": 213385402}])
+
+
+def test_collect_command_lands_posts_images_and_cursor_then_adds_nothing(
+        fake: FakeInstagram, session_file: Path, tmp_path: Path, home: Path, prefect_server) -> None:
+    from flows.cli import main
+    from tests.helpers import query
+
+    spec = tmp_path / "instagram.yaml"
+    spec.write_text("platform: instagram\nname: demo\nlogin_user: tester\n"
+                    "targets:\n  - profile: nasa\n  - hashtag: cats\n")
+    assert main(["collect", "instagram", "--spec", str(spec)]) == 0
+    assert query(home, "SELECT count(*) FROM posts WHERE platform = 'instagram'") == [(len(NASA) + len(CATS),)]
+    images = sum(len(post.colors) for post in NASA + CATS)
+    assert query(home, "SELECT count(*) FROM media WHERE status = 'stored'") == [(images,)]
+    run = query(home, "SELECT status, pages, read, written, duplicates, quarantined, stop_reason FROM runs")
+    assert run == [("completed", 8, 8, 8, 0, 0, "completed")]
+    assert query(home, "SELECT collection FROM collector_state") == [("instagram:demo",)]
+    before = query(home, "SELECT count(*) FROM posts")
+    assert main(["collect", "instagram", "--spec", str(spec)]) == 0  # every target done: nothing asked, nothing added
+    assert query(home, "SELECT count(*) FROM posts") == before
