@@ -354,3 +354,27 @@ def test_spec_errors_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(CollectorError) as raised:
         load_spec(path, TwitterSpec)
     assert "max_results: Input should be less than or equal to 500" in str(raised.value)
+
+
+def test_collect_command_nightly_runs_add_only_new_tweets(
+        api: FakeTwitterAPI, new_tweets: list[StoredTweet], old_tweets: list[StoredTweet], tmp_path: Path,
+        home: Path, prefect_server, caplog: pytest.LogCaptureFixture) -> None:
+    from flows.cli import main
+    from tests.helpers import query
+
+    spec = tmp_path / "x.toml"
+    spec.write_text(f'platform = "twitter"\nname = "nightly"\nmode = "search_recent"\nquery = "news"\n'
+                    f'endpoint = "{api.url}"\ndownload_images = false\n')
+    assert main(["collect", "twitter", "--spec", str(spec)]) == 0
+    first = query(home, "SELECT read, written, duplicates, quarantined, stop_reason FROM runs")
+    assert first == [(len(old_tweets), len(old_tweets), 0, 0, "completed")]
+    api.add_tweets(new_tweets)
+    assert main(["collect", "twitter", "--spec", str(spec)]) == 0
+    assert query(home, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [
+        (len(old_tweets) + len(new_tweets),) * 2]
+    second = query(home, "SELECT read, written, duplicates FROM runs ORDER BY started_at DESC LIMIT 1")
+    assert second == [(len(new_tweets), len(new_tweets), 0)]
+    assert query(home, "SELECT sum(posts_read) FROM read_budget") == [(len(old_tweets) + len(new_tweets),)]
+    stored = query(home, "SELECT string_agg(CAST(parameters AS VARCHAR), ' ') || string_agg(coalesce(message, ''), ' ') "
+                         "FROM runs")[0][0]
+    assert TOKEN not in stored and TOKEN not in caplog.text
