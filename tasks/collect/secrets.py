@@ -11,12 +11,24 @@ def secret(name: str) -> str | None:
     env_name = "POSTATLAS_" + name.upper().replace("-", "_")
     if os.environ.get(env_name):
         return os.environ[env_name]
+    if not _prefect_api_available():
+        return None
     try:
         from prefect.blocks.system import Secret
 
         return Secret.load(f"postatlas-{name}").get()
-    except Exception:  # noqa: BLE001 - no server, no block, or no access: treated as missing
+    except Exception:  # noqa: BLE001 - no block, or no access: treated as missing
         return None
+
+
+def _prefect_api_available() -> bool:
+    """A configured Prefect server, or a running flow / task (whose API is up): only then are blocks looked up,
+    so that a missing optional secret never starts a temporary Prefect server."""
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
 
 
 def require_secret(name: str, what: str) -> str:
