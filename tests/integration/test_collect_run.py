@@ -91,3 +91,52 @@ def test_a_platform_stop_keeps_what_was_committed(home: Path, pages) -> None:
     resumed = ScriptedCollector(pages)
     _run(home, "run-2", resumed)
     assert resumed.requested[0] == 2
+
+
+class ImageServer:
+    """A loopback server answering every GET with a small JPEG, except paths containing 'gone' (404)."""
+
+    def __init__(self) -> None:
+        import io
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (32, 24), (200, 40, 40)).save(buffer, "JPEG")
+        jpeg, self.paths = buffer.getvalue(), []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                server.paths.append(self.path)
+                status, body = (404, b"") if "gone" in self.path else (200, jpeg)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def test_images_of_new_posts_are_downloaded_into_the_media_store(home: Path, shared_data: Path) -> None:
+    body = (shared_data / "api-payloads" / "twitter-v2" / "2sets.jsonl").read_bytes().splitlines()[0]
+    images = ImageServer()
+    spec = CollectSpec(platform="twitter", name="images", media_endpoint=images.url)
+    totals = CollectRun(home_paths(home).ensure(), "run-1", types.SimpleNamespace(), spec,
+                        ScriptedCollector([body])).run()
+    photos = query(home, "SELECT count(*) FROM media WHERE kind = 'photo' AND url IS NOT NULL")[0][0]
+    assert photos > 0 and totals.images == photos
+    assert query(home, "SELECT count(*) FROM media WHERE status = 'stored' AND width = 32 AND height = 24") == [
+        (photos,)]
+    assert all(path.startswith("/media/") for path in images.paths)  # the URLs' paths, sent to the override
+    path = query(home, "SELECT path FROM media WHERE status = 'stored' LIMIT 1")[0][0]
+    assert (home / path).is_file()
+    again = CollectRun(home_paths(home), "run-2", types.SimpleNamespace(), spec, ScriptedCollector([body])).run()
+    assert again.images == 0 and again.written == 0  # duplicates fetch nothing
