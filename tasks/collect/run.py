@@ -20,7 +20,7 @@ from storage import collector_state, warehouse
 from storage.media_store import MediaError, download_image
 from storage.records import RawRecord
 from storage.settings import Paths, home_paths
-from tasks.collect.base import CollectionStopped, Collector, Limits, Page
+from tasks.collect.base import CollectionStopped, Collector, CollectorError, Limits, Page
 from tasks.collect.spec import CollectSpec, load_spec
 from tasks.ingest import NORMALIZERS, BatchContext, HeldWriter, prepare_batch
 
@@ -59,19 +59,13 @@ class CollectTotals:
 def load_platform_spec(platform: str, spec_path: str) -> tuple[object, CollectSpec]:
     """The platform's collector module and its validated spec."""
     if platform not in PLATFORMS:
-        from tasks.collect.base import CollectorError
-
         raise CollectorError(f"unknown platform {platform!r}; platforms: {', '.join(PLATFORMS)}")
     module = importlib.import_module(f"tasks.collect.{platform}")
-    spec = load_spec(Path(spec_path), getattr(module, SPEC_CLASSES[platform]))
-    if spec.platform != platform:
-        from tasks.collect.base import CollectorError
-
-        raise CollectorError(f"spec {spec_path} is for {spec.platform!r}, not {platform!r}")
-    return module, spec
+    return module, load_spec(Path(spec_path), getattr(module, SPEC_CLASSES[platform]))
 
 
 def _limits(spec: CollectSpec, read_this_month: int) -> Limits:
+    """The run's limits; the budget left is the smaller of the per-run budget and what the month has left."""
     budgets = [b for b in (spec.limits.budget_per_run,
                            None if spec.limits.budget_per_month is None
                            else max(spec.limits.budget_per_month - read_this_month, 0)) if b is not None]

@@ -140,3 +140,18 @@ def test_images_of_new_posts_are_downloaded_into_the_media_store(home: Path, sha
     assert (home / path).is_file()
     again = CollectRun(home_paths(home), "run-2", types.SimpleNamespace(), spec, ScriptedCollector([body])).run()
     assert again.images == 0 and again.written == 0  # duplicates fetch nothing
+
+
+def test_collect_command_rejects_a_bad_spec_before_any_request(home: Path, tmp_path: Path, prefect_server,
+                                                              capsys) -> None:
+    from flows.cli import main
+
+    spec = tmp_path / "x.yaml"
+    spec.write_text("platform: twitter\nmode: search_recent\nquery: news\n")
+    assert main(["collect", "reddit", "--spec", str(spec)]) == 2
+    error = capsys.readouterr().err
+    assert "platform" in error and "user_agent" in error  # every bad field is named
+    assert main(["collect", "twitter", "--spec", str(tmp_path / "missing.yaml")]) == 2
+    assert "cannot read spec" in capsys.readouterr().err
+    assert query(home, "SELECT status, stop_reason FROM runs ORDER BY started_at") == [
+        ("failed", "failed"), ("failed", "failed")]
