@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import duckdb
@@ -27,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests.bench.corpus import real_texts  # noqa: E402
-from tests.bench.run_benchmarks import _tree_pss  # noqa: E402
+from tests.bench.run_benchmarks import run_sampled  # noqa: E402
 from tests.fakes.twitter_api import FakeTwitterAPI  # noqa: E402
 
 TOKEN = "bench-token"
@@ -66,32 +63,15 @@ def main() -> None:
         spec = home / "stream.yaml"
         spec.write_text(f"platform: twitter\nname: bench\nmode: stream\nrules: [{{value: news, tag: bench}}]\n"
                         f"endpoint: {api.url}\ndownload_images: false\nlimits: {{max_posts: {args.posts}}}\n")
-        start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "flows.cli", "collect", "twitter", "--spec", str(spec)],
-                                   env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        samples: list[tuple[float, int]] = []
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.is_set():
-                samples.append((time.perf_counter() - start, _tree_pss(process.pid)))
-                time.sleep(0.5)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        _, err = process.communicate()
-        done.set()
-        sampler.join()
-        wall = time.perf_counter() - start
-    if process.returncode:
-        raise SystemExit(err.decode()[-3000:])
+        wall, samples = run_sampled(
+            [sys.executable, "-m", "flows.cli", "collect", "twitter", "--spec", str(spec)], env, interval=0.5)
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     posts, pages, seconds = con.execute(
         "SELECT written, pages, epoch(finished_at) - epoch(started_at) FROM runs").fetchall()[0]
     con.close()
     quarter = max(len(samples) // 4, 1)
-    early = statistics.median(p for _, p in samples[quarter:2 * quarter]) / 2**20
-    late = statistics.median(p for _, p in samples[-quarter:]) / 2**20
+    early = statistics.median(samples[quarter:2 * quarter]) / 2**20
+    late = statistics.median(samples[-quarter:]) / 2**20
     print(f"| stream posts | pages | wall s (startup incl.) | flow run s | posts/s (flow run) | PSS MiB, 2nd quarter |"
           f" PSS MiB, last quarter |\n|---|---|---|---|---|---|---|\n"
           f"| {posts:,} | {pages:,} | {wall:.1f} | {seconds:.1f} | {posts / seconds:,.0f} | {early:,.0f} | {late:,.0f} |")

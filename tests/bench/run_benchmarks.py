@@ -66,18 +66,17 @@ def _tree_pss(root: int) -> int:
     return total
 
 
-def timed(command: list[str], env: dict) -> tuple[float, int]:
-    """Wall seconds and peak tree RSS of one command (which must succeed)."""
+def run_sampled(command: list[str], env: dict, interval: float = 0.2) -> tuple[float, list[int]]:
+    """Run ``command`` (which must succeed); its wall seconds and its process tree's PSS every ``interval``."""
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
+    samples: list[int] = []
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_pss(process.pid))
-            time.sleep(0.2)
+            samples.append(_tree_pss(process.pid))
+            time.sleep(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -86,7 +85,13 @@ def timed(command: list[str], env: dict) -> tuple[float, int]:
     sampler.join()
     if process.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{err.decode()[-3000:]}")
-    return time.perf_counter() - start, peak
+    return time.perf_counter() - start, samples
+
+
+def timed(command: list[str], env: dict) -> tuple[float, int]:
+    """Wall seconds and peak tree PSS of one command (which must succeed)."""
+    seconds, samples = run_sampled(command, env)
+    return seconds, max(samples, default=0)
 
 
 def pipeline_run(pages: Path, detector: str, env: dict) -> dict:
