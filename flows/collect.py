@@ -7,6 +7,7 @@ from prefect import flow, task
 from storage.settings import home_paths
 from tasks.collect.run import CollectTotals, run_collect
 from tasks.ledger import tracked_run
+from tasks.report import publish_collect_artifacts
 
 collect_pages = task(name="collect-pages", timeout_seconds=12 * 3600)(run_collect)
 
@@ -24,4 +25,5 @@ def collect_flow(platform: str, spec: str, home: str | None = None) -> CollectTo
         run.breakdown = totals.breakdown()
         run.stop_reason = totals.stop_reason
         run.message = totals.stop_detail or None
+        publish_collect_artifacts(platform, totals)
     return totals

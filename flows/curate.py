@@ -7,8 +7,9 @@ from prefect import flow, task
 from storage.settings import home_paths
 from tasks.curate_run import run_curate
 from tasks.ledger import tracked_run
+from tasks.report import publish_curate_artifacts
 
-curate_posts = task(name="curate-posts", timeout_seconds=6 * 3600)(run_curate)
+curate_posts = task(name="curate-posts", timeout_seconds=6 * 3600, persist_result=True)(run_curate)
 
 
 @flow(name="curate")
@@ -20,4 +21,5 @@ def curate_flow(options: dict | None = None, home: str | None = None) -> dict:
         result = curate_posts(options, str(store.home), run.run_id)
         run.counts = {"read": result["in"], "kept": result["kept"], "filtered": result["in"] - result["kept"]}
         run.breakdown = {"rules": result["rules"]}
+        publish_curate_artifacts(result)
     return result

@@ -1,16 +1,19 @@
-"""The ingest flow: files people already have -> raw zone -> warehouse."""
+"""The ingest flow: files people already have -> raw zone -> warehouse, one task per path."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from prefect import flow, task
 
 from storage.settings import home_paths
-from tasks.ingest import BATCH_RECORDS, IngestOptions, IngestTotals, run_ingest
+from tasks.ingest import BATCH_RECORDS, IngestOptions, IngestTotals, merge_totals, run_ingest
 from tasks.ledger import tracked_run
+from tasks.report import publish_ingest_artifacts
 
-ingest_files = task(name="ingest-files", timeout_seconds=6 * 3600)(run_ingest)
+# Results are persisted and the inputs (options of plain strings, the home, the run id) hash, so a retry of a
+# failed run finds the paths already ingested Cached and ingests only the rest.
+ingest_files = task(name="ingest-files", timeout_seconds=6 * 3600, persist_result=True)(run_ingest)
 
 
 @flow(name="ingest")
@@ -27,7 +30,7 @@ def ingest_flow(
     batch_records: int = BATCH_RECORDS,
     home: str | None = None,
 ) -> IngestTotals:
-    """Read ``paths`` as ``fmt`` and upsert the posts; the counts land in the run ledger."""
+    """Read ``paths`` as ``fmt`` and upsert the posts; the counts land in the run ledger and an artifact."""
     options = IngestOptions(
         fmt=fmt,
         paths=tuple(paths),
@@ -42,7 +45,11 @@ def ingest_flow(
     )
     store = home_paths(home)
     with tracked_run(store, "ingest", asdict(options)) as run:
-        totals = ingest_files(options, str(store.home), run.run_id)
-        run.counts = totals.counts()
-        run.breakdown = totals.breakdown()
+        totals = IngestTotals()
+        for path in paths:
+            part = ingest_files(replace(options, paths=(path,)), str(store.home), run.run_id)
+            totals = merge_totals(totals, part)
+            run.counts = totals.counts()
+            run.breakdown = totals.breakdown()
+        publish_ingest_artifacts(totals)
     return totals

@@ -502,6 +502,15 @@ def default_workers() -> int:
     return int(configured) if configured else min(os.cpu_count() or 1, 4)
 
 
+def merge_totals(first: IngestTotals, second: IngestTotals) -> IngestTotals:
+    """The counters of two ingests added up."""
+    merged = IngestTotals()
+    for name, value in vars(merged).items():
+        left, right = getattr(first, name), getattr(second, name)
+        setattr(merged, name, (Counter(left) + Counter(right)) if isinstance(value, Counter) else left + right)
+    return merged
+
+
 def run_ingest(options: IngestOptions, home: str, run_id: str) -> IngestTotals:
     """Ingest ``options.paths`` into the warehouse at ``home`` as run ``run_id``."""
     from storage.settings import home_paths

@@ -92,3 +92,60 @@ def print_collect_summary(platform: str, totals, warehouse: str, console: Consol
     if totals.image_failures:
         console.print(f"[yellow]warning:[/] images not fetched: {dict(totals.image_failures)}")
     console.print(f"warehouse: {warehouse}")
+
+
+# ----------------------------------------------------------------------------- Prefect artifacts (UI)
+
+
+def _markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def publish_ingest_artifacts(totals: IngestTotals) -> None:
+    """New posts per platform and quarantine reasons, as a markdown artifact of the flow run."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    platforms = sorted(totals.by_platform)
+    markdown = (
+        f"## Ingest\n\nread {totals.read} = new {totals.written} + duplicates {totals.duplicates} + "
+        f"quarantined {totals.quarantined}\n\n"
+        + _markdown_table(("platform", "read", "new"),
+                          [(p, totals.by_platform[p], totals.written_by_platform.get(p, 0)) for p in platforms])
+        + "\n\n### Quarantine reasons\n\n"
+        + _markdown_table(("reason", "rows"), sorted(totals.quarantine_reasons.items(), key=lambda kv: -kv[1]))
+    )
+    create_markdown_artifact(markdown, key="ingest-summary", description="posts read, new, duplicate, quarantined")
+    create_table_artifact(
+        [{"platform": p, "read": totals.by_platform[p], "new": totals.written_by_platform.get(p, 0)}
+         for p in platforms],
+        key="ingest-new-posts-per-platform",
+    )
+
+
+def publish_curate_artifacts(result: dict) -> None:
+    """Kept and dropped per rule, as markdown and table artifacts of the flow run."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    rows = [(r["rule"], r["evaluated"], r["kept"], r["dropped"]) for r in result["rules"]]
+    create_markdown_artifact(
+        f"## Curate\n\nin {result['in']} = kept {result['kept']} + filtered {result['in'] - result['kept']}\n\n"
+        + _markdown_table(("rule", "evaluated", "kept", "dropped"), rows),
+        key="curate-summary", description="posts kept and dropped per rule",
+    )
+    create_table_artifact(list(result["rules"]), key="curate-rules")
+
+
+def publish_collect_artifacts(platform: str, totals) -> None:
+    """Pages, posts, images and the stop reason of a collect run, as a markdown artifact."""
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(
+        f"## Collect {platform}\n\n"
+        + _markdown_table(("pages", "read", "new", "duplicates", "quarantined", "images", "stopped"),
+                          [(totals.pages, totals.read, totals.written, totals.duplicates, totals.quarantined,
+                            totals.images, totals.stop_reason)])
+        + (f"\n\n{totals.stop_detail}" if totals.stop_detail else ""),
+        key=f"collect-{platform}-summary", description="pages and posts read, why the run stopped",
+    )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tasks.collect.base import CollectorError
 
-SpecT = TypeVar("SpecT", bound="CollectSpec")
+SpecT = TypeVar("SpecT", bound=BaseModel)
 
 
 class LimitsSpec(BaseModel):
@@ -57,3 +57,15 @@ def load_spec(path: Path, model: type[SpecT]) -> SpecT:
             f"{'.'.join(str(part) for part in issue['loc']) or '(spec)'}: {issue['msg']}" for issue in error.errors()
         )
         raise CollectorError(f"spec {path} is invalid: {problems}") from error
+
+
+def spec_platform(path: str) -> str:
+    """The ``platform`` a spec file declares (read before choosing the platform's full model)."""
+    spec = load_spec(Path(path), _PlatformOnly)
+    return spec.platform
+
+
+class _PlatformOnly(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    platform: str

@@ -98,3 +98,16 @@ def test_curate_only_some_rules_and_bad_options(demo_home: Path, monkeypatch: py
     assert main(["curate", "--only", "nonsense"]) == 2
     assert "unknown rule" in capsys.readouterr().err
     assert main(["curate"]) == 0  # leave the module's warehouse as the demo made it
+
+
+def test_flows_publish_their_counts_as_artifacts(demo_home: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["curate-summary", "ingest-summary"])))
+    by_key = {a.key: a for a in artifacts}
+    assert {"curate-summary", "ingest-summary"} <= set(by_key)
+    assert "near_duplicate_image" in by_key["curate-summary"].data and "kept" in by_key["curate-summary"].data
+    assert "quarantined" in by_key["ingest-summary"].data
