@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     curate.add_argument("--bbox", type=lambda v: tuple(float(x) for x in _split(v)),
                         help="bbox: min_lon,min_lat,max_lon,max_lat")
     curate.add_argument("--phash-distance", type=int, help="near_duplicate_image: max Hamming distance")
+    curate.add_argument("--partitions", type=int, default=0,
+                        help="detect languages in N partition tasks first (parallel; on Dask with --dask)")
+    curate.add_argument("--dask", help="run the partition tasks on Dask: local:N (a local cluster) or an address")
 
     sql = commands.add_parser("sql", help="read-only SQL over the warehouse")
     sql.add_argument("query")

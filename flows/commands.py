@@ -61,12 +61,14 @@ def cmd_collect(args: argparse.Namespace, home: str) -> int:
 
 def cmd_curate(args: argparse.Namespace, home: str) -> int:
     _quiet_prefect()
-    from flows.curate import curate_flow
+    from flows.curate import curate_flow, on_dask
     from tasks.curate_run import CurateError, options_from_cli
     from tasks.report import print_rule_summary
 
+    flow_to_run = on_dask(args.dask) if args.dask else curate_flow
+    partitions = args.partitions or (2 if args.dask else 0)
     try:
-        result = curate_flow(options=options_from_cli(vars(args)), home=home)
+        result = flow_to_run(options=options_from_cli(vars(args)), home=home, partitions=partitions)
     except (CurateError, warehouse.WarehouseBusy, FileNotFoundError) as error:
         raise UserError(str(error)) from error
     print_rule_summary(result["rules"], result["in"], result["kept"])

