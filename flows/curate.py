@@ -25,12 +25,14 @@ def curate_flow(options: dict | None = None, home: str | None = None, partitions
     store = home_paths(home)
     options = options or {}
     with tracked_run(store, "curate", {**options, "partitions": partitions}) as run:
+        staged: list[str] = []
         if partitions > 1:
             detector = options.get("detector", "fast")
             futures = [detect_languages.submit(str(store.home), detector, k, partitions, run.run_id)
                        for k in range(partitions)]
-            cache_languages(str(store.home), [future.result() for future in futures], run.run_id)
-        result = curate_posts(options, str(store.home), run.run_id)
+            staged = [future.result() for future in futures]
+            cache_languages(str(store.home), staged, run.run_id)
+        result = curate_posts(options, str(store.home), run.run_id, staged)
         run.counts = {"read": result["in"], "kept": result["kept"], "filtered": result["in"] - result["kept"]}
         run.breakdown = {"rules": result["rules"]}
         publish_curate_artifacts(result)

@@ -10,6 +10,8 @@ import pyarrow.compute as pc
 from storage import curation, warehouse
 from storage.settings import home_paths
 from tasks.curate import ALL_RULES, CurateConfig, RuleResult, run_rules, summarize
+from tasks.curate_partitions import staged_detector
+from tasks.locks import warehouse_writer
 
 
 class CurateError(ValueError):
@@ -93,18 +95,21 @@ def detected_languages(posts: pa.Table, results: list[RuleResult], detector: str
     return fresh.append_column("lang_detector", pa.array([detector] * fresh.num_rows, pa.string()))
 
 
-def run_curate(options: dict, home: str, run_id: str) -> dict:
-    """Apply the rules to every post in the warehouse and record the outcome; returns the summary."""
+def run_curate(options: dict, home: str, run_id: str, staged: list[str] | None = None) -> dict:
+    """Apply the rules to every post in the warehouse and record the outcome; returns the summary.
+
+    ``staged``: the files of language-detection partition tasks, whose answers the language rule reuses.
+    """
     config = make_config(options)
     paths = home_paths(home)
-    with warehouse.writer(paths.warehouse, run_id) as con:
+    with warehouse_writer(paths.warehouse, run_id) as con:
         posts = curation.load_posts_for_curation(con)
-    results = run_rules(posts, config)
+    results = run_rules(posts, config, staged_detector(staged, config.detector) if staged else None)
     kept_ids = (
         pc.filter(results[-1].post_ids, results[-1].kept) if results else posts["post_id"].combine_chunks()
     )
     summary = summarize(results)
-    with warehouse.writer(paths.warehouse, run_id) as con:
+    with warehouse_writer(paths.warehouse, run_id) as con:
         curation.write_curation(
             con, run_id, decisions_table(results, run_id), kept_ids.cast(pa.string()), summary,
             detected_languages(posts, results, config.detector),

@@ -31,8 +31,9 @@ def test_curate_on_two_dask_workers_matches_the_default_runner(
     sample.write_text("\n".join(lines[:ROWS]) + "\n", encoding="utf-8")
     assert main(["ingest", "table", str(sample), "--platform", "twitter", "--columns", "id,user,lang,text",
                  "--map", "id=id", "--map", "text=text", "--map", "author=user"]) == 0
-    other = tmp_path / "other-home"
+    other, unpartitioned = tmp_path / "other-home", tmp_path / "unpartitioned-home"
     shutil.copytree(home, other)
+    shutil.copytree(home, unpartitioned)
     options = {"detector": "langdetect"}  # nothing cached for it yet: every post is detected in partitions
 
     default = curate_flow(options=options, home=str(home), partitions=2)
@@ -40,6 +41,11 @@ def test_curate_on_two_dask_workers_matches_the_default_runner(
 
     assert default["kept"] == on_cluster["kept"] and 0 < default["kept"] < ROWS
     assert _content(home) == _content(other)
+    reference = curate_flow(options=options, home=str(unpartitioned))  # no partition tasks at all
+    assert reference["kept"] == default["kept"]
+    # same decisions; only the wording differs where the cached language decided ("p(allowed)<=" vs "=")
+    assert [row[:3] for row in _content(unpartitioned)["decisions"]] == [row[:3] for row in _content(home)["decisions"]]
     assert query(other, "SELECT count(*) FROM posts WHERE lang_detector = 'langdetect'") == [(ROWS,)]
     staged = sorted(p.name for p in (other / "staging").rglob("*.parquet"))
-    assert staged == ["languages-langdetect-000-of-002.parquet", "languages-langdetect-001-of-002.parquet"]
+    assert staged == ["langdetect-000-of-002-answers.parquet", "langdetect-000-of-002-languages.parquet",
+                      "langdetect-001-of-002-answers.parquet", "langdetect-001-of-002-languages.parquet"]
