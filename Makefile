@@ -33,3 +33,20 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Operating it (deployments/README.md): a local Prefect server on 127.0.0.1 with one process worker per pool
+# (pools cpu, gpu; logs and pids under $POSTATLAS_HOME/ops), then the pools, the warehouse concurrency limit
+# and the deployments of deployments/prefect.yaml. `make stop` stops what `make serve` started.
+PREFECT_PORT ?= 4200
+OPS := $(BIN)/python -m deployments.ops
+
+.PHONY: serve deploy stop
+
+serve: install
+	$(OPS) serve --port $(PREFECT_PORT)
+
+deploy: install
+	$(OPS) deploy --port $(PREFECT_PORT)
+
+stop:
+	$(OPS) stop

@@ -21,7 +21,7 @@ DEMO_SOURCES = (
 )
 
 
-@task(name="write-demo-dataset")
+@task(name="write-demo-dataset", timeout_seconds=600)
 def write_demo_dataset(posts: int, seed: int, home: str) -> str:
     """Generate the dataset and write it under ``<home>/demo-data/<posts>-<seed>`` (reused when present)."""
     root = home_paths(home).home / "demo-data" / f"posts{posts}-seed{seed}"
@@ -31,7 +31,7 @@ def write_demo_dataset(posts: int, seed: int, home: str) -> str:
     return str(root)
 
 
-@task(name="summarize-demo")
+@task(name="summarize-demo", timeout_seconds=300)
 def summarize_demo(home: str, curate_run: dict) -> dict:
     """Posts per platform, the curate rules' counts and the quarantine reasons, from the warehouse."""
     paths = home_paths(home)

@@ -1,4 +1,4 @@
-"""The nightly flow: collect every spec, then curate (deployment `nightly-collect-curate`, 02:00 UTC)."""
+"""The nightly flow: collect every spec, then curate (deployment `nightly-collect-curate/nightly`, 02:00 UTC)."""
 
 from __future__ import annotations
 
