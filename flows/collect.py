@@ -7,9 +7,10 @@ from prefect import flow, task
 from storage.settings import home_paths
 from tasks.collect.run import CollectTotals, run_collect
 from tasks.ledger import tracked_run
+from tasks.locks import WRITE_RETRY
 from tasks.report import publish_collect_artifacts
 
-collect_pages = task(name="collect-pages", timeout_seconds=12 * 3600)(run_collect)
+collect_pages = task(name="collect-pages", timeout_seconds=12 * 3600, **WRITE_RETRY)(run_collect)
 
 
 @flow(name="collect")

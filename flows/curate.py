@@ -12,11 +12,15 @@ from storage.settings import home_paths
 from tasks.curate_partitions import cache_staged_languages, detect_partition
 from tasks.curate_run import run_curate
 from tasks.ledger import tracked_run
+from tasks.locks import WRITE_RETRY
 from tasks.report import publish_curate_artifacts
 
-curate_posts = task(name="curate-posts", timeout_seconds=6 * 3600, persist_result=True)(run_curate)
-detect_languages = task(name="detect-languages", timeout_seconds=6 * 3600, persist_result=True)(detect_partition)
-cache_languages = task(name="cache-languages", timeout_seconds=3600, persist_result=True)(cache_staged_languages)
+curate_posts = task(name="curate-posts", timeout_seconds=6 * 3600, persist_result=True, **WRITE_RETRY)(
+    run_curate)
+detect_languages = task(name="detect-languages", timeout_seconds=6 * 3600, persist_result=True, **WRITE_RETRY)(
+    detect_partition)
+cache_languages = task(name="cache-languages", timeout_seconds=3600, persist_result=True, **WRITE_RETRY)(
+    cache_staged_languages)
 
 
 @flow(name="curate")

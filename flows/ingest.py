@@ -9,11 +9,13 @@ from prefect import flow, task
 from storage.settings import home_paths
 from tasks.ingest import BATCH_RECORDS, IngestOptions, IngestTotals, merge_totals, run_ingest
 from tasks.ledger import tracked_run
+from tasks.locks import WRITE_RETRY
 from tasks.report import publish_ingest_artifacts
 
 # Results are persisted and the inputs (options of plain strings, the home, the run id) hash, so a retry of a
 # failed run finds the paths already ingested Cached and ingests only the rest.
-ingest_files = task(name="ingest-files", timeout_seconds=6 * 3600, persist_result=True)(run_ingest)
+ingest_files = task(name="ingest-files", timeout_seconds=6 * 3600, persist_result=True, **WRITE_RETRY)(
+    run_ingest)
 
 
 @flow(name="ingest")

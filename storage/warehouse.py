@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,13 @@ import orjson
 import pyarrow as pa
 
 LOCK_WAIT_SECONDS = float(os.environ.get("POSTATLAS_LOCK_WAIT", "120"))
+# Waiters ask for the lock (and the writer slot) at least every POLL_SECONDS, so a writer letting go that
+# waits up to TURN_SECONDS for them lets them in: readers and other runs interleave with a long write.
+POLL_SECONDS = 1.0
+TURN_SECONDS = 2.0
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")  # DuckDB names the process holding the lock
+_WRITER_NOTE = re.compile(r"run (?P<run>.+), pid (?P<pid>\d+) on (?P<host>.+)")
 
 
 class WarehouseBusy(RuntimeError):
@@ -33,37 +40,78 @@ def _is_lock_error(error: Exception) -> bool:
 
 
 def connect(path: Path, *, read_only: bool = False, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, waiting up to ``wait_seconds`` for another process's lock."""
+    """Open the warehouse, waiting up to ``wait_seconds`` for another process's lock (with a note that it waits)."""
     deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds)
     delay = 0.05
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            con.execute("SET enable_progress_bar = false")
-            return con
-        except duckdb.IOException as error:
-            if not _is_lock_error(error) or time.monotonic() >= deadline:
-                if _is_lock_error(error):
-                    raise WarehouseBusy(_busy_message(path)) from error
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-
-def _busy_message(path: Path) -> str:
-    holder = _lock_holder(path)
-    return (
-        f"the warehouse {path} is held by another writer{holder}; "
-        "wait for that run to finish (postatlas runs), or raise POSTATLAS_LOCK_WAIT"
-    )
-
-
-def _lock_holder(path: Path) -> str:
-    marker = path.with_suffix(".writer")
+    note = _waiting_note(path)
     try:
-        return f" ({marker.read_text().strip()})"
+        while True:
+            try:
+                con = duckdb.connect(str(path), read_only=read_only)
+                con.execute("SET enable_progress_bar = false")
+                return con
+            except duckdb.IOException as error:
+                if not _is_lock_error(error) or time.monotonic() >= deadline:
+                    if _is_lock_error(error):
+                        raise WarehouseBusy(_busy_message(path, error)) from error
+                    raise
+                note.touch()
+                time.sleep(delay)
+                delay = min(delay * 2, POLL_SECONDS)
+    finally:
+        note.unlink(missing_ok=True)
+
+
+def _waiting_note(path: Path) -> Path:
+    return path.with_name(f"{path.name}.waiting.{os.getpid()}.{threading.get_ident()}")
+
+
+@contextmanager
+def waiting(path: Path) -> Iterator[None]:
+    """Leave a note that this thread waits for the warehouse, so that a writer letting go gives it a turn."""
+    note = _waiting_note(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    note.touch()
+    try:
+        yield
+    finally:
+        note.unlink(missing_ok=True)
+
+
+def give_turn(path: Path) -> None:
+    """After letting go, wait (at most TURN_SECONDS) until the others waiting for the warehouse got in."""
+    deadline = time.monotonic() + TURN_SECONDS
+    while time.monotonic() < deadline and _others_waiting(path):
+        time.sleep(0.05)
+
+
+def _others_waiting(path: Path) -> bool:
+    mine = _waiting_note(path)
+    for note in path.parent.glob(f"{path.name}.waiting.*"):
+        if note == mine:
+            continue
+        if _process_alive(int(note.name.split(".")[-2])):
+            return True
+        note.unlink(missing_ok=True)  # left by a waiter that was killed
+    return False
+
+
+def _busy_message(path: Path, error: Exception) -> str:
+    """Who holds the warehouse (the note its writer left, unless that process is gone) and what to do."""
+    try:
+        note = _WRITER_NOTE.fullmatch(path.with_suffix(".writer").read_text())
     except OSError:
-        return ""
+        note = None
+    if note and (note["host"] != socket.gethostname() or _process_alive(int(note["pid"]))):
+        holder = f"a writer: run {note['run']} (pid {note['pid']} on {note['host']})"
+    else:
+        locker = _LOCK_PID.search(str(error))
+        holder = (f"a process that is no postatlas writer{f' (pid {locker[1]})' if locker else ''}: a reader, "
+                  "or a DuckDB client outside postatlas")
+    return (
+        f"the warehouse {path} is held by {holder}; wait for it to finish (`postatlas runs` lists runs) "
+        "or let this command wait longer: `postatlas sql --wait SECONDS`, POSTATLAS_LOCK_WAIT=SECONDS for the others"
+    )
 
 
 @contextmanager
@@ -83,20 +131,26 @@ def open_writer(path: Path, run_id: str | None = None) -> duckdb.DuckDBPyConnect
     try:
         # Checkpoint when the writer lets go rather than after every commit of a bulk load.
         con.execute("SET checkpoint_threshold = '1GB'")
-        path.with_suffix(".writer").write_text(f"run {run_id or 'unknown'}, pid {os.getpid()} on {socket.gethostname()}")
+        note = path.with_suffix(f".writer.{os.getpid()}")  # renamed into place: readers never see half a note
+        note.write_text(f"run {run_id or 'unknown'}, pid {os.getpid()} on {socket.gethostname()}")
+        note.replace(path.with_suffix(".writer"))
         migrate(con)
     except BaseException:
-        con.close()
+        close_writer(path, con)
         raise
     return con
 
 
 def close_writer(path: Path, con: duckdb.DuckDBPyConnection) -> None:
-    """Checkpoint, close and let other processes in."""
+    """Checkpoint while the note still names this run, remove the note, then close and let other processes in."""
     try:
-        con.close()
-    finally:
+        con.execute("CHECKPOINT")
+    except duckdb.Error:
+        pass  # close() checkpoints again and reports what is wrong
+    try:
         path.with_suffix(".writer").unlink(missing_ok=True)
+    finally:
+        con.close()
 
 
 @contextmanager

@@ -16,11 +16,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
@@ -32,6 +34,7 @@ from storage.readers import iter_records, read_id_labels
 from storage.records import Parsed, RawRecord
 from storage.settings import Paths
 from tasks.curate import FastDetector, top_languages
+from tasks.locks import warehouse_writer
 from tasks.normalize.instagram import normalize_instaloader
 from tasks.normalize.mvsa import make_mvsa_normalizer
 from tasks.normalize.reddit import normalize_reddit
@@ -471,29 +474,30 @@ class Ingestor:
 
 
 class HeldWriter:
-    """The warehouse held across consecutive batches, let go every few seconds so readers get their turn."""
+    """The warehouse and its writer slot held across consecutive batches, let go together every few seconds."""
 
     def __init__(self, path: Path, run_id: str, hold_seconds: float = WRITER_HOLD_SECONDS) -> None:
         self.path = path
         self.run_id = run_id
         self.hold_seconds = hold_seconds
-        self._con = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._held = ExitStack()
         self._opened_at = 0.0
 
-    def connection(self):
+    def connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            self._con = warehouse.open_writer(self.path, self.run_id)
+            self._con = self._held.enter_context(warehouse_writer(self.path, self.run_id))
             self._opened_at = time.monotonic()
         return self._con
 
     def release_if_held_long(self) -> None:
         if self._con is not None and time.monotonic() - self._opened_at >= self.hold_seconds:
             self.release()
+            warehouse.give_turn(self.path)
 
     def release(self) -> None:
-        if self._con is not None:
-            warehouse.close_writer(self.path, self._con)
-            self._con = None
+        self._con = None
+        self._held.close()
 
 
 def default_workers() -> int:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from storage import warehouse
 from storage.settings import Paths
+from tasks.locks import warehouse_writer
 
 
 @dataclass
@@ -38,16 +39,16 @@ def tracked_run(paths: Paths, flow: str, parameters: dict) -> Iterator[RunRecord
     """Open a ``runs`` row, and close it as completed, or failed with the error as its message."""
     record = RunRecord(current_run_id())
     paths.ensure()
-    with warehouse.writer(paths.warehouse, record.run_id) as con:
+    with warehouse_writer(paths.warehouse, record.run_id) as con:
         warehouse.start_run(con, record.run_id, flow, parameters)
     try:
         yield record
     except BaseException as error:
         reason = f"{type(error).__name__}: {error}"
-        with warehouse.writer(paths.warehouse, record.run_id) as con:
+        with warehouse_writer(paths.warehouse, record.run_id) as con:
             warehouse.finish_run(con, record.run_id, "failed", record.counts, record.breakdown, reason[:2000],
                                  record.stop_reason or "failed")
         raise
-    with warehouse.writer(paths.warehouse, record.run_id) as con:
+    with warehouse_writer(paths.warehouse, record.run_id) as con:
         warehouse.finish_run(con, record.run_id, "completed", record.counts, record.breakdown, record.message,
                              record.stop_reason)

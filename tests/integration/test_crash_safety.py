@@ -32,7 +32,7 @@ def test_sigkill_mid_ingest_leaves_whole_batches_and_rerun_completes(home: Path,
     table = _table(tmp_path / "posts.csv")
     env = {**os.environ, "POSTATLAS_HOME": str(home)}
     repo = Path(__file__).resolve().parents[2]
-    process = subprocess.Popen(_ingest_command(table), env=env, cwd=repo,
+    process = subprocess.Popen(_ingest_command(table), env=env, cwd=repo, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     raw = home / "raw"
@@ -46,6 +46,7 @@ def test_sigkill_mid_ingest_leaves_whole_batches_and_rerun_completes(home: Path,
     time.sleep(0.5)  # its parsing workers die with it (PR_SET_PDEATHSIG); give the kernel a moment
     survivors = subprocess.run(["pgrep", "-f", str(table)], capture_output=True, text=True).stdout.split()
     assert survivors == [], f"worker processes outlived the killed ingest: {survivors}"
+    os.killpg(process.pid, signal.SIGKILL)  # the killed CLI's ephemeral Prefect server is left: stop it too
 
     posts, batches = query(home, "SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM raw_batches)")[0]
     assert 0 < posts < ROWS
