@@ -21,10 +21,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.locks import LIMIT_NAME
+
 REPO = Path(__file__).resolve().parents[1]
 PREFECT_FILE = Path("deployments") / "prefect.yaml"
 POOLS = ("cpu", "gpu")
-WAREHOUSE_LIMIT = "postatlas-warehouse"
+WAREHOUSE_LIMIT = LIMIT_NAME  # the one-writer slot of tasks/locks.py
 DEFAULT_PORT = 4200
 OFFLINE_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
