@@ -30,6 +30,9 @@ test-fast: install
 
 bench: install
 	$(BIN)/python tests/bench/run_benchmarks.py
+	$(BIN)/python tests/bench/bench_language.py
+	$(BIN)/python tests/bench/bench_collect.py
+	$(BIN)/python tests/bench/bench_dask.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
