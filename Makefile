@@ -7,7 +7,7 @@ TORCH_PIN := torch==2.13.0
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast bench clean
 
 install: $(STAMP)
 
