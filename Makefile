@@ -7,7 +7,7 @@ TORCH_PIN := torch==2.13.0
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench lint clean
 
 install: $(STAMP)
 
@@ -33,6 +33,9 @@ bench: install
 	$(BIN)/python tests/bench/bench_language.py
 	$(BIN)/python tests/bench/bench_collect.py
 	$(BIN)/python tests/bench/bench_dask.py
+
+lint: install
+	$(BIN)/ruff check flows tasks storage models deployments tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -7,6 +7,7 @@ from prefect import flow
 from flows.collect import collect_flow
 from flows.curate import curate_flow
 
+
 @flow(name="nightly-collect-curate")
 def nightly_flow(specs: list[str], curate_options: dict | None = None, home: str | None = None) -> dict:
     """Run ``collect`` for each spec file (its platform read from the spec), then ``curate`` once."""

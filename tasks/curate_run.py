@@ -7,7 +7,7 @@ from dataclasses import fields
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from storage import curation, warehouse
+from storage import curation
 from storage.settings import home_paths
 from tasks.curate import ALL_RULES, CurateConfig, RuleResult, run_rules, summarize
 from tasks.curate_partitions import staged_detector

@@ -32,8 +32,8 @@ from typing import Any
 
 import orjson
 
-from tasks.normalize.common import hashtags_of
 from storage.records import POST_KEYS, Parsed, RawRecord, make_post_id
+from tasks.normalize.common import hashtags_of
 
 PLATFORM = "instagram"
 POST_URL = "https://www.instagram.com/p/{}/"

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from storage.encoding import decode_text
-from tasks.normalize.common import hashtags_of, mentions_of
 from storage.records import Parsed, RawRecord, make_post_id
+from tasks.normalize.common import hashtags_of, mentions_of
 
 
 def make_mvsa_normalizer(corpus_encoding: str | None = None) -> Callable[[RawRecord], Parsed]:

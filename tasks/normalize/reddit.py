@@ -39,8 +39,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from tasks.normalize.common import SHAPE_ERRORS, load_json, parse_timestamp, unescape, valid_id
 from storage.records import Parsed, RawRecord, make_post_id
+from tasks.normalize.common import SHAPE_ERRORS, load_json, parse_timestamp, unescape, valid_id
 
 PLATFORM = "reddit"
 REDDIT = "https://www.reddit.com"

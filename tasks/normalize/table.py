@@ -8,8 +8,8 @@ from pathlib import Path
 
 import orjson
 
-from tasks.normalize.common import hashtags_of, mentions_of, parse_timestamp
 from storage.records import Parsed, RawRecord, make_post_id
+from tasks.normalize.common import hashtags_of, mentions_of, parse_timestamp
 
 TABLE_FIELDS = ("id", "text", "author", "created_at", "lat", "lon", "image", "hashtags", "place")
 

@@ -41,10 +41,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import PurePath
 from typing import Any, NamedTuple
 
-import orjson
-
-from tasks.normalize.common import SHAPE_ERRORS, load_json, parse_timestamp, quarantined, unescape, valid_id
 from storage.records import Parsed, RawRecord, make_post_id
+from tasks.normalize.common import SHAPE_ERRORS, load_json, parse_timestamp, quarantined, unescape, valid_id
 
 PLATFORM = "twitter"
 V1_NOTICES = ("limit", "scrub_geo", "status_withheld", "user_withheld", "disconnect", "warning", "event",

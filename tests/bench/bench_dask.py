@@ -37,7 +37,7 @@ def main() -> None:
     subprocess.run([*CLI, "ingest", "table", str(sample), "--platform", "twitter", "--columns", "id,user,lang,text",
                     "--map", "id=id", "--map", "text=text", "--map", "author=user"], env=env, check=True,
                    capture_output=True)
-    print(f"| workers | posts | curate s (langdetect, 4 partitions) |\n|---|---|---|")
+    print("| workers | posts | curate s (langdetect, 4 partitions) |\n|---|---|---|")
     for workers in (1, 2):
         home = work / f"home-{workers}"
         shutil.copytree(work / "base", home)

@@ -101,7 +101,7 @@ def main() -> None:
     single, multi = split_labels(load(TWEETLID))
     print(f"TweetLID: {len(single)} single-language tweets ({sum(t for t, _ in single)} to keep), "
           f"{len(multi)} multi-language ({sum(t for t, _ in multi)} to keep)")
-    print(f"| detector | min_confidence | accuracy | keep-recall | drop-recall | multi-language accuracy | texts/s |")
+    print("| detector | min_confidence | accuracy | keep-recall | drop-recall | multi-language accuracy | texts/s |")
     print("|---|---|---|---|---|---|---|")
     for detector in (FastDetector(), LangdetectDetector()):
         p_single, rate = allowed_probability(detector, [text for _, text in single])
