@@ -32,7 +32,13 @@ from tasks.collect.instagram import InstagramCollector, InstagramSpec, make_coll
 from tasks.collect.spec import load_spec
 from tasks.normalize.instagram import normalize_instaloader
 from tests.fakes.instagram_graphql import (
-    CHALLENGE, CHECKPOINT, LOGIN_REDIRECT, PLEASE_WAIT, FakeInstagram, FakePost, FakeProfile,
+    CHALLENGE,
+    CHECKPOINT,
+    LOGIN_REDIRECT,
+    PLEASE_WAIT,
+    FakeInstagram,
+    FakePost,
+    FakeProfile,
 )
 
 pytestmark = pytest.mark.integration

@@ -17,10 +17,15 @@ import tasks.collect.reddit
 from storage.records import RawRecord
 from storage.settings import home_paths
 from tasks.collect.base import CollectionStopped, CollectorError, Limits, Page
-from tasks.collect.run import CollectRun
 from tasks.collect.reddit import (
-    ATTEMPTS, RedditCollector, RedditSpec, make_collector, posts_below_min_score, spec_labels,
+    ATTEMPTS,
+    RedditCollector,
+    RedditSpec,
+    make_collector,
+    posts_below_min_score,
+    spec_labels,
 )
+from tasks.collect.run import CollectRun
 from tasks.collect.spec import load_spec
 from tasks.normalize.reddit import normalize_reddit
 from tests.fakes.reddit_api import CASSETTES, INVALID_TOKEN, FakeRedditAPI, cassette_listings, chain, subreddit_pages

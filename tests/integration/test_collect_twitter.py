@@ -16,8 +16,16 @@ from tasks.collect.spec import load_spec
 from tasks.collect.twitter import TwitterCollector, TwitterRule, TwitterSpec, make_collector
 from tasks.normalize.twitter import normalize_twitter_v2
 from tests.fakes.twitter_api import (
-    FakeTwitterAPI, StoredTweet, forbidden, malformed_page, rate_limited, server_error, stream_cut,
-    stream_lines, tweets_of_pages, unauthorized,
+    FakeTwitterAPI,
+    StoredTweet,
+    forbidden,
+    malformed_page,
+    rate_limited,
+    server_error,
+    stream_cut,
+    stream_lines,
+    tweets_of_pages,
+    unauthorized,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tasks.normalize.reddit import normalize_reddit
 from storage.records import Parsed, RawRecord
+from tasks.normalize.reddit import normalize_reddit
 
 CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "api-payloads" / "praw-cassettes"
 

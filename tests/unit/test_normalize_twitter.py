@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tasks.normalize.twitter import normalize_twitter_v1, normalize_twitter_v2
 from storage.records import Parsed, RawRecord
+from tasks.normalize.twitter import normalize_twitter_v1, normalize_twitter_v2
 
 PAYLOADS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "api-payloads"
 V2 = PAYLOADS / "twitter-v2"
