@@ -72,6 +72,39 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--wait", type=float, default=None, help="seconds to wait while a writer holds the warehouse")
 
+    train = commands.add_parser("train", help="train a model (runs on the gpu pool when deployed; CPU fallback)")
+    train_models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
+    fusion = train_models.add_parser("fusion", help="paper 003's classifiers for a label task in post_labels")
+    fusion.add_argument("--task", required=True, help="label task, e.g. sentiment (see `postatlas models --tasks`)")
+    fusion.add_argument("--variant", type=_split, default=["all"],
+                        help="image, text, late, early, joint, common, comma-separated, or all (default)")
+    fusion.add_argument("--text-encoder", choices=("bag-max", "bag-mean", "gru", "lstm", "minilm"),
+                        help="text encoder (default bag-max; minilm = the optional pretrained sentence model)")
+    fusion.add_argument("--epochs", type=int, help="most epochs of the text and fusion models (default 30)")
+    fusion.add_argument("--image-epochs", type=int, help="most epochs of the image CNN (default 30)")
+    fusion.add_argument("--image-size", type=int, help="image side in pixels (default 64)")
+    fusion.add_argument("--grey", action="store_true", help="grey images instead of colour")
+    fusion.add_argument("--end-to-end", action="store_true",
+                        help="each fusion trains its own CNN instead of reading the image classifier's vectors")
+    fusion.add_argument("--negatives", type=int, help="common: g random negatives per post (default 3)")
+    fusion.add_argument("--main-task-weight", type=float, help="common: lambda, weight of the classification loss")
+    fusion.add_argument("--batch-size", type=int, help="posts per batch (default 64)")
+    fusion.add_argument("--learning-rate", type=float, help="Adam learning rate (default 0.001)")
+    fusion.add_argument("--device", help="auto (default: CUDA when present), cpu or cuda")
+    fusion.add_argument("--seed", type=int, help="random seed (default 13)")
+    fusion.add_argument("--all-posts", action="store_true",
+                        help="train on every labelled post, not only the curated ones")
+
+    predict = commands.add_parser("predict", help="predict labels of posts with a trained model")
+    predict_models = predict.add_subparsers(dest="model", required=True, metavar="MODEL")
+    predict_fusion = predict_models.add_parser("fusion", help="label every curated post that has no gold label")
+    predict_fusion.add_argument("--task", required=True)
+    predict_fusion.add_argument("--model", dest="model_id", help="model_id (default: best variant by validation)")
+
+    models = commands.add_parser("models", help="the model registry with validation and test scores")
+    models.add_argument("--task", help="only models of this label task")
+    models.add_argument("--tasks", action="store_true", help="list the label tasks and their labelled posts")
+
     runs = commands.add_parser("runs", help="recent runs with their counts and failure reasons")
     runs.add_argument("--limit", type=int, default=20)
     return parser
@@ -87,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows import commands  # late: `sql` and `runs` stay fast
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
     try:
         return handler(args, home)
     except commands.UserError as error:

@@ -123,3 +123,93 @@ def cmd_runs(args: argparse.Namespace, home: str) -> int:
         f"FROM runs ORDER BY started_at DESC LIMIT {int(args.limit)}"
     )
     return cmd_sql(argparse.Namespace(query=query, format="table", wait=None), home)
+
+
+def _fusion_settings(args: argparse.Namespace) -> dict:
+    """Only the options given on the command line; the rest keep FusionSettings' defaults."""
+    settings: dict = {}
+    train: dict = {}
+    image_train: dict = {}
+    for name in ("text_encoder", "image_size", "negatives", "main_task_weight"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    if args.grey:
+        settings["channels"] = 1
+    if args.end_to_end:
+        settings["share_image_encoder"] = False
+    for name, key in (("batch_size", "batch_size"), ("learning_rate", "learning_rate"), ("device", "device"),
+                      ("seed", "seed")):
+        if getattr(args, name) is not None:
+            train[key] = image_train[key] = getattr(args, name)
+    if args.epochs is not None:
+        train["epochs"] = args.epochs
+    if args.image_epochs is not None:
+        image_train["epochs"] = args.image_epochs
+    from models.fusion_training import FusionSettings
+
+    defaults = FusionSettings()
+    settings["train"] = {**defaults.train.__dict__, **train}
+    settings["image_train"] = {**defaults.image_train.__dict__, **image_train}
+    return settings
+
+
+def cmd_train(args: argparse.Namespace, home: str) -> int:
+    _quiet_prefect()
+    from tasks.fusion import LearningInputError
+
+    try:
+        if args.model == "fusion":
+            from flows.learn import train_fusion_flow
+            from tasks.report import print_fusion_summary
+
+            result = train_fusion_flow(task_name=args.task, variants=args.variant, home=home,
+                                       settings=_fusion_settings(args), curated_only=False if args.all_posts else None)
+            print_fusion_summary(result)
+            return EXIT_OK
+    except (LearningInputError, FileNotFoundError, warehouse.WarehouseBusy) as error:
+        raise UserError(str(error)) from error
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    raise UserError(f"unknown model {args.model!r}")
+
+
+def cmd_predict(args: argparse.Namespace, home: str) -> int:
+    _quiet_prefect()
+    from flows.learn import predict_fusion_flow
+    from tasks.fusion import LearningInputError
+    from tasks.report import print_prediction_summary
+
+    try:
+        result = predict_fusion_flow(task_name=args.task, model_id=args.model_id, home=home)
+    except (LearningInputError, FileNotFoundError, warehouse.WarehouseBusy) as error:
+        raise UserError(str(error)) from error
+    print_prediction_summary(result, str(home_paths(home).warehouse))
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace, home: str) -> int:
+    from tasks.report import print_rows
+
+    with warehouse.reader(home_paths(home).warehouse) as con:
+        if args.tasks:
+            rows = con.execute(
+                "SELECT task, count(DISTINCT post_id), count(DISTINCT label) FROM post_labels GROUP BY task "
+                "ORDER BY task").fetchall()
+            print_rows(("task", "labelled posts", "labels"), rows, "Label tasks")
+            return EXIT_OK
+        rows = con.execute(
+            """
+            SELECT m.model_id, m.kind, m.task, m.variant, m.train_posts,
+                   round(100 * v.accuracy, 1), round(100 * t.accuracy, 1), round(100 * t.macro_f1, 1),
+                   strftime(m.created_at, '%Y-%m-%d %H:%M')
+            FROM models m
+            LEFT JOIN model_evaluations v ON v.model_id = m.model_id AND v.split = 'val' AND v.condition = 'both'
+            LEFT JOIN model_evaluations t ON t.model_id = m.model_id AND t.split = 'test' AND t.condition = 'both'
+            WHERE ? IS NULL OR m.task = ?
+            ORDER BY m.created_at DESC, m.model_id
+            """,
+            [args.task, args.task],
+        ).fetchall()
+    print_rows(("model_id", "kind", "task", "variant", "train posts", "val acc %", "test acc %", "test macro-F1 %",
+                "created"), rows, "Models")
+    return EXIT_OK

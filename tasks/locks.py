@@ -100,10 +100,6 @@ def retry_on_busy(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) ->
     return isinstance(state.result(raise_on_failure=False), warehouse.WarehouseBusy)
 
 
-# Task options for every task that writes: retried with backoff when the warehouse stayed busy, failed otherwise.
-WRITE_RETRY = {"retries": WRITE_RETRIES, "retry_delay_seconds": WRITE_RETRY_DELAYS, "retry_condition_fn": retry_on_busy}
-
-
 # The retry policy of tasks that write: ``task(..., **WRITE_RETRY)``.
 WRITE_RETRY: dict[str, Any] = {
     "retries": WRITE_RETRIES, "retry_delay_seconds": WRITE_RETRY_DELAYS, "retry_condition_fn": retry_on_busy,

@@ -149,3 +149,64 @@ def publish_collect_artifacts(platform: str, totals) -> None:
         + (f"\n\n{totals.stop_detail}" if totals.stop_detail else ""),
         key=f"collect-{platform}-summary", description="pages and posts read, why the run stopped",
     )
+
+
+FUSION_COLUMNS = ("variant", "accuracy", "macro-F1", "micro-F1", "acc. image only", "acc. text only",
+                  "val. accuracy", "test posts", "model_id")
+
+
+def fusion_rows(result: dict) -> list[tuple]:
+    """Paper 003's Tables 4 and 5 in one: test scores with both modalities, then with one missing."""
+    by_model: dict[str, dict[tuple[str, str], dict]] = {}
+    for row in result["evaluations"]:
+        by_model.setdefault(row["model_id"], {})[(row["split"], row["condition"])] = row
+
+    def percent(value: float | None) -> str:
+        return "" if value is None or value != value else f"{100 * value:.1f}"
+
+    rows = []
+    for variant, model_id in result["models"].items():
+        scores = by_model.get(model_id, {})
+        both, image, text = (scores.get(("test", c), {}) for c in ("both", "image_only", "text_only"))
+        val = scores.get(("val", "both"), {})
+        rows.append((variant, percent(both.get("accuracy")), percent(both.get("macro_f1")),
+                     percent(both.get("micro_f1")), percent(image.get("accuracy")), percent(text.get("accuracy")),
+                     percent(val.get("accuracy")), both.get("posts", ""), model_id))
+    return rows
+
+
+def print_fusion_summary(result: dict, console: Console | None = None) -> None:
+    console = console or _console()
+    console.print(_table(f"Fusion classifiers for task {result['task']!r} (held-out test split, %)",
+                         FUSION_COLUMNS, fusion_rows(result)))
+    console.print("Single-modality columns: the same test posts with the other modality removed (paper 003, "
+                  "Table 5). `postatlas predict fusion` uses the best variant by validation accuracy.")
+
+
+def publish_fusion_artifacts(result: dict) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(
+        f"## Fusion classifiers: task {result['task']}\n\n" + _markdown_table(FUSION_COLUMNS, fusion_rows(result)),
+        key="train-fusion-summary", description="test accuracy and F1 per variant, and with a modality missing",
+    )
+
+
+def print_prediction_summary(result: dict, warehouse: str, console: Console | None = None) -> None:
+    console = console or _console()
+    console.print(_table(f"Predictions for task {result['task']!r} with {result['model_id']} ({result['variant']})",
+                         ("label", "posts"), sorted(result["labels"].items(), key=lambda kv: -kv[1])))
+    console.print(f"predicted {result['predicted']} posts without a gold label "
+                  f"({', '.join(f'{k}: {v}' for k, v in sorted(result['modalities'].items()))}); "
+                  f"table predictions in {warehouse}")
+
+
+def publish_prediction_artifacts(result: dict) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(
+        f"## Predictions: task {result['task']}\n\nmodel {result['model_id']} ({result['variant']}), "
+        f"{result['predicted']} posts\n\n"
+        + _markdown_table(("label", "posts"), sorted(result["labels"].items(), key=lambda kv: -kv[1])),
+        key="predict-fusion-summary", description="predicted labels per class",
+    )

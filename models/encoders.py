@@ -1,0 +1,178 @@
+"""Text and image encoders: each maps a batch to one vector per post and says its size in `output_dim`."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+TEXT_ENCODERS = ("bag-max", "bag-mean", "gru", "lstm")
+
+
+class EmbeddingBagEncoder(nn.Module):
+    """Paper 003's text vector: a lookup table, dropout, then max or mean over the words of the post."""
+
+    def __init__(
+        self,
+        vocabulary_size: int,
+        dimensions: int = 200,
+        aggregation: str = "max",
+        dropout: float = 0.25,
+        initial_vectors: np.ndarray | None = None,
+    ) -> None:
+        super().__init__()
+        if aggregation not in ("max", "mean"):
+            raise ValueError(f"aggregation must be 'max' or 'mean', got {aggregation!r}")
+        self.embedding = nn.Embedding(vocabulary_size, dimensions, padding_idx=0)
+        if initial_vectors is not None:
+            self.embedding.weight.data.copy_(torch.as_tensor(initial_vectors, dtype=torch.float32))
+        self.dropout = nn.Dropout(dropout)
+        self.aggregation = aggregation
+        self.output_dim = dimensions
+
+    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+        present = (token_ids != 0).unsqueeze(-1)
+        vectors = self.dropout(self.embedding(token_ids))
+        if self.aggregation == "mean":
+            return (vectors * present).sum(1) / present.sum(1).clamp(min=1)
+        pooled = vectors.masked_fill(~present, float("-inf")).amax(1)
+        return torch.where(present.any(1), pooled, torch.zeros_like(pooled))
+
+
+class RecurrentEncoder(nn.Module):
+    """A bidirectional GRU or LSTM over word embeddings; the post vector is the max over time steps."""
+
+    def __init__(
+        self,
+        vocabulary_size: int,
+        dimensions: int = 200,
+        hidden: int = 128,
+        cell: str = "gru",
+        dropout: float = 0.25,
+        initial_vectors: np.ndarray | None = None,
+    ) -> None:
+        super().__init__()
+        rnn_types = {"gru": nn.GRU, "lstm": nn.LSTM}
+        if cell not in rnn_types:
+            raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
+        self.embedding = nn.Embedding(vocabulary_size, dimensions, padding_idx=0)
+        if initial_vectors is not None:
+            self.embedding.weight.data.copy_(torch.as_tensor(initial_vectors, dtype=torch.float32))
+        self.dropout = nn.Dropout(dropout)
+        self.rnn = rnn_types[cell](dimensions, hidden, batch_first=True, bidirectional=True)
+        self.output_dim = 2 * hidden
+
+    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+        lengths = (token_ids != 0).sum(1)
+        safe_lengths = lengths.clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.dropout(self.embedding(token_ids)), safe_lengths, batch_first=True, enforce_sorted=False
+        )
+        outputs, _ = self.rnn(packed)
+        padded, _ = nn.utils.rnn.pad_packed_sequence(
+            outputs, batch_first=True, padding_value=float("-inf"), total_length=token_ids.shape[1]
+        )
+        pooled = padded.amax(1)
+        return torch.where((lengths > 0).unsqueeze(-1), pooled, torch.zeros_like(pooled))
+
+
+class FeatureEncoder(nn.Module):
+    """Precomputed vectors (a frozen image encoder's or a sentence model's) passed through dropout."""
+
+    def __init__(self, input_dim: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.output_dim = input_dim
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.dropout(features.float())
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class ResNetImageEncoder(nn.Module):
+    """A small ResNet trained from scratch on uint8 images (grey or colour, any square size).
+
+    The stem halves the size once for inputs of 64 px or more; each stage after the first halves it again;
+    global average pooling gives a vector of the last stage's width. Training adds random flips and shifts.
+    """
+
+    def __init__(
+        self,
+        channels: int = 3,
+        widths: tuple[int, ...] = (32, 64, 128),
+        blocks_per_stage: int = 1,
+        image_size: int = 64,
+        augment: bool = True,
+    ) -> None:
+        super().__init__()
+        stem_stride = 2 if image_size >= 64 else 1
+        self.stem = nn.Sequential(
+            nn.Conv2d(channels, widths[0], 3, stem_stride, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()
+        )
+        layers: list[nn.Module] = []
+        in_channels = widths[0]
+        for stage, width in enumerate(widths):
+            for block in range(blocks_per_stage):
+                layers.append(_BasicBlock(in_channels, width, 2 if stage > 0 and block == 0 else 1))
+                in_channels = width
+        self.stages = nn.Sequential(*layers)
+        self.channels, self.image_size, self.augment = channels, image_size, augment
+        self.output_dim = widths[-1]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = (images.float() / 255.0 - 0.5) / 0.25
+        if self.training and self.augment:
+            x = _flip_and_shift(x)
+        return self.stages(self.stem(x)).mean(dim=(2, 3))
+
+
+def _flip_and_shift(x: torch.Tensor, max_shift: int = 4) -> torch.Tensor:
+    """Random horizontal flips and translations of up to max_shift pixels (reflection padded)."""
+    flip = torch.rand(x.shape[0], device=x.device) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    padded = F.pad(x, (max_shift,) * 4, mode="reflect")
+    dx, dy = (int(v) for v in torch.randint(0, 2 * max_shift + 1, (2,)))
+    return padded[:, :, dy : dy + x.shape[2], dx : dx + x.shape[3]]
+
+
+class FrozenBackbone(nn.Module):
+    """A pretrained image network (for example TorchScript loaded from a local file), never updated."""
+
+    def __init__(self, network: nn.Module, channels: int, image_size: int) -> None:
+        super().__init__()
+        self.network = network.eval()
+        for parameter in self.network.parameters():
+            parameter.requires_grad_(False)
+        with torch.no_grad():
+            probe = self.network(torch.zeros(1, channels, image_size, image_size))
+        self.output_dim = int(probe.reshape(1, -1).shape[1])
+        self.channels, self.image_size = channels, image_size
+
+    def train(self, mode: bool = True) -> FrozenBackbone:
+        super().train(mode)
+        self.network.eval()
+        return self
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor([0.485, 0.456, 0.406][: self.channels], device=images.device).view(1, -1, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225][: self.channels], device=images.device).view(1, -1, 1, 1)
+        with torch.no_grad():
+            return self.network((images.float() / 255.0 - mean) / std).reshape(images.shape[0], -1)

@@ -1,0 +1,164 @@
+"""Warehouse reads and writes of the learning flows: training sets, the model registry, evaluations, predictions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+_FIRST_IMAGE = """
+    first_image AS (
+        SELECT post_id, arg_min(path, position) AS image_path
+        FROM media WHERE status = 'stored' AND path IS NOT NULL GROUP BY post_id)
+"""
+
+
+def has_curation(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `postatlas curate` has run on this warehouse (its curated set may still be empty)."""
+    return bool(con.execute("SELECT count(*) FROM filter_summary").fetchall()[0][0])
+
+
+def label_tasks(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """Every label task with its number of labelled posts."""
+    return con.execute(
+        "SELECT task, count(DISTINCT post_id) FROM post_labels GROUP BY task ORDER BY task"
+    ).fetchall()
+
+
+def labelled_posts(con: duckdb.DuckDBPyConnection, task: str, curated_only: bool) -> pa.Table:
+    """post_id, text, lang, label, image_path (relative to home, NULL without a stored image) of a task's posts.
+
+    A post labelled by several sources takes the label of the first source by name.
+    """
+    curated = "AND p.post_id IN (SELECT post_id FROM curated_set)" if curated_only else ""
+    return con.sql(
+        f"""
+        WITH {_FIRST_IMAGE},
+        gold AS (SELECT post_id, arg_min(label, source) AS label FROM post_labels WHERE task = ? GROUP BY post_id)
+        SELECT p.post_id, p.text, p.lang, g.label, i.image_path
+        FROM posts p JOIN gold g USING (post_id) LEFT JOIN first_image i USING (post_id)
+        WHERE NOT p.deleted {curated}
+        ORDER BY p.post_id
+        """,
+        params=[task],
+    ).to_arrow_table()
+
+
+def posts_to_predict(con: duckdb.DuckDBPyConnection, task: str, curated_only: bool) -> pa.Table:
+    """post_id, text, image_path of the (curated) posts with no gold label for the task."""
+    source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
+    return con.sql(
+        f"""
+        WITH {_FIRST_IMAGE}
+        SELECT p.post_id, p.text, i.image_path
+        FROM {source} p LEFT JOIN first_image i USING (post_id)
+        WHERE p.post_id NOT IN (SELECT post_id FROM post_labels WHERE task = ?)
+        ORDER BY p.post_id
+        """,
+        params=[task],
+    ).to_arrow_table()
+
+
+def register_model(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    model_id: str,
+    kind: str,
+    task: str | None,
+    variant: str | None,
+    config: dict[str, Any],
+    data_snapshot: str,
+    split_sizes: dict[str, int],
+    metrics: dict[str, Any],
+    checkpoint_path: str,
+    run_id: str,
+    evaluations: list[dict[str, Any]] = (),
+) -> None:
+    """Add (or replace, on a retried run) one model and its evaluation rows, in one transaction."""
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM model_evaluations WHERE model_id = ?", [model_id])
+        con.execute("DELETE FROM models WHERE model_id = ?", [model_id])
+        con.execute(
+            "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [model_id, kind, task, variant, json.dumps(config, sort_keys=True), data_snapshot,
+             split_sizes.get("train"), split_sizes.get("val"), split_sizes.get("test"),
+             json.dumps(metrics, sort_keys=True, default=float), checkpoint_path, datetime.now(UTC), run_id],
+        )
+        for row in evaluations:
+            con.execute(
+                "INSERT INTO model_evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [model_id, task, variant, row["split"], row["condition"], row["accuracy"], row["macro_f1"],
+                 row["micro_f1"], row["n"]],
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def model_row(con: duckdb.DuckDBPyConnection, model_id: str) -> dict[str, Any] | None:
+    rows = con.execute("SELECT * FROM models WHERE model_id = ?", [model_id]).fetchall()
+    if not rows:
+        return None
+    names = [column[0] for column in con.description]
+    row = dict(zip(names, rows[0], strict=True))
+    row["config"], row["metrics"] = json.loads(row["config"]), json.loads(row["metrics"] or "{}")
+    return row
+
+
+def best_model_id(con: duckdb.DuckDBPyConnection, kind: str, task: str | None) -> str | None:
+    """The model of that kind (and task) with the best validation accuracy, newest first on ties."""
+    rows = con.execute(
+        """
+        SELECT m.model_id FROM models m
+        LEFT JOIN model_evaluations e ON e.model_id = m.model_id AND e.split = 'val' AND e.condition = 'both'
+        WHERE m.kind = ? AND (m.task = ? OR ? IS NULL)
+        ORDER BY e.accuracy DESC NULLS LAST, e.macro_f1 DESC NULLS LAST, m.created_at DESC
+        LIMIT 1
+        """,
+        [kind, task, task],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def evaluation_table(con: duckdb.DuckDBPyConnection, model_ids: list[str]) -> list[dict[str, Any]]:
+    """Evaluation rows of these models (test and validation, every condition)."""
+    if not model_ids:
+        return []
+    cursor = con.execute(
+        "SELECT * FROM model_evaluations WHERE list_contains(?, model_id) ORDER BY model_id, split, condition",
+        [model_ids],
+    )
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def write_predictions(con: duckdb.DuckDBPyConnection, predictions: pa.Table, task: str, model_id: str) -> int:
+    """Replace this model's predictions for these posts in one transaction; returns rows written.
+
+    `predictions` has post_id, label, score, modalities; run_id and created_at are added by the caller.
+    """
+    con.register("incoming_predictions", predictions)
+    con.execute("BEGIN")
+    try:
+        con.execute(
+            "DELETE FROM predictions WHERE task = ? AND model_id = ? "
+            "AND post_id IN (SELECT post_id FROM incoming_predictions)",
+            [task, model_id],
+        )
+        con.execute(
+            "INSERT INTO predictions SELECT post_id, ?, label, score, ?, run_id, modalities, created_at "
+            "FROM incoming_predictions",
+            [task, model_id],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("incoming_predictions")
+    return predictions.num_rows

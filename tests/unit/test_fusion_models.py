@@ -1,0 +1,141 @@
+"""Paper 003's six classifiers, the encoders and the shared training loop, on tiny synthetic posts (CPU)."""
+
+import numpy as np
+import pytest
+import torch
+
+from models.encoders import EmbeddingBagEncoder, FeatureEncoder, RecurrentEncoder, ResNetImageEncoder
+from models.fusion import VARIANTS, FusionClassifier, FusionConfig, ranking_loss
+from models.fusion_training import FusionSettings, build_model, evaluate, subset, train_classifier
+from models.training import TrainConfig, fit, predict
+from storage import model_store
+
+CLASSES, VOCABULARY, SIZE = 3, 12, 16
+
+
+def tiny_posts(n: int = 240, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Class k: words 2+3k and 3+3k, and images whose colour channel k is bright. Some posts miss a modality."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, CLASSES, n)
+    text = np.zeros((n, 6), dtype=np.int64)
+    text[:, 0] = 2 + 3 * labels
+    text[:, 1] = 3 + 3 * labels
+    text[:, 2] = rng.integers(2, VOCABULARY, n)
+    image = rng.integers(0, 60, (n, 3, SIZE, SIZE)).astype(np.uint8)
+    image[np.arange(n), labels] += 150
+    has_text, has_image = rng.random(n) > 0.1, rng.random(n) > 0.1
+    has_text[~(has_text | has_image)] = True
+    split = np.where(np.arange(n) % 5 == 0, "val", "train").astype(object)
+    return {"text": text, "image": image, "has_text": has_text, "has_image": has_image, "label": labels}, split
+
+
+def small_model(variant: str) -> FusionClassifier:
+    settings = FusionSettings(embedding_dim=16, hidden=16, image_size=SIZE, image_widths=(8, 16), dropout=0.1)
+    return build_model(variant, settings, CLASSES, VOCABULARY, 0, None)
+
+
+FAST = TrainConfig(epochs=6, batch_size=32, learning_rate=0.01, patience=10, progress=False, threads=1)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_learns_and_its_loss_falls(variant):
+    arrays, split = tiny_posts()
+    model = small_model(variant)
+    result = train_classifier(model, arrays, split, FAST)
+    losses = [epoch.train_loss for epoch in result.history]
+    assert losses[-1] < 0.7 * losses[0]
+    assert result.best_score > 0.8  # validation accuracy; chance is 1/3
+
+
+@pytest.mark.parametrize("variant", ["late", "joint", "common"])
+def test_variants_built_for_missing_modalities_predict_from_either_one(variant):
+    arrays, split = tiny_posts()
+    model = small_model(variant)
+    train_classifier(model, arrays, split, FAST)
+    rows = np.flatnonzero(split == "val")
+    features = subset({k: v for k, v in arrays.items() if k != "label"}, rows)
+    scores = {row["condition"]: row["accuracy"] for row in evaluate(model, features, arrays["label"][rows],
+                                                                  CLASSES, "val", "cpu")}
+    assert scores["image_only"] > 0.6 and scores["text_only"] > 0.6
+    no_text = {**{k: np.asarray(v[np.arange(len(rows))]) for k, v in features.items()},
+               "has_text": np.zeros(len(rows), dtype=bool)}
+    probabilities = np.exp(predict(model, no_text, device="cpu"))
+    assert np.isfinite(probabilities).all() and np.allclose(probabilities.sum(1), 1, atol=1e-5)
+
+
+def test_saved_and_loaded_model_predicts_identically(tmp_path):
+    arrays, split = tiny_posts()
+    model = small_model("common")
+    train_classifier(model, arrays, split, TrainConfig(epochs=2, progress=False, threads=1))
+    model_store.save_model(tmp_path, "m1", {"weights": model.state_dict()})
+    loaded = small_model("common")
+    loaded.load_state_dict(model_store.load_model(tmp_path, "models/m1/model.pt")["weights"])
+    inputs = {k: v for k, v in arrays.items() if k != "label"}
+    assert np.array_equal(predict(model, inputs, device="cpu"), predict(loaded.eval(), inputs, device="cpu"))
+
+
+def test_resuming_from_a_checkpoint_gives_the_same_model_as_an_uninterrupted_run():
+    arrays, split = tiny_posts()
+    config = TrainConfig(epochs=4, batch_size=32, patience=10, progress=False, threads=1)
+    torch.manual_seed(1)
+    straight = small_model("common")
+    train_classifier(straight, arrays, split, config)
+
+    saved: list[dict] = []
+    torch.manual_seed(1)
+    interrupted = small_model("common")
+    train_classifier(interrupted, arrays, split, TrainConfig(**{**config.__dict__, "epochs": 2}),
+                     save_checkpoint=lambda state: saved.append(state))
+    resumed = small_model("common")
+    result = train_classifier(resumed, arrays, split, config, resume_from=saved[-1])
+    assert [epoch.epoch for epoch in result.history] == [1, 2, 3, 4]
+    for name, tensor in straight.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    arrays, split = tiny_posts()
+    scores = iter([0.5, 0.9, 0.6, 0.6, 0.6, 0.6])
+    model = small_model("text")
+    snapshots = []
+    result = fit(model, subset(arrays, np.flatnonzero(split == "train")), lambda m, b: m.loss(b),
+                 lambda m: (snapshots.append({k: v.clone() for k, v in m.state_dict().items()}), next(scores))[1],
+                 TrainConfig(epochs=6, patience=2, progress=False, threads=1))
+    assert result.best_epoch == 2 and result.stopped_early and len(result.history) == 4
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, snapshots[1][name])
+
+
+def test_ranking_loss_prefers_matching_pairs():
+    torch.manual_seed(0)
+    text = torch.randn(8, 4)
+    labels = torch.arange(8) % 2
+    present = torch.ones(8, dtype=torch.bool)
+    matched = ranking_loss(text.clone(), text, labels, present, present, negatives=3)
+    shuffled = ranking_loss(text.roll(1, 0), text, labels, present, present, negatives=3)
+    assert matched < shuffled
+    assert ranking_loss(text, text, torch.zeros(8, dtype=torch.long), present, present, 3) == 0
+
+
+def test_encoders_ignore_padding_and_give_zero_for_empty_posts():
+    ids = torch.tensor([[4, 5, 0, 0], [4, 5, 0, 0], [0, 0, 0, 0]])
+    ids_longer = torch.tensor([[4, 5, 0, 0, 0, 0]])
+    for encoder in (EmbeddingBagEncoder(10, 8, "max", 0.0), EmbeddingBagEncoder(10, 8, "mean", 0.0),
+                    RecurrentEncoder(10, 8, 4, "gru", 0.0), RecurrentEncoder(10, 8, 4, "lstm", 0.0)):
+        encoder.eval()
+        out = encoder(ids)
+        assert out.shape == (3, encoder.output_dim)
+        assert torch.allclose(out[0], encoder(ids_longer)[0], atol=1e-6)
+        assert torch.count_nonzero(out[2]) == 0
+    image = ResNetImageEncoder(channels=1, widths=(4, 8), image_size=32).eval()
+    assert image(torch.zeros(2, 1, 32, 32, dtype=torch.uint8)).shape == (2, 8)
+    assert FeatureEncoder(5)(torch.ones(2, 5)).shape == (2, 5)
+
+
+def test_configuration_errors_name_the_choices():
+    with pytest.raises(ValueError, match="choose one of image, text, late"):
+        FusionConfig("fancy", 3)
+    with pytest.raises(ValueError, match="needs an image encoder"):
+        FusionClassifier(FusionConfig("joint", 3), EmbeddingBagEncoder(5), None)
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        model_store.load_torchscript("/nonexistent/resnet.pt")
