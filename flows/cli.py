@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from flows.cli_words import add_word_space_commands
 from storage.settings import HOME_ENV, home_paths
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="generate the embedded dataset and run the whole pipeline on it")
     demo.add_argument("--posts", type=int, default=3000, help="posts to generate (default 3000)")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the generator (default 7)")
+    demo.add_argument("--no-learn", action="store_true", help="stop after curate (no fusion training)")
 
     ingest = commands.add_parser("ingest", help="read files people already have into the warehouse")
     ingest.add_argument("format", choices=("twitter-v2", "twitter-v1", "reddit", "instaloader", "mvsa", "table"))
@@ -94,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     fusion.add_argument("--seed", type=int, help="random seed (default 13)")
     fusion.add_argument("--all-posts", action="store_true",
                         help="train on every labelled post, not only the curated ones")
+    fusion.add_argument("--retrain", action="store_true",
+                        help="train again even when a model of the same data and settings exists")
 
     predict = commands.add_parser("predict", help="predict labels of posts with a trained model")
     predict_models = predict.add_subparsers(dest="model", required=True, metavar="MODEL")
@@ -104,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="the model registry with validation and test scores")
     models.add_argument("--task", help="only models of this label task")
     models.add_argument("--tasks", action="store_true", help="list the label tasks and their labelled posts")
+
+    add_word_space_commands(commands, train_models)
 
     runs = commands.add_parser("runs", help="recent runs with their counts and failure reasons")
     runs.add_argument("--limit", type=int, default=20)

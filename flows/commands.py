@@ -11,15 +11,24 @@ import duckdb
 import orjson
 import pyarrow.csv as pacsv
 
+from flows.errors import UserError
 from storage import warehouse
 from storage.readers import ReaderError
 from storage.settings import home_paths
 
 EXIT_OK = 0
 
+from flows.commands_words import (  # paper 001's commands
+    WORD_SPACE_MODELS,
+    cmd_image_map,
+    cmd_languages,
+    cmd_retrieve,
+    cmd_top_words,
+    cmd_train_word_space,
+    cmd_words,
+)
 
-class UserError(Exception):
-    """A problem the user can fix; printed without a traceback, exit code 2."""
+__all__ = ["cmd_image_map", "cmd_languages", "cmd_retrieve", "cmd_top_words", "cmd_words"]
 
 
 def _quiet_prefect() -> None:
@@ -80,7 +89,7 @@ def cmd_demo(args: argparse.Namespace, home: str) -> int:
     from flows.demo import demo_flow
     from tasks.report import print_demo_summary
 
-    summary = demo_flow(posts=args.posts, seed=args.seed, home=home)
+    summary = demo_flow(posts=args.posts, seed=args.seed, home=home, learn=not args.no_learn)
     print_demo_summary(summary)
     return EXIT_OK
 
@@ -157,13 +166,16 @@ def cmd_train(args: argparse.Namespace, home: str) -> int:
     _quiet_prefect()
     from tasks.fusion import LearningInputError
 
+    if args.model in WORD_SPACE_MODELS:
+        return cmd_train_word_space(args, home)
     try:
         if args.model == "fusion":
             from flows.learn import train_fusion_flow
             from tasks.report import print_fusion_summary
 
             result = train_fusion_flow(task_name=args.task, variants=args.variant, home=home,
-                                       settings=_fusion_settings(args), curated_only=False if args.all_posts else None)
+                                       settings=_fusion_settings(args), curated_only=False if args.all_posts else None,
+                                       retrain=args.retrain)
             print_fusion_summary(result)
             return EXIT_OK
     except (LearningInputError, FileNotFoundError, warehouse.WarehouseBusy) as error:

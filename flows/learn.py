@@ -43,13 +43,16 @@ def variant_order(variants: list[str], settings: FusionSettings) -> list[str]:
 @flow(name="train-fusion")
 def train_fusion_flow(
     task_name: str, variants: list[str] | None = None, home: str | None = None, settings: dict | None = None,
-    curated_only: bool | None = None,
+    curated_only: bool | None = None, retrain: bool = False,
 ) -> dict:
-    """Train paper 003's variants for a label task, evaluate each on the held-out split, register them."""
+    """Train paper 003's variants for a label task, evaluate each on the held-out split, register them.
+
+    Variants already trained on the same snapshot with the same settings are reused unless `retrain`.
+    """
     store = home_paths(home)
     config = FusionSettings.from_dict(settings or {})
     ordered = variant_order(variants or ["all"], config)
-    parameters = {"task": task_name, "variants": ordered, "curated_only": curated_only}
+    parameters = {"task": task_name, "variants": ordered, "curated_only": curated_only, "retrain": retrain}
     with tracked_run(store, "train-fusion", parameters) as run:
         dataset_dir = prepare_fusion_dataset(task_name, str(store.home), curated_only)
         model_ids: dict[str, str] = {}
@@ -57,7 +60,7 @@ def train_fusion_flow(
         for variant in ordered:
             image_model = model_ids.get("image") if variant not in ("image", "text") else None
             model_ids[variant] = train_fusion_variant(dataset_dir, variant, config_dict, str(store.home), run.run_id,
-                                                      image_model)
+                                                      image_model, retrain)
         with warehouse.reader(store.warehouse) as con:
             evaluations = learning.evaluation_table(con, list(model_ids.values()))
         run.counts = {"models": len(model_ids)}

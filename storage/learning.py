@@ -100,6 +100,10 @@ def register_model(
         raise
 
 
+def trained_model_exists(con: duckdb.DuckDBPyConnection, model_id: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM models WHERE model_id = ?", [model_id]).fetchall()[0][0])
+
+
 def model_row(con: duckdb.DuckDBPyConnection, model_id: str) -> dict[str, Any] | None:
     rows = con.execute("SELECT * FROM models WHERE model_id = ?", [model_id]).fetchall()
     if not rows:
@@ -138,7 +142,7 @@ def evaluation_table(con: duckdb.DuckDBPyConnection, model_ids: list[str]) -> li
 
 
 def write_predictions(con: duckdb.DuckDBPyConnection, predictions: pa.Table, task: str, model_id: str) -> int:
-    """Replace this model's predictions for these posts in one transaction; returns rows written.
+    """Replace the task's predictions for these posts in one transaction; returns rows written.
 
     `predictions` has post_id, label, score, modalities; run_id and created_at are added by the caller.
     """
@@ -146,9 +150,8 @@ def write_predictions(con: duckdb.DuckDBPyConnection, predictions: pa.Table, tas
     con.execute("BEGIN")
     try:
         con.execute(
-            "DELETE FROM predictions WHERE task = ? AND model_id = ? "
-            "AND post_id IN (SELECT post_id FROM incoming_predictions)",
-            [task, model_id],
+            "DELETE FROM predictions WHERE task = ? AND post_id IN (SELECT post_id FROM incoming_predictions)",
+            [task],
         )
         con.execute(
             "INSERT INTO predictions SELECT post_id, ?, label, score, ?, run_id, modalities, created_at "

@@ -144,17 +144,31 @@ def load_fusion_model(home: Path, model_id: str) -> tuple[FusionClassifier, dict
     return model.eval(), state
 
 
+def fusion_model_id(task: str, variant: str, snapshot: str, settings: dict[str, Any], image_model_id: str | None
+                    ) -> str:
+    """Fixed by what the model learns from: the same data and settings name the same model."""
+    return f"fusion-{_slug(task)}-{variant}-{_digest(snapshot, settings, image_model_id)}"
+
+
 def train_variant(
     dataset_dir: str, variant: str, settings: dict[str, Any], home: str, run_id: str,
-    image_model_id: str | None = None,
+    image_model_id: str | None = None, retrain: bool = False,
 ) -> str:
-    """Train one variant on the snapshot (resuming an interrupted attempt), evaluate and register it."""
+    """Train one variant on the snapshot (resuming an interrupted attempt), evaluate and register it.
+
+    A model already trained on the same snapshot with the same settings is reused unless `retrain`.
+    """
     store = home_paths(home)
     directory = Path(dataset_dir)
     posts, meta = datasets.read_dataset(directory)
     config = FusionSettings.from_dict(settings)
     if variant not in VARIANTS:
         raise LearningInputError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)} or all")
+    model_id = fusion_model_id(meta["task"], variant, meta["snapshot"], settings, image_model_id)
+    with warehouse.reader(store.warehouse) as con:
+        done = learning.trained_model_exists(con, model_id)
+    if done and not retrain:
+        return model_id
     classes = meta["classes"]
     split = np.asarray(posts.column("split").to_pylist(), dtype=object)
     labels = np.array([classes.index(label) for label in posts.column("label").to_pylist()], dtype=np.int64)
@@ -176,13 +190,12 @@ def train_variant(
     image_feature_dim = int(image.shape[1]) if image_model is not None else None
     text_feature_dim = int(text.shape[1]) if config.text_encoder == "minilm" else 0
     model = build_model(variant, config, len(classes), len(vocabulary or ()), text_feature_dim, image_feature_dim)
-    model_id = f"fusion-{_slug(meta['task'])}-{variant}-{_digest(meta['snapshot'], settings, run_id)}"
     train_config = config.image_train if variant == "image" else config.train
     started = time.perf_counter()
     result = train_classifier(
         model, arrays, split, train_config,
         save_checkpoint=lambda state: model_store.save_checkpoint(store.home, model_id, state),
-        resume_from=model_store.load_checkpoint(store.home, model_id),
+        resume_from=None if retrain else model_store.load_checkpoint(store.home, model_id),
     )
     seconds = time.perf_counter() - started
     features = {k: v for k, v in arrays.items() if k != "label"}

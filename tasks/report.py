@@ -76,8 +76,12 @@ def print_demo_summary(summary: dict, console: Console | None = None) -> None:
     print_rule_summary(curate["rules"], curate["in"], curate["kept"], console)
     if summary["quarantine"]:
         console.print(_table("Quarantined input, per reason", ("reason", "scope", "rows"), summary["quarantine"]))
+    if "fusion" in summary:
+        print_fusion_summary(summary["fusion"], console)
+        print_prediction_summary(summary["predictions"], summary["warehouse"], console)
     console.print(f"warehouse: {summary['warehouse']}")
     console.print('try: postatlas sql "select rule, count(*) from filter_decisions where not kept group by 1"')
+    console.print('     postatlas sql "select label, count(*) from predictions group by 1"')
 
 
 def print_collect_summary(platform: str, totals, warehouse: str, console: Console | None = None) -> None:

@@ -38,5 +38,5 @@ CREATE TABLE predictions (
     run_id      VARCHAR NOT NULL,
     modalities  VARCHAR NOT NULL,       -- text+image | text | image | none: what the post had
     created_at  TIMESTAMP NOT NULL,
-    PRIMARY KEY (post_id, task, model_id)
+    PRIMARY KEY (post_id, task)           -- the latest prediction per post and task
 );
