@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     fusion.add_argument("--seed", type=int, help="random seed (default 13)")
     fusion.add_argument("--all-posts", action="store_true",
                         help="train on every labelled post, not only the curated ones")
+    fusion.add_argument("--split-task", help="a label task holding train / val / test per post (a predefined split; "
+                        "posts without one get the hashed 80/5/15 split)")
     fusion.add_argument("--retrain", action="store_true",
                         help="train again even when a model of the same data and settings exists")
 

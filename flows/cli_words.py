@@ -34,6 +34,7 @@ def add_word_space_commands(commands: argparse._SubParsersAction, train_models: 
     regression.add_argument("--learning-rate", type=float, help="Adam learning rate (default 0.001)")
     regression.add_argument("--device", help="auto (default: CUDA when present), cpu or cuda")
     regression.add_argument("--seed", type=int, help="random seed (default 13)")
+    regression.add_argument("--threads", type=_positive, help="CPU threads for training (default: every core)")
     regression.add_argument("--all-posts", action="store_true", help="every non-deleted post, not only the curated ones")
 
     words = commands.add_parser("words", help="words nearest to a combination of words in the word space")

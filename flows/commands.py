@@ -175,7 +175,7 @@ def cmd_train(args: argparse.Namespace, home: str) -> int:
 
             result = train_fusion_flow(task_name=args.task, variants=args.variant, home=home,
                                        settings=_fusion_settings(args), curated_only=False if args.all_posts else None,
-                                       retrain=args.retrain)
+                                       retrain=args.retrain, split_task=args.split_task)
             print_fusion_summary(result)
             return EXIT_OK
     except (LearningInputError, FileNotFoundError, warehouse.WarehouseBusy) as error:

@@ -18,7 +18,7 @@ from flows.errors import UserError
 from storage import warehouse
 
 WORD_SPACE_MODELS = ("word-space", "image-regression")
-AUTO_REGRESSION_EPOCHS = 10
+AUTO_REGRESSION_SETTINGS: dict = {"train": {"epochs": 10}}
 EXIT_OK = 0
 
 
@@ -61,7 +61,7 @@ def _regression_settings(args: argparse.Namespace) -> dict:
     settings = _given(args, ("image_size",))
     if args.grey:
         settings["channels"] = 1
-    settings["train"] = _given(args, ("epochs", "batch_size", "learning_rate", "device", "seed"))
+    settings["train"] = _given(args, ("epochs", "batch_size", "learning_rate", "device", "seed", "threads"))
     return settings
 
 
@@ -124,10 +124,10 @@ def _regressor_for(home: str, model_id: str | None) -> str:
     chosen = model_id or newest_model(Path(home), REGRESSION_KIND)
     if chosen is None:
         space = _word_space_for(home, None)
-        _note(f"no image-regression model yet: training one ({AUTO_REGRESSION_EPOCHS} epochs) into {space} first "
-              "(`postatlas train image-regression`)")
+        _note(f"no image-regression model yet: training one ({AUTO_REGRESSION_SETTINGS['train']['epochs']} epochs) "
+              f"into {space} first (`postatlas train image-regression`)")
         _quiet_prefect()
-        chosen = _train_regression(home, space, {"train": {"epochs": AUTO_REGRESSION_EPOCHS}}, None)
+        chosen = _train_regression(home, space, AUTO_REGRESSION_SETTINGS, None)
     return chosen
 
 
@@ -201,7 +201,7 @@ def cmd_retrieve(args: argparse.Namespace, home: str) -> int:
         result = retrieve(Path(home), _regressor_for(home, args.model_id), words, args.top)
     print_rows(("rank", "post_id", "score", "image", "text"), [
         (hit["rank"], hit["post_id"], f"{hit['score']:.3f}", hit["image"],
-         textwrap.shorten(" ".join((hit["text"] or "").split()), width=70, placeholder=" ..."))
+         textwrap.shorten(" ".join((hit["text"] or "").split()), width=50, placeholder=" ..."))
         for hit in result["hits"]
     ], f"Images nearest to {' + '.join(words)} among {result['searched']} posts with images "
        f"(model {result['model_id']})")

@@ -7,12 +7,13 @@ variant is a persisted task result), and a variant interrupted mid-way resumes f
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 from prefect import flow, task
 
 from models.fusion import VARIANTS
 from models.fusion_training import FusionSettings
-from storage import learning, warehouse
+from storage import datasets, learning, warehouse
 from storage.settings import home_paths
 from tasks.fusion import predict_posts, prepare_dataset, train_variant
 from tasks.ledger import tracked_run
@@ -27,12 +28,20 @@ predict_fusion_posts = task(name="predict-fusion", timeout_seconds=6 * 3600, per
     predict_posts)
 
 
-def variant_order(variants: list[str], settings: FusionSettings) -> list[str]:
-    """`image` first whenever a fusion reads the image classifier's vectors; unknown names are an error."""
-    chosen = list(VARIANTS) if variants in (["all"], []) else variants
+def variant_order(variants: list[str], settings: FusionSettings, with_images: bool = True) -> list[str]:
+    """`image` first whenever a fusion reads the image classifier's vectors; unknown names are an error.
+
+    Without any image in the data, `all` means the text classifier alone and naming an image variant is an error.
+    """
+    everything = variants in (["all"], [])
+    chosen = list(VARIANTS) if everything else variants
     unknown = [v for v in chosen if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)} or all")
+    if not with_images:
+        if not everything and chosen != ["text"]:
+            raise ValueError("no labelled post has a stored image: only --variant text can be trained")
+        return ["text"]
     needs_image_model = settings.share_image_encoder and any(v not in ("image", "text") for v in chosen)
     ordered = [v for v in VARIANTS if v in chosen]
     if needs_image_model and "image" not in ordered:
@@ -40,10 +49,14 @@ def variant_order(variants: list[str], settings: FusionSettings) -> list[str]:
     return ordered
 
 
+def dataset_has_images(dataset_dir: str) -> bool:
+    return datasets.read_dataset(Path(dataset_dir))[1]["with_image"] > 0
+
+
 @flow(name="train-fusion")
 def train_fusion_flow(
     task_name: str, variants: list[str] | None = None, home: str | None = None, settings: dict | None = None,
-    curated_only: bool | None = None, retrain: bool = False,
+    curated_only: bool | None = None, retrain: bool = False, split_task: str | None = None,
 ) -> dict:
     """Train paper 003's variants for a label task, evaluate each on the held-out split, register them.
 
@@ -51,10 +64,12 @@ def train_fusion_flow(
     """
     store = home_paths(home)
     config = FusionSettings.from_dict(settings or {})
-    ordered = variant_order(variants or ["all"], config)
-    parameters = {"task": task_name, "variants": ordered, "curated_only": curated_only, "retrain": retrain}
+    variant_order(variants or ["all"], config)  # fail on unknown names before any work
+    parameters = {"task": task_name, "variants": variants, "curated_only": curated_only, "retrain": retrain,
+                  "split_task": split_task}
     with tracked_run(store, "train-fusion", parameters) as run:
-        dataset_dir = prepare_fusion_dataset(task_name, str(store.home), curated_only)
+        dataset_dir = prepare_fusion_dataset(task_name, str(store.home), curated_only, split_task)
+        ordered = variant_order(variants or ["all"], config, dataset_has_images(dataset_dir))
         model_ids: dict[str, str] = {}
         config_dict = config.as_dict()
         for variant in ordered:

@@ -28,22 +28,27 @@ def label_tasks(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     ).fetchall()
 
 
-def labelled_posts(con: duckdb.DuckDBPyConnection, task: str, curated_only: bool) -> pa.Table:
-    """post_id, text, lang, label, image_path (relative to home, NULL without a stored image) of a task's posts.
+def labelled_posts(
+    con: duckdb.DuckDBPyConnection, task: str, curated_only: bool, split_task: str | None = None
+) -> pa.Table:
+    """post_id, text, lang, label, image_path (relative to home, NULL without a stored image), given_split.
 
-    A post labelled by several sources takes the label of the first source by name.
+    A post labelled by several sources takes the label of the first source by name. given_split is the post's
+    label in `split_task` (a predefined train / val / test split), NULL without one.
     """
     curated = "AND p.post_id IN (SELECT post_id FROM curated_set)" if curated_only else ""
     return con.sql(
         f"""
         WITH {_FIRST_IMAGE},
-        gold AS (SELECT post_id, arg_min(label, source) AS label FROM post_labels WHERE task = ? GROUP BY post_id)
-        SELECT p.post_id, p.text, p.lang, g.label, i.image_path
+        gold AS (SELECT post_id, arg_min(label, source) AS label FROM post_labels WHERE task = ? GROUP BY post_id),
+        given AS (SELECT post_id, arg_min(label, source) AS split FROM post_labels WHERE task = ? GROUP BY post_id)
+        SELECT p.post_id, p.text, p.lang, g.label, i.image_path, s.split AS given_split
         FROM posts p JOIN gold g USING (post_id) LEFT JOIN first_image i USING (post_id)
+        LEFT JOIN given s USING (post_id)
         WHERE NOT p.deleted {curated}
         ORDER BY p.post_id
         """,
-        params=[task],
+        params=[task, split_task],
     ).to_arrow_table()
 
 

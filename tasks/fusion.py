@@ -44,16 +44,17 @@ def _digest(*parts: Any, size: int = 6) -> str:
     return hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode(), digest_size=size).hexdigest()
 
 
-def prepare_dataset(task: str, home: str, curated_only: bool | None = None) -> str:
+def prepare_dataset(task: str, home: str, curated_only: bool | None = None, split_task: str | None = None) -> str:
     """Snapshot the task's labelled posts with their split; returns the snapshot folder.
 
-    curated_only None means: the curated posts once `postatlas curate` has run, every post before.
+    curated_only None means: the curated posts once `postatlas curate` has run, every post before. The split is
+    the hashed 80 / 5 / 15 one, or a predefined one: the posts' labels (train / val / test) in `split_task`.
     """
     store = home_paths(home)
     with warehouse.reader(store.warehouse) as con:
         if curated_only is None:
             curated_only = learning.has_curation(con)
-        posts = learning.labelled_posts(con, task, curated_only)
+        posts = learning.labelled_posts(con, task, curated_only, split_task)
         tasks = learning.label_tasks(con)
     if posts.num_rows == 0:
         known = ", ".join(f"{name} ({count})" for name, count in tasks) or "none"
@@ -65,12 +66,21 @@ def prepare_dataset(task: str, home: str, curated_only: bool | None = None) -> s
     classes = sorted(set(labels))
     if len(classes) < 2:
         raise LearningInputError(f"task {task!r} has a single label ({classes[0]!r}): a classifier needs two")
-    snapshot = _digest(post_ids, labels, posts.column("image_path").to_pylist(), size=8)
-    posts = posts.append_column("split", pa.array(assign_splits(post_ids).tolist()))
+    split = assign_splits(post_ids)
+    if split_task is not None:
+        given = np.asarray(posts.column("given_split").to_pylist(), dtype=object)
+        unknown = sorted({str(v) for v in given if v is not None and v not in ("train", "val", "test")})
+        if unknown or all(v is None for v in given):
+            raise LearningInputError(
+                f"split task {split_task!r} must label the posts train, val or test (found {unknown or 'none'})")
+        split = np.where(given == None, split, given)  # noqa: E711 - element-wise over an object array
+    snapshot = _digest(post_ids, labels, posts.column("image_path").to_pylist(), split.tolist(), size=8)
+    posts = posts.drop_columns(["given_split"]).append_column("split", pa.array(split.tolist()))
     meta = {
         "task": task, "classes": classes, "snapshot": snapshot, "curated_only": curated_only,
         "posts": posts.num_rows, "split_sizes": _counts(posts.column("split").to_pylist()),
-        "label_counts": _counts(labels),
+        "label_counts": _counts(labels), "split_task": split_task,
+        "with_image": int(sum(p is not None for p in posts.column("image_path").to_pylist())),
     }
     directory = datasets.datasets_root(store.home) / f"fusion-{_slug(task)}-{snapshot}"
     return str(datasets.write_dataset(directory, posts, meta))

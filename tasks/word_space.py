@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from models.fusion_training import subset
@@ -66,6 +68,13 @@ def _digest(*parts: Any, size: int = 6) -> str:
 
 def _slug(words: list[str]) -> str:
     return re.sub(r"[^\w]+", "-", "-".join(words).lower()).strip("-")[:60] or "query"
+
+
+def _save(figure: Figure, name: str, home: Path) -> str:
+    """Write a figure under home/reports/word-space/ (emoji the font lacks are drawn as boxes, not warned about)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        return str(save_figure(figure, word_queries.report_dir(home) / name))
 
 
 def _read_posts(home: Path, curated_only: bool | None) -> tuple[pa.Table, bool]:
@@ -239,8 +248,8 @@ def nearest_words(home: Path, model_id: str, words: list[str], top: int) -> dict
     pairs = space.nearest_words(words, topn=top)
     figure = bar_chart([(word, round(score, 3)) for word, score in pairs],
                        f"Words nearest to {' + '.join(words)}", "cosine similarity")
-    png = save_figure(figure, word_queries.report_dir(home) / f"words-{_slug(words)}.png")
-    return {"model_id": model_id, "words": pairs, "png": str(png)}
+    png = _save(figure, f"words-{_slug(words)}.png", home)
+    return {"model_id": model_id, "words": pairs, "png": png}
 
 
 def languages(home: Path, curated_only: bool | None = None) -> dict[str, Any]:
@@ -248,8 +257,8 @@ def languages(home: Path, curated_only: bool | None = None) -> dict[str, Any]:
     posts, curated_only = _read_posts(home, curated_only)
     counts = language_counts(lang or "unknown" for lang in posts.column("lang").to_pylist())
     figure = bar_chart(counts, f"Posts per language ({'curated' if curated_only else 'all'} posts)", "posts")
-    png = save_figure(figure, word_queries.report_dir(home) / "languages.png")
-    return {"languages": counts, "posts": posts.num_rows, "curated_only": curated_only, "png": str(png)}
+    png = _save(figure, "languages.png", home)
+    return {"languages": counts, "posts": posts.num_rows, "curated_only": curated_only, "png": png}
 
 
 def top_words(home: Path, model_id: str, language: str | None, top: int) -> dict[str, Any]:
@@ -266,8 +275,8 @@ def top_words(home: Path, model_id: str, language: str | None, top: int) -> dict
         ranking = {language: ranking[language]}
     shown = dict(list(ranking.items())[:MAX_LANGUAGE_PANELS])
     name = f"top-words-{_slug([language])}.png" if language else "top-words.png"
-    png = save_figure(top_words_figure(shown), word_queries.report_dir(home) / name)
-    return {"model_id": model_id, "languages": ranking, "curated_only": curated_only, "png": str(png)}
+    png = _save(top_words_figure(shown), name, home)
+    return {"model_id": model_id, "languages": ranking, "curated_only": curated_only, "png": png}
 
 
 def image_vectors(home: Path, model_id: str, post_ids: list[str], paths: list[str]) -> np.ndarray:
@@ -317,7 +326,7 @@ def retrieve(home: Path, model_id: str, words: list[str], top: int) -> dict[str,
     if hits:
         figure = contact_sheet(_pictures(home, [paths[row] for row in rows], SHEET_PIXELS),
                                [f"{hit['rank']}. {hit['text']}" for hit in hits])
-        png = str(save_figure(figure, word_queries.report_dir(home) / f"retrieve-{_slug(words)}.png"))
+        png = _save(figure, f"retrieve-{_slug(words)}.png", home)
     return {"model_id": model_id, "word_space_model_id": word_space_id, "searched": len(post_ids), "hits": hits,
             "png": png}
 
@@ -341,5 +350,5 @@ def image_map(home: Path, model_id: str, sample: int) -> dict[str, Any]:
     xy = tsne_map(vectors[keep])
     langs = [posts.column("lang")[int(i)].as_py() or "unknown" for i in keep]
     figure = tsne_thumbnail_map(xy, _pictures(home, [paths[i] for i in keep], THUMBNAIL_PIXELS), langs)
-    png = save_figure(figure, word_queries.report_dir(home) / "image-map.png")
-    return {"model_id": model_id, "points": len(keep), "sampled": len(post_ids), "png": str(png)}
+    png = _save(figure, "image-map.png", home)
+    return {"model_id": model_id, "points": len(keep), "sampled": len(post_ids), "png": png}
