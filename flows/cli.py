@@ -80,18 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
     fusion.add_argument("--task", required=True, help="label task, e.g. sentiment (see `postatlas models --tasks`)")
     fusion.add_argument("--variant", type=_split, default=["all"],
                         help="image, text, late, early, joint, common, comma-separated, or all (default)")
-    fusion.add_argument("--text-encoder", choices=("bag-max", "bag-mean", "gru", "lstm", "minilm"),
-                        help="text encoder (default bag-max; minilm = the optional pretrained sentence model)")
-    fusion.add_argument("--epochs", type=int, help="most epochs of the text and fusion models (default 30)")
-    fusion.add_argument("--image-epochs", type=int, help="most epochs of the image CNN (default 30)")
+    fusion.add_argument("--text-encoder", choices=("bag-max", "bag-mean", "gru", "lstm", "minilm", "minilm+bag"),
+                        help="text encoder (default bag-max; minilm = the optional pretrained sentence model, "
+                        "minilm+bag = both side by side)")
+    fusion.add_argument("--ngrams", type=int, help="text: add word n-grams up to N to the bag (default 1)")
+    fusion.add_argument("--balanced", action="store_true", help="weigh classes by their inverse frequency")
+    fusion.add_argument("--epochs", type=int, help="most epochs of the text and fusion models (default 40)")
+    fusion.add_argument("--image-epochs", type=int, help="most epochs of the image CNN (default 25)")
     fusion.add_argument("--image-size", type=int, help="image side in pixels (default 64)")
     fusion.add_argument("--grey", action="store_true", help="grey images instead of colour")
     fusion.add_argument("--end-to-end", action="store_true",
                         help="each fusion trains its own CNN instead of reading the image classifier's vectors")
     fusion.add_argument("--negatives", type=int, help="common: g random negatives per post (default 3)")
     fusion.add_argument("--main-task-weight", type=float, help="common: lambda, weight of the classification loss")
+    fusion.add_argument("--patience", type=int, help="epochs without a better validation score before stopping")
     fusion.add_argument("--batch-size", type=int, help="posts per batch (default 64)")
-    fusion.add_argument("--learning-rate", type=float, help="Adam learning rate (default 0.001)")
+    fusion.add_argument("--learning-rate", type=float, help="Adam learning rate of the text and fusion models "
+                        "(default 0.003)")
+    fusion.add_argument("--image-learning-rate", type=float, help="Adam learning rate of the image CNN (default 0.001)")
     fusion.add_argument("--device", help="auto (default: CUDA when present), cpu or cuda")
     fusion.add_argument("--seed", type=int, help="random seed (default 13)")
     fusion.add_argument("--all-posts", action="store_true",

@@ -139,17 +139,22 @@ def _fusion_settings(args: argparse.Namespace) -> dict:
     settings: dict = {}
     train: dict = {}
     image_train: dict = {}
-    for name in ("text_encoder", "image_size", "negatives", "main_task_weight"):
+    for name in ("text_encoder", "image_size", "negatives", "main_task_weight", "ngrams"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
+    if args.balanced:
+        settings["balanced_classes"] = True
     if args.grey:
         settings["channels"] = 1
     if args.end_to_end:
         settings["share_image_encoder"] = False
-    for name, key in (("batch_size", "batch_size"), ("learning_rate", "learning_rate"), ("device", "device"),
-                      ("seed", "seed")):
+    for name in ("batch_size", "device", "seed", "patience"):
         if getattr(args, name) is not None:
-            train[key] = image_train[key] = getattr(args, name)
+            train[name] = image_train[name] = getattr(args, name)
+    if args.learning_rate is not None:
+        train["learning_rate"] = args.learning_rate
+    if args.image_learning_rate is not None:
+        image_train["learning_rate"] = args.image_learning_rate
     if args.epochs is not None:
         train["epochs"] = args.epochs
     if args.image_epochs is not None:

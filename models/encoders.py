@@ -89,6 +89,26 @@ class FeatureEncoder(nn.Module):
         return self.dropout(features.float())
 
 
+class SentencePlusBagEncoder(nn.Module):
+    """A frozen sentence vector (projected) beside a trainable bag of words, concatenated.
+
+    Its input packs both into one float tensor: the first `max_tokens` columns are token ids, the rest the
+    sentence vector, so it travels through the batch like any other text input.
+    """
+
+    def __init__(self, vocabulary_size: int, dimensions: int, feature_dim: int, max_tokens: int,
+                 dropout: float = 0.25) -> None:
+        super().__init__()
+        self.bag = EmbeddingBagEncoder(vocabulary_size, dimensions, "max", dropout)
+        self.projection = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, dimensions))
+        self.max_tokens = max_tokens
+        self.output_dim = 2 * dimensions
+
+    def forward(self, packed: torch.Tensor) -> torch.Tensor:
+        token_ids = packed[:, : self.max_tokens].long()
+        return torch.cat([self.bag(token_ids), self.projection(packed[:, self.max_tokens :].float())], -1)
+
+
 class _BasicBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()

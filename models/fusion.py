@@ -48,6 +48,8 @@ class FusionClassifier(nn.Module):
     def __init__(self, config: FusionConfig, text_encoder: nn.Module | None, image_encoder: nn.Module | None) -> None:
         super().__init__()
         self.config = config
+        # Per-class weights of the classification loss (ones unless set_class_weights is called before training).
+        self.register_buffer("class_weights", torch.ones(config.classes))
         variant = config.variant
         if variant != "image" and text_encoder is None:
             raise ValueError(f"variant {variant!r} needs a text encoder")
@@ -114,17 +116,22 @@ class FusionClassifier(nn.Module):
         pooled = stacked.amax(0)
         return torch.where(has_text | has_image, pooled, torch.zeros_like(pooled))
 
+    def set_class_weights(self, labels: torch.Tensor) -> None:
+        """Weigh each class by n / (classes x its count), so rare classes count as much as common ones."""
+        counts = torch.bincount(labels, minlength=self.config.classes).float().clamp(min=1)
+        self.class_weights.copy_(counts.sum() / (self.config.classes * counts))
+
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Negative log-likelihood; `common` adds the auxiliary ranking loss (paper eq. 14)."""
         text, image = self.modality_vectors(batch)
         labels = batch["label"]
         config = self.config
         if config.variant == "late":
-            both_heads = F.nll_loss(F.log_softmax(self.text_head(text), -1), labels, reduction="none") * batch[
-                "has_text"
-            ] + F.nll_loss(F.log_softmax(self.image_head(image), -1), labels, reduction="none") * batch["has_image"]
-            return both_heads.mean()
-        main = F.nll_loss(self._log_probabilities(batch, text, image), labels)
+            weights = self.class_weights
+            text_loss = F.nll_loss(F.log_softmax(self.text_head(text), -1), labels, weights, reduction="none")
+            image_loss = F.nll_loss(F.log_softmax(self.image_head(image), -1), labels, weights, reduction="none")
+            return (text_loss * batch["has_text"] + image_loss * batch["has_image"]).mean()
+        main = F.nll_loss(self._log_probabilities(batch, text, image), labels, self.class_weights)
         if config.variant != "common":
             return main
         return config.main_task_weight * main + ranking_loss(

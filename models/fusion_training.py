@@ -9,13 +9,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.encoders import EmbeddingBagEncoder, FeatureEncoder, RecurrentEncoder, ResNetImageEncoder
+from models.encoders import (
+    EmbeddingBagEncoder,
+    FeatureEncoder,
+    RecurrentEncoder,
+    ResNetImageEncoder,
+    SentencePlusBagEncoder,
+)
 from models.fusion import FusionClassifier, FusionConfig
 from models.metrics import classification_scores
 from models.text import CLASSIFIER_TOKENIZER, Vocabulary
 from models.training import FitResult, TrainConfig, fit, predict
 
-TEXT_ENCODER_CHOICES = ("bag-max", "bag-mean", "gru", "lstm", "minilm")
+TEXT_ENCODER_CHOICES = ("bag-max", "bag-mean", "gru", "lstm", "minilm", "minilm+bag")
+SENTENCE_ENCODERS = ("minilm", "minilm+bag")
 CONDITIONS = ("both", "image_only", "text_only")
 
 
@@ -29,8 +36,10 @@ class FusionSettings:
 
     text_encoder: str = "bag-max"
     embedding_dim: int = 200
-    max_tokens: int = 64
+    max_tokens: int = 96
     min_count: int = 1
+    ngrams: int = 1
+    balanced_classes: bool = False
     image_size: int = 64
     channels: int = 3
     image_widths: tuple[int, ...] = (32, 64, 128)
@@ -40,8 +49,8 @@ class FusionSettings:
     main_task_weight: float = 3.0
     pooling: str = "max"
     share_image_encoder: bool = True
-    train: TrainConfig = field(default_factory=TrainConfig)
-    image_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, patience=8))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40, learning_rate=0.003, patience=10))
+    image_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=25, learning_rate=0.001, patience=8))
 
     def __post_init__(self) -> None:
         if self.text_encoder not in TEXT_ENCODER_CHOICES:
@@ -61,8 +70,13 @@ class FusionSettings:
         return cls(**values)
 
 
-def tokenize_texts(texts: Sequence[str | None]) -> list[list[str]]:
-    return CLASSIFIER_TOKENIZER.many(texts)
+def tokenize_texts(texts: Sequence[str | None], ngrams: int = 1) -> list[list[str]]:
+    """Tokens, plus word n-grams up to `ngrams` joined by a space (fastText's bag of n-grams)."""
+    documents = CLASSIFIER_TOKENIZER.many(texts)
+    if ngrams <= 1:
+        return documents
+    return [tokens + [" ".join(tokens[i : i + n]) for n in range(2, ngrams + 1) for i in range(len(tokens) - n + 1)]
+            for tokens in documents]
 
 
 def token_inputs(
@@ -82,7 +96,10 @@ def build_model(
                           settings.main_task_weight, settings.pooling)
     text_encoder: torch.nn.Module | None = None
     if variant != "image":
-        if settings.text_encoder == "minilm":
+        if settings.text_encoder == "minilm+bag":
+            text_encoder = SentencePlusBagEncoder(vocabulary_size, settings.embedding_dim, text_feature_dim,
+                                                  settings.max_tokens, settings.dropout)
+        elif settings.text_encoder == "minilm":
             text_encoder = torch.nn.Sequential(
                 FeatureEncoder(text_feature_dim, settings.dropout), torch.nn.Linear(text_feature_dim,
                                                                                     settings.embedding_dim))
@@ -101,16 +118,6 @@ def build_model(
             image_encoder = ResNetImageEncoder(settings.channels, settings.image_widths,
                                                image_size=settings.image_size)
     return FusionClassifier(config, text_encoder, image_encoder)
-
-
-def inputs_for(variant: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The arrays a variant reads (a text-only model never touches the pixels)."""
-    names = {"text": ("text", "has_text", "has_image"), "image": ("image", "has_text", "has_image")}.get(
-        variant, ("text", "image", "has_text", "has_image"))
-    chosen = {name: arrays[name] for name in names}
-    if "label" in arrays:
-        chosen["label"] = arrays["label"]
-    return chosen
 
 
 def subset(arrays: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -162,6 +169,7 @@ def train_classifier(
     config: TrainConfig,
     save_checkpoint: Callable[[dict[str, Any]], None] | None = None,
     resume_from: dict[str, Any] | None = None,
+    balanced_classes: bool = False,
 ) -> FitResult:
     """Fit on the train rows, stop early on validation accuracy; returns the fit history."""
     train_rows, val_rows = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
@@ -171,6 +179,8 @@ def train_classifier(
             "label more posts"
         )
     train, val = subset(arrays, train_rows), subset(arrays, val_rows)
+    if balanced_classes:
+        model.set_class_weights(torch.as_tensor(np.asarray(arrays["label"])[train_rows]))
     val_labels = np.asarray(arrays["label"])[val_rows]
 
     def validation_accuracy(current: torch.nn.Module) -> float:

@@ -149,7 +149,7 @@ def fit(
         torch.manual_seed(config.seed * 100_003 + epoch)
         model.train()
         total, batches = 0.0, range(0, samples, config.batch_size)
-        bar = tqdm(batches, desc=f"{description} epoch {epoch}", leave=False, disable=not config.progress)
+        bar = tqdm(batches, desc=f"{description} epoch {epoch}", leave=False, disable=None if config.progress else True)
         for begin in bar:
             batch = to_batch(train, order[begin : begin + config.batch_size], device)
             optimizer.zero_grad(set_to_none=True)

@@ -87,7 +87,7 @@ def _decode_into(
         return index, decode_square(home / path, size, channels) if path else None
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        bar = tqdm(total=count, desc=f"decoding images {size}px", unit="img", disable=not progress, leave=False)
+        bar = tqdm(total=count, desc=f"decoding images {size}px", unit="img", disable=None if progress else True, leave=False)
         for begin in range(0, count, CHUNK):
             for index, decoded in pool.map(decode, range(begin, min(begin + CHUNK, count))):
                 if decoded is not None:

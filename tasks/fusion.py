@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pyarrow as pa
 
 from models.fusion import VARIANTS, FusionClassifier
 from models.fusion_training import (
+    SENTENCE_ENCODERS,
     FusionSettings,
     build_model,
     class_probabilities,
@@ -25,7 +25,7 @@ from models.fusion_training import (
     tokenize_texts,
     train_classifier,
 )
-from models.sentence import encode_sentences
+from models.sentence import SENTENCE_DIMENSIONS, encode_sentences
 from models.split import assign_splits
 from models.text import Vocabulary
 from storage import datasets, learning, model_store, warehouse
@@ -34,6 +34,7 @@ from storage.settings import home_paths
 from tasks.locks import warehouse_writer
 
 PREDICT_CHUNK = 20_000
+IMAGE_SETTINGS = ("image_size", "channels", "image_widths", "hidden", "dropout", "balanced_classes", "image_train")
 
 
 class LearningInputError(ValueError):
@@ -95,30 +96,28 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower())[:40]
 
 
-@dataclass
-class _Inputs:
-    arrays: dict[str, np.ndarray]
-    vocabulary: Vocabulary | None
-
-
 def _text_inputs(
     texts: list[str | None], settings: FusionSettings, vocabulary: Vocabulary | None, feature_dir: Path | None,
     split: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Vocabulary | None]:
-    """Token ids (with a vocabulary built on the train rows when none is given) or sentence vectors."""
-    tokens = tokenize_texts(texts)
+    """Token ids (with a vocabulary built on the train rows when none is given), sentence vectors, or both."""
+    tokens = tokenize_texts(texts, settings.ngrams)
     has_text = np.array([bool(t) for t in tokens], dtype=bool)
-    if settings.text_encoder == "minilm":
-        cached = datasets.cached_array(feature_dir, "text-minilm") if feature_dir else None
-        if cached is None:
-            cached = encode_sentences([t or "" for t in texts], progress=True)
+    sentences = None
+    if settings.text_encoder in SENTENCE_ENCODERS:
+        sentences = datasets.cached_array(feature_dir, "text-minilm") if feature_dir else None
+        if sentences is None:
+            sentences = encode_sentences([t or "" for t in texts], progress=True)
             if feature_dir:
-                cached = datasets.save_array(feature_dir, "text-minilm", cached)
-        return cached, has_text, None
+                sentences = datasets.save_array(feature_dir, "text-minilm", sentences)
+        if settings.text_encoder == "minilm":
+            return sentences, has_text, None
     if vocabulary is None:
         rows = np.flatnonzero(split == "train") if split is not None else np.arange(len(tokens))
         vocabulary = Vocabulary.build((tokens[i] for i in rows), min_count=settings.min_count)
     ids, has_text = token_inputs(tokens, vocabulary, settings.max_tokens)
+    if sentences is not None:
+        return np.concatenate([ids.astype(np.float32), np.asarray(sentences)], 1), has_text, vocabulary
     return ids, has_text, vocabulary
 
 
@@ -156,7 +155,12 @@ def load_fusion_model(home: Path, model_id: str) -> tuple[FusionClassifier, dict
 
 def fusion_model_id(task: str, variant: str, snapshot: str, settings: dict[str, Any], image_model_id: str | None
                     ) -> str:
-    """Fixed by what the model learns from: the same data and settings name the same model."""
+    """Fixed by what the model learns from: the same data and settings name the same model.
+
+    The image classifier depends on the image settings only, so runs that vary the text side share it.
+    """
+    if variant == "image":
+        settings = {key: settings[key] for key in IMAGE_SETTINGS if key in settings}
     return f"fusion-{_slug(task)}-{variant}-{_digest(snapshot, settings, image_model_id)}"
 
 
@@ -198,7 +202,7 @@ def train_variant(
     if image is not None:
         arrays["image"] = image
     image_feature_dim = int(image.shape[1]) if image_model is not None else None
-    text_feature_dim = int(text.shape[1]) if config.text_encoder == "minilm" else 0
+    text_feature_dim = SENTENCE_DIMENSIONS if config.text_encoder in SENTENCE_ENCODERS else 0
     model = build_model(variant, config, len(classes), len(vocabulary or ()), text_feature_dim, image_feature_dim)
     train_config = config.image_train if variant == "image" else config.train
     started = time.perf_counter()
@@ -206,6 +210,7 @@ def train_variant(
         model, arrays, split, train_config,
         save_checkpoint=lambda state: model_store.save_checkpoint(store.home, model_id, state),
         resume_from=None if retrain else model_store.load_checkpoint(store.home, model_id),
+        balanced_classes=config.balanced_classes,
     )
     seconds = time.perf_counter() - started
     features = {k: v for k, v in arrays.items() if k != "label"}

@@ -36,6 +36,9 @@ EXPECTED = {
     "collect/collect": ("flows/collect.py:collect_flow", "cpu", None),
     "curate/curate": ("flows/curate.py:curate_flow", "cpu", None),
     "demo/demo": ("flows/demo.py:demo_flow", "cpu", None),
+    "weekly-training/weekly": ("flows/weekly.py:weekly_training_flow", "gpu", "0 3 * * 0"),
+    "train-fusion/train-fusion": ("flows/learn.py:train_fusion_flow", "gpu", None),
+    "predict-fusion/predict-fusion": ("flows/learn.py:predict_fusion_flow", "gpu", None),
 }
 SECRET_WORDS = ("token", "secret", "password", "api_key", "session")
 
