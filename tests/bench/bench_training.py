@@ -11,7 +11,7 @@ seconds; the epoch includes the validation pass, kept tiny with ``--val``); the 
 ``--repeats`` runs, each on a freshly built model. On CUDA `fit` trains under bf16 autocast.
 
 The data are random but shaped as in the pipeline: uint8 images (n, 3, 64, 64); token ids (n, 96) with
-Zipf-distributed ids over a 20k vocabulary and caption lengths around 15 tokens; 128-d image vectors (the
+Zipf-distributed ids over a 20k vocabulary (``--vocabulary``) and caption lengths around 15 tokens; 128-d image vectors (the
 frozen image classifier's output, share_image_encoder); 384-d unit sentence vectors standing in for MiniLM (the
 sentence model itself is not run); some posts without text or image. Word2Vec (gensim, through
 `train_word_space`, TF-IDF included) is timed on ``--captions`` synthetic captions: captions x epochs / seconds.
@@ -44,8 +44,8 @@ from models.sentence import SENTENCE_DIMENSIONS  # noqa: E402
 from models.training import TrainConfig  # noqa: E402
 from models.word_space import WordSpaceConfig, train_word_space  # noqa: E402
 
-VOCABULARY = 20_000
-CLASSES = 10
+VOCABULARY = 20_000  # tokens in the classifiers' vocabulary and in the captions (--vocabulary)
+CLASSES = 10  # --classes
 IMAGE_VECTOR_DIM = 128  # the default ResNet's last width: what `image_vectors` gives the fusions
 WORD_SPACE_DIM = WordSpaceConfig().dimensions
 
@@ -61,17 +61,18 @@ class Benchmark:
 # ----------------------------------------------------------------------------- synthetic data
 
 
-def token_ids(rng: np.random.Generator, rows: int, max_tokens: int, has_text: np.ndarray) -> np.ndarray:
+def token_ids(rng: np.random.Generator, rows: int, max_tokens: int, has_text: np.ndarray, vocabulary: int
+              ) -> np.ndarray:
     """(rows, max_tokens) int64 ids right-padded with 0 (ids 2.. are words, Zipf-distributed as in real text)."""
     lengths = np.clip(rng.poisson(15, rows), 1, max_tokens) * has_text
     ids = np.zeros((rows, max_tokens), dtype=np.int64)
-    words = np.minimum(rng.zipf(1.2, (rows, max_tokens)), VOCABULARY - 2) + 1
+    words = np.minimum(rng.zipf(1.2, (rows, max_tokens)), vocabulary - 2) + 1
     mask = np.arange(max_tokens)[None, :] < lengths[:, None]
     ids[mask] = words[mask]
     return ids
 
 
-def synthetic_data(rows: int, seed: int = 13) -> dict[str, np.ndarray]:
+def synthetic_data(rows: int, vocabulary: int, classes: int, seed: int = 13) -> dict[str, np.ndarray]:
     """Every input any model reads, for `rows` posts (train rows first, then validation rows)."""
     rng = np.random.default_rng(seed)
     settings = FusionSettings()
@@ -81,7 +82,7 @@ def synthetic_data(rows: int, seed: int = 13) -> dict[str, np.ndarray]:
     pixels[~has_image] = 0
     sentences = rng.standard_normal((rows, SENTENCE_DIMENSIONS)).astype(np.float32)
     sentences /= np.linalg.norm(sentences, axis=1, keepdims=True)
-    ids = token_ids(rng, rows, settings.max_tokens, has_text)
+    ids = token_ids(rng, rows, settings.max_tokens, has_text, vocabulary)
     targets = rng.standard_normal((rows, WORD_SPACE_DIM)).astype(np.float32)
     return {
         "pixels": pixels,
@@ -91,20 +92,20 @@ def synthetic_data(rows: int, seed: int = 13) -> dict[str, np.ndarray]:
         "ids_and_sentences": np.concatenate([ids.astype(np.float32), sentences], 1),
         "has_text": has_text,
         "has_image": has_image,
-        "label": rng.integers(0, CLASSES, rows).astype(np.int64),
+        "label": rng.integers(0, classes, rows).astype(np.int64),
         "target": targets,
     }
 
 
-def synthetic_captions(count: int, seed: int = 13) -> list[list[str]]:
-    """Token lists of captions: Zipf-distributed words over a 20k vocabulary, about 12 tokens each."""
+def synthetic_captions(count: int, vocabulary: int, seed: int = 13) -> list[list[str]]:
+    """Token lists of captions: Zipf-distributed words over the vocabulary, about 12 tokens each."""
     rng = np.random.default_rng(seed)
     lengths = np.clip(rng.poisson(12, count), 1, 60)
-    words = np.minimum(rng.zipf(1.2, int(lengths.sum())), VOCABULARY)
-    vocabulary = [f"w{i}" for i in range(VOCABULARY + 1)]
+    words = np.minimum(rng.zipf(1.2, int(lengths.sum())), vocabulary)
+    names = [f"w{i}" for i in range(vocabulary + 1)]
     captions, start = [], 0
     for length in lengths:
-        captions.append([vocabulary[w] for w in words[start : start + length]])
+        captions.append([names[w] for w in words[start : start + length]])
         start += length
     return captions
 
@@ -142,7 +143,7 @@ def fusion(variant: str, text_encoder: str = "bag-max", cnn: bool = False) -> Ca
                 text_encoder, data["ids"])
         image_feature_dim = None if cnn or variant == "image" else IMAGE_VECTOR_DIM
         text_feature_dim = SENTENCE_DIMENSIONS if text_encoder in ("minilm", "minilm+bag") else 0
-        model = build_model(variant, settings, CLASSES, VOCABULARY, text_feature_dim, image_feature_dim)
+        model = build_model(variant, settings, args.classes, args.vocabulary, text_feature_dim, image_feature_dim)
         base = settings.image_train if variant == "image" else settings.train
         result = train_classifier(model, arrays, split_column(args), epoch_config(base, args))
         return measured_rate(result.history, args.warmup)
@@ -187,7 +188,7 @@ def benchmarks(args: argparse.Namespace) -> list[Benchmark]:
         Benchmark("regression", f"paper 001 image regression: {cnn} -> {WORD_SPACE_DIM}-d", "samples/s", regression),
         Benchmark("word2vec", f"word2vec: gensim {'skip-gram' if w2v.skip_gram else 'CBOW'} {w2v.dimensions}-d, "
                   f"window {w2v.window}, {args.captions:,} captions, {args.w2v_epochs} epochs, "
-                  f"{args.w2v_workers} workers", "sentences/s", word2vec),
+                  f"{args.w2v_workers} worker{'s' if args.w2v_workers > 1 else ''}", "sentences/s", word2vec),
     ]
 
 
@@ -232,7 +233,8 @@ def print_report(args: argparse.Namespace, info: dict[str, Any], rows: list[dict
           f"{info['torch_threads']} threads; Python {info['python']}")
     if args.device == "cuda":
         print(f"- GPU: {info['gpu']} (CUDA {info['cuda']}), bf16 autocast on (as `fit` trains)")
-    print(f"- {args.samples:,} train + {args.val} val samples, {args.warmup} warm-up + {args.epochs} measured "
+    print(f"- {args.samples:,} train + {args.val} val samples, {args.classes} classes, {args.vocabulary:,}-token "
+          f"vocabulary, {args.warmup} warm-up + {args.epochs} measured "
           f"epochs per run; load average before: {', '.join(f'{v:.2f}' for v in info['load_average'] or [])}\n")
     print("| model | device | samples/s (median) | runs |")
     print("|---|---|---:|---|")
@@ -254,6 +256,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="runs per model; the table shows the median")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--only", default=None, help=f"comma-separated subset of: {', '.join(names)}")
+    parser.add_argument("--vocabulary", type=int, default=VOCABULARY,
+                        help=f"classifier vocabulary and caption words (default {VOCABULARY}); the bag encoders' "
+                        "dense embedding update grows with it")
+    parser.add_argument("--classes", type=int, default=CLASSES, help=f"classes (default {CLASSES})")
     parser.add_argument("--captions", type=int, default=20_000, help="word2vec captions (default 20000)")
     parser.add_argument("--w2v-epochs", type=int, default=5, help="word2vec epochs per run (default 5)")
     parser.add_argument("--w2v-workers", type=int, default=WordSpaceConfig().workers,
@@ -267,6 +273,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(names)}")
     if min(args.samples, args.val, args.epochs, args.repeats, args.captions, args.w2v_epochs, args.w2v_workers) < 1:
         parser.error("--samples, --val, --epochs, --repeats, --captions, --w2v-epochs and --w2v-workers must be >= 1")
+    if args.vocabulary < 3 or args.classes < 2:
+        parser.error("--vocabulary must be >= 3 and --classes >= 2")
     if args.warmup < 0:
         parser.error("--warmup must be >= 0")
     if args.device == "auto":
@@ -284,9 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join([".venv/bin/python", "tests/bench/bench_training.py", *map(shlex.quote, sys.argv[1:])])
     chosen = [b for b in benchmarks(args) if not args.only or b.name in args.only]
     info = machine_info(args)
-    data: dict[str, Any] = synthetic_data(args.samples + args.val)
+    data: dict[str, Any] = synthetic_data(args.samples + args.val, args.vocabulary, args.classes)
     if any(b.name == "word2vec" for b in chosen):
-        data["captions"] = synthetic_captions(args.captions)
+        data["captions"] = synthetic_captions(args.captions, args.vocabulary)
     rows = []
     for bench in chosen:
         runs = []
@@ -303,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         settings = {key: getattr(args, key) for key in ("samples", "val", "epochs", "warmup", "repeats", "threads",
-                                                          "captions", "w2v_epochs", "w2v_workers")}
+                                                          "vocabulary", "classes", "captions", "w2v_epochs", "w2v_workers")}
         args.json.write_text(json.dumps({"command": command, "machine": info, "settings": settings, "results": rows},
                                         indent=2) + "\n")
     return 0
