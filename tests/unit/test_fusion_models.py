@@ -139,3 +139,22 @@ def test_configuration_errors_name_the_choices():
         FusionClassifier(FusionConfig("joint", 3), EmbeddingBagEncoder(5), None)
     with pytest.raises(FileNotFoundError, match="never downloads"):
         model_store.load_torchscript("/nonexistent/resnet.pt")
+
+
+@pytest.mark.parametrize("encoder", ["bag-mean", "gru", "lstm", "minilm", "minilm+bag"])
+def test_every_text_encoder_learns_the_text_classifier(encoder):
+    arrays, split = tiny_posts()
+    feature_dim = 0
+    if encoder.startswith("minilm"):  # stand-in sentence vectors carrying the class, as MiniLM's would
+        feature_dim = 24
+        rng = np.random.default_rng(1)
+        centres = rng.normal(size=(CLASSES, feature_dim)).astype(np.float32)
+        sentences = centres[arrays["label"]] + rng.normal(scale=0.5, size=(len(split), feature_dim))
+        sentences = sentences.astype(np.float32)
+        arrays = {**arrays, "text": sentences if encoder == "minilm" else
+                  np.concatenate([arrays["text"].astype(np.float32), sentences], 1)}
+    settings = FusionSettings(text_encoder=encoder, embedding_dim=16, hidden=16, dropout=0.1, max_tokens=6)
+    model = build_model("text", settings, CLASSES, VOCABULARY, feature_dim, None)
+    result = train_classifier(model, arrays, split, FAST)
+    assert result.history[-1].train_loss < 0.7 * result.history[0].train_loss
+    assert result.best_score > 0.8
