@@ -60,8 +60,12 @@ class FusionClassifier(nn.Module):
         text_dim = text_encoder.output_dim if self.text_encoder is not None else 0
         image_dim = image_encoder.output_dim if self.image_encoder is not None else 0
         self.image_projection: nn.Module | None = None
+        self.text_projection: nn.Module | None = None
         if variant in ("joint", "common"):
+            # Both vectors are mapped into one space of the text's size (the paper maps only the larger one):
+            # a learnt map on the text side too keeps the max pooling from being decided by raw embedding scales.
             self.image_projection = nn.Linear(image_dim, text_dim)
+            self.text_projection = nn.Linear(text_dim, text_dim)
         if variant == "late":
             self.text_head = _head(text_dim, config.hidden, config.classes, config.dropout)
             self.image_head = _head(image_dim, config.hidden, config.classes, config.dropout)
@@ -75,6 +79,8 @@ class FusionClassifier(nn.Module):
         image = self.image_encoder(batch["image"]) if self.image_encoder is not None else None
         if image is not None and self.image_projection is not None:
             image = self.image_projection(image)
+        if text is not None and self.text_projection is not None:
+            text = self.text_projection(text)
         return text, image
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -147,9 +153,11 @@ def ranking_loss(
     has_text: torch.Tensor,
     negatives: int,
 ) -> torch.Tensor:
-    """Eq. 13: -sum_j log(e^-d+ / (e^-d+ + e^-d-_j)) = sum_j softplus(d+ - d-_j), d the squared distance.
+    """Eq. 13: -sum_j log(e^-d+ / (e^-d+ + e^-d-_j)) = sum_j softplus(d+ - d-_j).
 
-    The g negative texts of a post are drawn at random from the batch's posts of another class.
+    d is the squared distance of the L2-normalised vectors (2 - 2 cos, in [0, 4]): the paper leaves d open, and on
+    raw vectors the loss grows with their scale and swamps the classification loss. The g negative texts of a
+    post are drawn at random from the batch's posts of another class.
     """
     valid_negative = (labels.unsqueeze(0) != labels.unsqueeze(1)) & has_text.unsqueeze(0)
     anchors = has_image & has_text & valid_negative.any(1)
@@ -157,6 +165,7 @@ def ranking_loss(
         return image.sum() * 0.0
     weights = valid_negative[anchors].float()
     negative_index = torch.multinomial(weights, negatives, replacement=True)
+    image, text = F.normalize(image, dim=-1), F.normalize(text, dim=-1)
     anchor_image, positive_text = image[anchors], text[anchors]
     positive = (anchor_image - positive_text).pow(2).sum(-1, keepdim=True)
     negative = (anchor_image.unsqueeze(1) - text[negative_index]).pow(2).sum(-1)

@@ -171,7 +171,7 @@ def train_classifier(
     resume_from: dict[str, Any] | None = None,
     balanced_classes: bool = False,
 ) -> FitResult:
-    """Fit on the train rows, stop early on validation accuracy; returns the fit history."""
+    """Fit on the train rows, stop early on the validation log-likelihood; returns the fit history."""
     train_rows, val_rows = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     if len(train_rows) == 0 or len(val_rows) == 0:
         raise ValueError(
@@ -183,11 +183,13 @@ def train_classifier(
         model.set_class_weights(torch.as_tensor(np.asarray(arrays["label"])[train_rows]))
     val_labels = np.asarray(arrays["label"])[val_rows]
 
-    def validation_accuracy(current: torch.nn.Module) -> float:
-        predicted = predict(current, {k: v for k, v in val.items() if k != "label"}, device=config.device)
-        return float((predicted.argmax(1) == val_labels).mean())
+    def validation_log_likelihood(current: torch.nn.Module) -> float:
+        # Mean log-probability of the true class: smooth on a small validation split, and a model that only
+        # predicts the majority class does not win it the way it can win accuracy.
+        log_probabilities = predict(current, {k: v for k, v in val.items() if k != "label"}, device=config.device)
+        return float(log_probabilities[np.arange(len(val_labels)), val_labels].mean())
 
-    return fit(model, train, lambda m, batch: m.loss(batch), validation_accuracy, config, save_checkpoint,
+    return fit(model, train, lambda m, batch: m.loss(batch), validation_log_likelihood, config, save_checkpoint,
                resume_from, description=f"{model.config.variant}")
 
 

@@ -1,5 +1,7 @@
 """Paper 003's six classifiers, the encoders and the shared training loop, on tiny synthetic posts (CPU)."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -44,7 +46,7 @@ def test_every_variant_learns_and_its_loss_falls(variant):
     result = train_classifier(model, arrays, split, FAST)
     losses = [epoch.train_loss for epoch in result.history]
     assert losses[-1] < 0.7 * losses[0]
-    assert result.best_score > 0.8  # validation accuracy; chance is 1/3
+    assert result.best_score > math.log(0.6)  # mean log-probability of the true class; chance is log(1/3)
 
 
 @pytest.mark.parametrize("variant", ["late", "joint", "common"])
@@ -157,4 +159,4 @@ def test_every_text_encoder_learns_the_text_classifier(encoder):
     model = build_model("text", settings, CLASSES, VOCABULARY, feature_dim, None)
     result = train_classifier(model, arrays, split, FAST)
     assert result.history[-1].train_loss < 0.7 * result.history[0].train_loss
-    assert result.best_score > 0.8
+    assert result.best_score > math.log(0.6)
