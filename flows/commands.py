@@ -139,7 +139,7 @@ def _fusion_settings(args: argparse.Namespace) -> dict:
     settings: dict = {}
     train: dict = {}
     image_train: dict = {}
-    for name in ("text_encoder", "image_size", "negatives", "main_task_weight", "ngrams"):
+    for name in ("text_encoder", "image_size", "negatives", "main_task_weight", "ngrams", "image_backbone"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     if args.balanced:

@@ -173,22 +173,31 @@ def _flip_and_shift(x: torch.Tensor, max_shift: int = 4) -> torch.Tensor:
     return padded[:, :, dy : dy + x.shape[2], dx : dx + x.shape[3]]
 
 
+def _evaluation_mode(network: nn.Module) -> None:
+    """eval() for a TorchScript network; a torch.export program is fixed in the mode it was exported in."""
+    try:
+        network.eval()
+    except NotImplementedError:
+        pass
+
+
 class FrozenBackbone(nn.Module):
     """A pretrained image network (for example TorchScript loaded from a local file), never updated."""
 
     def __init__(self, network: nn.Module, channels: int, image_size: int) -> None:
         super().__init__()
-        self.network = network.eval()
+        self.network = network
+        _evaluation_mode(network)
         for parameter in self.network.parameters():
             parameter.requires_grad_(False)
         with torch.no_grad():
-            probe = self.network(torch.zeros(1, channels, image_size, image_size))
-        self.output_dim = int(probe.reshape(1, -1).shape[1])
+            probe = self.network(torch.zeros(2, channels, image_size, image_size))
+        self.output_dim = int(probe.reshape(2, -1).shape[1])
         self.channels, self.image_size = channels, image_size
 
     def train(self, mode: bool = True) -> FrozenBackbone:
-        super().train(mode)
-        self.network.eval()
+        self.training = mode
+        _evaluation_mode(self.network)
         return self
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ import torch
 from models.encoders import (
     EmbeddingBagEncoder,
     FeatureEncoder,
+    FrozenBackbone,
     RecurrentEncoder,
     ResNetImageEncoder,
     SentencePlusBagEncoder,
@@ -49,6 +50,7 @@ class FusionSettings:
     main_task_weight: float = 3.0
     pooling: str = "max"
     share_image_encoder: bool = True
+    image_backbone: str | None = None
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40, learning_rate=0.003, patience=10))
     image_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=25, learning_rate=0.001, patience=8))
 
@@ -89,9 +91,13 @@ def token_inputs(
 
 def build_model(
     variant: str, settings: FusionSettings, classes: int, vocabulary_size: int, text_feature_dim: int,
-    image_feature_dim: int | None,
+    image_feature_dim: int | None, backbone: torch.nn.Module | None = None,
 ) -> FusionClassifier:
-    """The variant's network; image_feature_dim set means the image input is precomputed vectors."""
+    """The variant's network; image_feature_dim set means the image input is precomputed vectors.
+
+    `backbone` is a pretrained image network (settings.image_backbone, loaded by the caller) used frozen in
+    place of the CNN trained from scratch.
+    """
     config = FusionConfig(variant, classes, settings.hidden, settings.dropout, settings.negatives,
                           settings.main_task_weight, settings.pooling)
     text_encoder: torch.nn.Module | None = None
@@ -114,6 +120,8 @@ def build_model(
     if variant != "text":
         if image_feature_dim is not None:
             image_encoder = FeatureEncoder(image_feature_dim, settings.dropout)
+        elif backbone is not None:
+            image_encoder = FrozenBackbone(backbone, settings.channels, settings.image_size)
         else:
             image_encoder = ResNetImageEncoder(settings.channels, settings.image_widths,
                                                image_size=settings.image_size)

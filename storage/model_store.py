@@ -48,12 +48,17 @@ def load_model(home: Path, checkpoint_path: str) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def load_torchscript(path: str | os.PathLike) -> torch.nn.Module:
-    """A pretrained network saved with torch.jit.save, from a local file only (nothing is downloaded)."""
+def load_pretrained_network(path: str | os.PathLike) -> torch.nn.Module:
+    """A pretrained network from a local file only (nothing is downloaded).
+
+    `.pt2`: a torch.export program (torch.export.save); anything else: TorchScript (torch.jit.save).
+    """
     file = Path(path).expanduser()
     if not file.is_file():
         raise FileNotFoundError(
-            f"pretrained weights not found at {file}: give the local path of a TorchScript file "
-            "(torch.jit.save(torch.jit.script(net), PATH)); postatlas never downloads weights"
+            f"pretrained weights not found at {file}: give the local path of a network saved with "
+            "torch.export.save (.pt2) or torch.jit.save; postatlas never downloads weights"
         )
+    if file.suffix == ".pt2":
+        return torch.export.load(str(file)).module()
     return torch.jit.load(str(file), map_location="cpu")

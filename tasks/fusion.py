@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import torch
 
 from models.fusion import VARIANTS, FusionClassifier
 from models.fusion_training import (
@@ -34,7 +35,8 @@ from storage.settings import home_paths
 from tasks.locks import warehouse_writer
 
 PREDICT_CHUNK = 20_000
-IMAGE_SETTINGS = ("image_size", "channels", "image_widths", "hidden", "dropout", "balanced_classes", "image_train")
+IMAGE_SETTINGS = ("image_size", "channels", "image_widths", "hidden", "dropout", "balanced_classes", "image_train",
+                  "image_backbone")
 
 
 class LearningInputError(ValueError):
@@ -139,6 +141,11 @@ def _image_inputs(
     return cached, present
 
 
+def _backbone(settings: FusionSettings) -> torch.nn.Module | None:
+    """The optional pretrained image network, from its local TorchScript file."""
+    return model_store.load_pretrained_network(settings.image_backbone) if settings.image_backbone else None
+
+
 def load_fusion_model(home: Path, model_id: str) -> tuple[FusionClassifier, dict[str, Any]]:
     """The registered model rebuilt with its weights, and its saved state (settings, classes, vocabulary)."""
     with warehouse.reader(home / "warehouse.duckdb") as con:
@@ -148,7 +155,7 @@ def load_fusion_model(home: Path, model_id: str) -> tuple[FusionClassifier, dict
     state = model_store.load_model(home, row["checkpoint_path"])
     settings = FusionSettings.from_dict(state["settings"])
     model = build_model(state["variant"], settings, len(state["classes"]), len(state["vocabulary"] or ()),
-                        state["text_feature_dim"], state["image_feature_dim"])
+                        state["text_feature_dim"], state["image_feature_dim"], _backbone(settings))
     model.load_state_dict(state["weights"])
     return model.eval(), state
 
@@ -161,6 +168,7 @@ def fusion_model_id(task: str, variant: str, snapshot: str, settings: dict[str, 
     """
     if variant == "image":
         settings = {key: settings[key] for key in IMAGE_SETTINGS if key in settings}
+    settings = {key: value for key, value in settings.items() if value is not None}  # options left unset
     return f"fusion-{_slug(task)}-{variant}-{_digest(snapshot, settings, image_model_id)}"
 
 
@@ -203,7 +211,8 @@ def train_variant(
         arrays["image"] = image
     image_feature_dim = int(image.shape[1]) if image_model is not None else None
     text_feature_dim = SENTENCE_DIMENSIONS if config.text_encoder in SENTENCE_ENCODERS else 0
-    model = build_model(variant, config, len(classes), len(vocabulary or ()), text_feature_dim, image_feature_dim)
+    model = build_model(variant, config, len(classes), len(vocabulary or ()), text_feature_dim, image_feature_dim,
+                        _backbone(config) if image_feature_dim is None else None)
     train_config = config.image_train if variant == "image" else config.train
     started = time.perf_counter()
     result = train_classifier(

@@ -89,3 +89,27 @@ def test_errors_say_what_to_do(trained_home: Path, monkeypatch, capsys) -> None:
     assert "unknown variant" in capsys.readouterr().err
     assert main(["predict", "fusion", "--task", "topic", "--model", "nope"]) == 2
     assert "no fusion model 'nope'" in capsys.readouterr().err
+
+
+def test_a_pretrained_image_network_loads_from_a_local_file_only(trained_home: Path, tmp_path: Path, monkeypatch,
+                                                                  capsys) -> None:
+    import torch
+
+    monkeypatch.setenv("POSTATLAS_HOME", str(trained_home))
+    missing = tmp_path / "resnet.pt"
+    assert main([*TRAIN, "--variant", "image", "--image-backbone", str(missing)]) == 2
+    assert f"pretrained weights not found at {missing}" in capsys.readouterr().err
+
+    # A stand-in for a pretrained backbone: any TorchScript network from images to vectors.
+    network = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, 2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                  torch.nn.Flatten())
+    torch.jit.save(torch.jit.script(network), str(missing))
+    assert main([*TRAIN, "--variant", "image,joint", "--image-backbone", str(missing)]) == 0
+    rows = query(trained_home, "SELECT variant, json_extract_string(config, '$.image_backbone') FROM models "
+                               "WHERE json_extract_string(config, '$.image_backbone') IS NOT NULL ORDER BY 1")
+    assert rows == [("image", str(missing)), ("joint", str(missing))]
+    image_model = query(trained_home, "SELECT model_id FROM models WHERE variant = 'image' "
+                                      "AND json_extract_string(config, '$.image_backbone') IS NOT NULL")[0][0]
+    state = torch.load(trained_home / "models" / image_model / "model.pt", weights_only=False)
+    frozen = {k: v for k, v in state["weights"].items() if k.startswith("image_encoder.network.")}
+    assert torch.equal(frozen["image_encoder.network.0.weight"], network[0].weight.detach())  # never updated

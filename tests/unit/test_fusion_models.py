@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from models.encoders import EmbeddingBagEncoder, FeatureEncoder, RecurrentEncoder, ResNetImageEncoder
+from models.encoders import (
+    EmbeddingBagEncoder,
+    FeatureEncoder,
+    FrozenBackbone,
+    RecurrentEncoder,
+    ResNetImageEncoder,
+)
 from models.fusion import VARIANTS, FusionClassifier, FusionConfig, ranking_loss
 from models.fusion_training import FusionSettings, build_model, evaluate, subset, train_classifier
 from models.training import TrainConfig, fit, predict
@@ -140,7 +146,7 @@ def test_configuration_errors_name_the_choices():
     with pytest.raises(ValueError, match="needs an image encoder"):
         FusionClassifier(FusionConfig("joint", 3), EmbeddingBagEncoder(5), None)
     with pytest.raises(FileNotFoundError, match="never downloads"):
-        model_store.load_torchscript("/nonexistent/resnet.pt")
+        model_store.load_pretrained_network("/nonexistent/resnet.pt")
 
 
 @pytest.mark.parametrize("encoder", ["bag-mean", "gru", "lstm", "minilm", "minilm+bag"])
@@ -160,3 +166,14 @@ def test_every_text_encoder_learns_the_text_classifier(encoder):
     result = train_classifier(model, arrays, split, FAST)
     assert result.history[-1].train_loss < 0.7 * result.history[0].train_loss
     assert result.best_score > math.log(0.6)
+
+
+def test_pretrained_networks_load_from_export_and_torchscript_files(tmp_path):
+    network = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()
+    images = torch.rand(2, 3, 16, 16)
+    batch = {0: torch.export.Dim("batch")}  # exported with a free batch size, as docs/LEARNING.md says
+    torch.export.save(torch.export.export(network, (images,), dynamic_shapes=(batch,)), str(tmp_path / "net.pt2"))
+    loaded = model_store.load_pretrained_network(tmp_path / "net.pt2")
+    assert torch.allclose(loaded(images), network(images))
+    frozen = FrozenBackbone(loaded, channels=3, image_size=16)
+    assert frozen.output_dim == 4 and not any(p.requires_grad for p in frozen.parameters())
