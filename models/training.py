@@ -131,6 +131,10 @@ def fit(
     result = FitResult(best_epoch=0, best_score=float("-inf"), device=str(device))
     best_weights = copy.deepcopy(model.state_dict())
     start_epoch, epochs_without_gain = 1, 0
+    if resume_from is not None and not _fits(model, resume_from["model"]):
+        tqdm.write(f"{description}: the checkpoint does not fit this model (settings or code changed); "
+                   "training from the start")
+        resume_from = None
     if resume_from is not None:
         model.load_state_dict(resume_from["model"])
         optimizer.load_state_dict(resume_from["optimizer"])
@@ -190,6 +194,12 @@ def fit(
     model.load_state_dict(best_weights)
     model.eval()
     return result
+
+
+def _fits(model: nn.Module, weights: dict[str, torch.Tensor]) -> bool:
+    """Whether saved weights have exactly the model's parameter names and shapes."""
+    own = model.state_dict()
+    return own.keys() == weights.keys() and all(own[k].shape == weights[k].shape for k in own)
 
 
 @torch.no_grad()

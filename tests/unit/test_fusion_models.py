@@ -177,3 +177,12 @@ def test_pretrained_networks_load_from_export_and_torchscript_files(tmp_path):
     assert torch.allclose(loaded(images), network(images))
     frozen = FrozenBackbone(loaded, channels=3, image_size=16)
     assert frozen.output_dim == 4 and not any(p.requires_grad for p in frozen.parameters())
+
+
+def test_a_checkpoint_of_another_architecture_is_ignored_not_fatal():
+    arrays, split = tiny_posts()
+    saved: list[dict] = []
+    train_classifier(small_model("text"), arrays, split, TrainConfig(epochs=1, progress=False, threads=1),
+                     save_checkpoint=saved.append)
+    result = train_classifier(small_model("joint"), arrays, split, FAST, resume_from=saved[-1])
+    assert [epoch.epoch for epoch in result.history] == list(range(1, FAST.epochs + 1))
