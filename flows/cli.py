@@ -90,8 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     fusion.add_argument("--image-size", type=int, help="image side in pixels (default 64)")
     fusion.add_argument("--grey", action="store_true", help="grey images instead of colour")
     fusion.add_argument("--image-backbone", metavar="PATH",
-                        help="a pretrained image network saved as TorchScript (local file), used frozen instead of "
-                        "the CNN trained from scratch")
+                        help="a pretrained image network (a local .pt2 from torch.export, or TorchScript), "
+                        "used frozen instead of the CNN trained from scratch")
     fusion.add_argument("--end-to-end", action="store_true",
                         help="each fusion trains its own CNN instead of reading the image classifier's vectors")
     fusion.add_argument("--negatives", type=int, help="common: g random negatives per post (default 3)")
