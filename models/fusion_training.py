@@ -179,7 +179,7 @@ def train_classifier(
     resume_from: dict[str, Any] | None = None,
     balanced_classes: bool = False,
 ) -> FitResult:
-    """Fit on the train rows, stop early on the validation log-likelihood; returns the fit history."""
+    """Fit on the train rows, stop early on the validation macro-F1; returns the fit history."""
     train_rows, val_rows = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     if len(train_rows) == 0 or len(val_rows) == 0:
         raise ValueError(
@@ -191,13 +191,14 @@ def train_classifier(
         model.set_class_weights(torch.as_tensor(np.asarray(arrays["label"])[train_rows]))
     val_labels = np.asarray(arrays["label"])[val_rows]
 
-    def validation_log_likelihood(current: torch.nn.Module) -> float:
-        # Mean log-probability of the true class: smooth on a small validation split, and a model that only
-        # predicts the majority class does not win it the way it can win accuracy.
-        log_probabilities = predict(current, {k: v for k, v in val.items() if k != "label"}, device=config.device)
-        return float(log_probabilities[np.arange(len(val_labels)), val_labels].mean())
+    def validation_macro_f1(current: torch.nn.Module) -> float:
+        # Macro-F1 rather than accuracy: on a small, skewed validation split a model that only predicts the
+        # majority class can win on accuracy; and rather than the log-likelihood, which peaks in the first
+        # epochs, before the model has learnt to separate the classes.
+        predicted = predict(current, {k: v for k, v in val.items() if k != "label"}, device=config.device).argmax(1)
+        return classification_scores(val_labels, predicted, int(model.config.classes))["macro_f1"]
 
-    return fit(model, train, lambda m, batch: m.loss(batch), validation_log_likelihood, config, save_checkpoint,
+    return fit(model, train, lambda m, batch: m.loss(batch), validation_macro_f1, config, save_checkpoint,
                resume_from, description=f"{model.config.variant}")
 
 

@@ -1,7 +1,5 @@
 """Paper 003's six classifiers, the encoders and the shared training loop, on tiny synthetic posts (CPU)."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -52,7 +50,7 @@ def test_every_variant_learns_and_its_loss_falls(variant):
     result = train_classifier(model, arrays, split, FAST)
     losses = [epoch.train_loss for epoch in result.history]
     assert losses[-1] < 0.7 * losses[0]
-    assert result.best_score > math.log(0.6)  # mean log-probability of the true class; chance is log(1/3)
+    assert result.best_score > 0.8  # validation macro-F1; chance is about 1/3
 
 
 @pytest.mark.parametrize("variant", ["late", "joint", "common"])
@@ -165,7 +163,7 @@ def test_every_text_encoder_learns_the_text_classifier(encoder):
     model = build_model("text", settings, CLASSES, VOCABULARY, feature_dim, None)
     result = train_classifier(model, arrays, split, FAST)
     assert result.history[-1].train_loss < 0.7 * result.history[0].train_loss
-    assert result.best_score > math.log(0.6)
+    assert result.best_score > 0.8
 
 
 def test_pretrained_networks_load_from_export_and_torchscript_files(tmp_path):
