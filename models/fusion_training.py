@@ -162,9 +162,12 @@ def evaluate(
     model: FusionClassifier, arrays: dict[str, Any], labels: np.ndarray, classes: int, split: str,
     device: str = "auto",
 ) -> list[dict[str, Any]]:
-    """Scores with both modalities, with only the image and with only the text."""
+    """Scores with both modalities, with only the image and with only the text (NaN for an empty split)."""
     rows = []
     for condition in CONDITIONS:
+        if len(labels) == 0:  # e.g. a predefined split without test posts
+            rows.append({"split": split, "condition": condition, **classification_scores(labels, labels, classes)})
+            continue
         predicted = class_probabilities(model, _masked(arrays, condition), device).argmax(1)
         rows.append({"split": split, "condition": condition, **classification_scores(labels, predicted, classes)})
     return rows

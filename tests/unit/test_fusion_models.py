@@ -184,3 +184,12 @@ def test_a_checkpoint_of_another_architecture_is_ignored_not_fatal():
                      save_checkpoint=saved.append)
     result = train_classifier(small_model("joint"), arrays, split, FAST, resume_from=saved[-1])
     assert [epoch.epoch for epoch in result.history] == list(range(1, FAST.epochs + 1))
+
+
+def test_an_empty_split_is_scored_as_missing_not_a_crash():
+    arrays, split = tiny_posts()
+    model = small_model("joint")
+    rows = evaluate(model, subset({k: v for k, v in arrays.items() if k != "label"}, np.array([], dtype=int)),
+                    np.array([], dtype=np.int64), CLASSES, "test", "cpu")
+    assert [row["condition"] for row in rows] == ["both", "image_only", "text_only"]
+    assert all(row["n"] == 0 and np.isnan(row["accuracy"]) for row in rows)
