@@ -183,9 +183,7 @@ def cmd_train(args: argparse.Namespace, home: str) -> int:
                                        retrain=args.retrain, split_task=args.split_task)
             print_fusion_summary(result)
             return EXIT_OK
-    except (LearningInputError, FileNotFoundError, warehouse.WarehouseBusy) as error:
-        raise UserError(str(error)) from error
-    except ValueError as error:
+    except (LearningInputError, FileNotFoundError, ImportError, ValueError, warehouse.WarehouseBusy) as error:
         raise UserError(str(error)) from error
     raise UserError(f"unknown model {args.model!r}")
 
@@ -198,7 +196,7 @@ def cmd_predict(args: argparse.Namespace, home: str) -> int:
 
     try:
         result = predict_fusion_flow(task_name=args.task, model_id=args.model_id, home=home)
-    except (LearningInputError, FileNotFoundError, warehouse.WarehouseBusy) as error:
+    except (LearningInputError, FileNotFoundError, ImportError, ValueError, warehouse.WarehouseBusy) as error:
         raise UserError(str(error)) from error
     print_prediction_summary(result, str(home_paths(home).warehouse))
     return EXIT_OK

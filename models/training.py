@@ -77,7 +77,7 @@ def select_device(preference: str = "auto") -> torch.device:
     if preference == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if preference.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but no CUDA device is visible; use --device cpu or auto")
+        raise ValueError("--device cuda was asked for but no CUDA device is visible; use --device cpu or auto")
     return torch.device(preference)
 
 

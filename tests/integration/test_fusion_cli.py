@@ -89,6 +89,11 @@ def test_errors_say_what_to_do(trained_home: Path, monkeypatch, capsys) -> None:
     assert "unknown variant" in capsys.readouterr().err
     assert main(["predict", "fusion", "--task", "topic", "--model", "nope"]) == 2
     assert "no fusion model 'nope'" in capsys.readouterr().err
+    import torch
+
+    if not torch.cuda.is_available():
+        assert main([*TRAIN, "--variant", "text", "--device", "cuda"]) == 2
+        assert "no CUDA device is visible" in capsys.readouterr().err
 
 
 def test_a_pretrained_image_network_loads_from_a_local_file_only(trained_home: Path, tmp_path: Path, monkeypatch,
