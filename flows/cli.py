@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from flows.cli_clusters import add_cluster_commands
 from flows.cli_words import add_word_space_commands
 from storage.settings import HOME_ENV, home_paths
 
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--tasks", action="store_true", help="list the label tasks and their labelled posts")
 
     add_word_space_commands(commands, train_models)
+    add_cluster_commands(commands, train_models)
 
     runs = commands.add_parser("runs", help="recent runs with their counts and failure reasons")
     runs.add_argument("--limit", type=int, default=20)

@@ -18,6 +18,7 @@ from storage.settings import home_paths
 
 EXIT_OK = 0
 
+from flows.commands_clusters import cmd_cluster, cmd_embed, cmd_report, cmd_train_autoencoder  # paper 000's
 from flows.commands_words import (  # paper 001's commands
     WORD_SPACE_MODELS,
     cmd_image_map,
@@ -28,7 +29,8 @@ from flows.commands_words import (  # paper 001's commands
     cmd_words,
 )
 
-__all__ = ["cmd_image_map", "cmd_languages", "cmd_retrieve", "cmd_top_words", "cmd_words"]
+__all__ = ["cmd_cluster", "cmd_embed", "cmd_image_map", "cmd_languages", "cmd_report", "cmd_retrieve",
+           "cmd_top_words", "cmd_words"]
 
 
 def _quiet_prefect() -> None:
@@ -173,6 +175,8 @@ def cmd_train(args: argparse.Namespace, home: str) -> int:
 
     if args.model in WORD_SPACE_MODELS:
         return cmd_train_word_space(args, home)
+    if args.model == "autoencoder":
+        return cmd_train_autoencoder(args, home)
     try:
         if args.model == "fusion":
             from flows.learn import train_fusion_flow

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from prefect import flow, task
 
+from flows.clusters import cluster_flow, embed_flow, train_autoencoder_flow
 from flows.curate import curate_flow
 from flows.ingest import ingest_flow
 from flows.learn import predict_fusion_flow, train_fusion_flow
@@ -54,6 +55,16 @@ DEMO_FUSION_SETTINGS = {
     "image_train": {"epochs": 8, "patience": 3, "progress": False},
 }
 
+# Paper 000's network shrunk for the demo (32 px grey images, 8-wide convolutions, short word2vec).
+DEMO_AUTOENCODER_SETTINGS = {
+    "model": {"image_size": 32, "conv_width": 16, "content_words": 500},
+    "train": {"epochs": 6, "batch_size": 64, "learning_rate": 0.001, "optimizer": "rmsprop", "patience": 3,
+              "progress": False},
+    "word_dimensions": 64,
+    "word_epochs": 10,
+}
+DEMO_CLUSTERS = 12
+
 
 @flow(name="demo")
 def demo_flow(posts: int = 3000, seed: int = 7, home: str | None = None, learn: bool = True) -> dict:
@@ -74,4 +85,8 @@ def demo_flow(posts: int = 3000, seed: int = 7, home: str | None = None, learn: 
     if learn:
         summary["fusion"] = train_fusion_flow("topic", ["all"], str(store.home), DEMO_FUSION_SETTINGS)
         summary["predictions"] = predict_fusion_flow("topic", home=str(store.home))
+        summary["autoencoder"] = train_autoencoder_flow(home=str(store.home), settings=DEMO_AUTOENCODER_SETTINGS)
+        summary["embeddings"] = embed_flow(home=str(store.home))
+        summary["clusters"] = cluster_flow(home=str(store.home), method="default",
+                                           settings={"n_clusters": DEMO_CLUSTERS}, label_task="topic")
     return summary

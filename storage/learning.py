@@ -170,3 +170,17 @@ def write_predictions(con: duckdb.DuckDBPyConnection, predictions: pa.Table, tas
     finally:
         con.unregister("incoming_predictions")
     return predictions.num_rows
+
+
+def posts_with_content(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:
+    """post_id, text, image_path, text_hash of the (curated, not deleted) posts with a text or a stored image."""
+    source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
+    return con.sql(
+        f"""
+        WITH {_FIRST_IMAGE}
+        SELECT p.post_id, p.text, i.image_path, md5(coalesce(p.text, '')) AS text_hash
+        FROM {source} p LEFT JOIN first_image i USING (post_id)
+        WHERE (p.text IS NOT NULL AND trim(p.text) <> '') OR i.image_path IS NOT NULL
+        ORDER BY p.post_id
+        """
+    ).to_arrow_table()

@@ -48,3 +48,14 @@ def load_word_space(directory: Path) -> WordSpace:
         raise ValueError(f"{directory}: unsupported word space format {meta.get('format')!r}")
     vectors = KeyedVectors.load(str(directory / VECTORS_FILE))
     return WordSpace(vectors, np.load(directory / IDF_FILE, allow_pickle=False))
+
+
+def load_pretrained_vectors(path: str | os.PathLike) -> KeyedVectors:
+    """Word vectors from a local file: gensim's own format (.kv), else word2vec binary (.bin) or text format."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise FileNotFoundError(f"word vectors not found at {file}: give a local word2vec file (.bin, .txt) or a "
+                                "gensim KeyedVectors file (.kv); postatlas never downloads them")
+    if file.suffix == ".kv":
+        return KeyedVectors.load(str(file))
+    return KeyedVectors.load_word2vec_format(str(file), binary=file.suffix == ".bin")

@@ -79,9 +79,22 @@ def print_demo_summary(summary: dict, console: Console | None = None) -> None:
     if "fusion" in summary:
         print_fusion_summary(summary["fusion"], console)
         print_prediction_summary(summary["predictions"], summary["warehouse"], console)
+    if "clusters" in summary:
+        clusters = summary["clusters"]
+        console.print(
+            f"clusters: {clusters['n_clusters']} ({clusters['method']} method) of {clusters['posts']} posts "
+            f"embedded by {clusters['model_id']}; silhouette {_score(clusters['silhouette'])}, "
+            f"ARI {_score(clusters['ari'])}, NMI {_score(clusters['nmi'])} against the '{clusters['label_task']}' labels")
     console.print(f"warehouse: {summary['warehouse']}")
     console.print('try: postatlas sql "select rule, count(*) from filter_decisions where not kept group by 1"')
     console.print('     postatlas sql "select label, count(*) from predictions group by 1"')
+    if "clusters" in summary:
+        console.print('     postatlas sql "select cluster_id, size, top_terms from clusters order by size desc"')
+        console.print(f"cluster report: {summary['clusters']['report_path']}")
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def print_collect_summary(platform: str, totals, warehouse: str, console: Console | None = None) -> None:

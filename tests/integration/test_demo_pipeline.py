@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +22,10 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory, prefect_server) -> Path:
     home = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("POSTATLAS_HOME", str(home))
-        assert main(["demo", "--posts", str(POSTS), "--seed", str(SEED)]) == 0
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            assert main(["demo", "--posts", str(POSTS), "--seed", str(SEED)]) == 0
+    (home / "demo-output.txt").write_text(output.getvalue(), encoding="utf-8")
     return home
 
 
@@ -130,3 +135,18 @@ def test_the_demo_trains_every_fusion_variant_and_predicts(demo_home: Path) -> N
             key=ArtifactFilterKey(any_=["train-fusion-summary", "predict-fusion-summary"])))
     assert {a.key for a in artifacts} == {"train-fusion-summary", "predict-fusion-summary"}
     assert any("acc. image only" in a.data and "common" in a.data for a in artifacts)
+
+
+def test_the_demo_ends_with_the_cluster_report(demo_home: Path) -> None:
+    curated = query(demo_home, "SELECT count(*) FROM curated_posts")[0][0]
+    assert query(demo_home, "SELECT count(*), count(DISTINCT post_id) FROM embeddings") == [(curated, curated)]
+    runs = query(demo_home, "SELECT run, method, posts, n_clusters, label_task, ari, nmi, report_path "
+                            "FROM cluster_runs")
+    assert len(runs) == 1  # the second demo run replaced the same clustering run
+    run, method, posts, clusters, task, ari, nmi, report = runs[0]
+    assert (method, posts, clusters, task) == ("default", curated, 12, "topic")
+    assert 0 < ari <= 1 and 0 < nmi <= 1  # the clusters follow the demo's topics, at least partly
+    assert query(demo_home, "SELECT count(*) FROM cluster_assignments WHERE run = ?", [run]) == [(curated,)]
+    html = (demo_home / report).read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") >= 3  # map, scatter and at least one contact sheet
+    assert str(demo_home / report) in (demo_home / "demo-output.txt").read_text(encoding="utf-8")

@@ -1,0 +1,135 @@
+"""Paper 000's flows: train the correlational autoencoder, embed posts, cluster them, report; and the nightly
+flow that embeds the new posts and either refits the clusters or assigns the new posts to the existing ones.
+
+Tasks take paths, ids and plain dicts only, and persist their results: a retried run redoes only what failed
+(an interrupted training resumes from its last epoch's checkpoint; embedding skips posts already embedded).
+"""
+
+from __future__ import annotations
+
+from prefect import flow, task
+
+from storage import clusters as cluster_store
+from storage import warehouse
+from storage.settings import home_paths
+from tasks.autoencoder import AutoencoderSettings, embed_posts, prepare_posts, train_autoencoder
+from tasks.cluster_report import publish_cluster_artifacts, write_report
+from tasks.clustering import assign_new_posts, cluster_posts, new_post_count, refit_due
+from tasks.ledger import tracked_run
+from tasks.locks import WRITE_RETRY
+
+prepare_autoencoder_posts = task(name="prepare-autoencoder-posts", timeout_seconds=3600, persist_result=True)(
+    prepare_posts)
+train_autoencoder_task = task(name="train-autoencoder", timeout_seconds=24 * 3600, persist_result=True,
+                              **WRITE_RETRY)(train_autoencoder)
+embed_posts_task = task(name="embed-posts", timeout_seconds=6 * 3600, persist_result=True, **WRITE_RETRY)(
+    embed_posts)
+cluster_posts_task = task(name="cluster-posts", timeout_seconds=6 * 3600, persist_result=True, **WRITE_RETRY)(
+    cluster_posts)
+assign_posts_task = task(name="assign-new-posts", timeout_seconds=3600, persist_result=True, **WRITE_RETRY)(
+    assign_new_posts)
+report_task = task(name="cluster-report", timeout_seconds=3600, persist_result=True, **WRITE_RETRY)(write_report)
+
+
+@flow(name="train-autoencoder")
+def train_autoencoder_flow(home: str | None = None, settings: dict | None = None, curated_only: bool | None = None,
+                           retrain: bool = False) -> dict:
+    """Train paper 000's autoencoder on the (curated) posts and register it; returns its model id and scores."""
+    store = home_paths(home)
+    config = AutoencoderSettings.from_dict(settings or {})
+    with tracked_run(store, "train-autoencoder", {"curated_only": curated_only, "retrain": retrain}) as run:
+        dataset_dir = prepare_autoencoder_posts(str(store.home), curated_only)
+        model_id = train_autoencoder_task(dataset_dir, config.as_dict(), str(store.home), run.run_id, retrain)
+        run.counts = {"models": 1}
+    return {"model_id": model_id, "dataset": dataset_dir}
+
+
+@flow(name="embed")
+def embed_flow(home: str | None = None, model_id: str | None = None, device: str = "auto") -> dict:
+    """Embed the posts a model has not embedded yet (Parquet under POSTATLAS_HOME/embeddings, view `embeddings`)."""
+    store = home_paths(home)
+    with tracked_run(store, "embed", {"model_id": model_id}) as run:
+        result = embed_posts_task(str(store.home), run.run_id, model_id, device)
+        run.counts = {"written": result["embedded"]}
+    return result
+
+
+@flow(name="cluster")
+def cluster_flow(home: str | None = None, method: str = "default", model_id: str | None = None,
+                 settings: dict | None = None, label_task: str | None = None, report: bool = True) -> dict:
+    """Cluster a model's embeddings, write cluster_runs / clusters / cluster_assignments, and the HTML report."""
+    store = home_paths(home)
+    parameters = {"method": method, "model_id": model_id, "settings": settings, "label_task": label_task}
+    with tracked_run(store, "cluster", parameters) as run:
+        result = cluster_posts_task(str(store.home), run.run_id, method, model_id, settings, label_task)
+        run.counts = {"written": result["posts"]}
+        if report:
+            result["report_path"] = report_task(str(store.home), run.run_id, result["run"])
+            publish_cluster_artifacts(str(store.home), result["run"])
+    return result
+
+
+@flow(name="assign-clusters")
+def assign_flow(home: str | None = None, method: str | None = None, run: str | None = None,
+                report: bool = True) -> dict:
+    """Place newly embedded posts in the clusters of an existing run (the newest of `method`) without a refit."""
+    store = home_paths(home)
+    with tracked_run(store, "assign-clusters", {"method": method, "run": run}) as ledger:
+        result = assign_posts_task(str(store.home), ledger.run_id, run, method)
+        ledger.counts = {"written": result["assigned"]}
+        if report:
+            result["report_path"] = report_task(str(store.home), ledger.run_id, result["run"])
+            publish_cluster_artifacts(str(store.home), result["run"])
+    return result
+
+
+@flow(name="cluster-report")
+def report_flow(home: str | None = None, run: str | None = None) -> dict:
+    """Write the HTML report of a clustering run (the newest by default) and publish it as Prefect artifacts."""
+    store = home_paths(home)
+    with tracked_run(store, "cluster-report", {"run": run}) as ledger:
+        if run is None:
+            with warehouse.reader(store.warehouse) as con:
+                run = cluster_store.latest_run(con)
+        path = report_task(str(store.home), ledger.run_id, run)
+        publish_cluster_artifacts(str(store.home), run)
+    return {"run": run, "report_path": path}
+
+
+@flow(name="nightly-clusters")
+def nightly_clusters_flow(home: str | None = None, method: str = "default", refit_days: float = 7.0,
+                          refit_fraction: float = 0.2, settings: dict | None = None) -> dict:
+    """Embed new posts, then refit the clusters (weekly, or when many posts are new) or assign the new posts.
+
+    Trains an autoencoder with the default settings first when none is registered (the weekly training flow
+    normally keeps one fresh).
+    """
+    store = home_paths(home)
+    with tracked_run(store, "nightly-clusters", {"method": method, "refit_days": refit_days,
+                                                 "refit_fraction": refit_fraction}) as run:
+        with warehouse.reader(store.warehouse) as con:
+            has_model = bool(con.execute("SELECT count(*) FROM models WHERE kind = 'autoencoder'").fetchall()[0][0])
+        if not has_model:
+            dataset_dir = prepare_autoencoder_posts(str(store.home), None)
+            train_autoencoder_task(dataset_dir, AutoencoderSettings().as_dict(), str(store.home), run.run_id)
+        embedded = embed_posts_task(str(store.home), run.run_id)
+        with warehouse.reader(store.warehouse) as con:
+            latest = cluster_store.latest_run(con, method)
+            row = cluster_store.cluster_run(con, latest) if latest else None
+        if row is not None and row["model_id"] != embedded["model_id"]:
+            due, reason = True, f"a newer embedding model ({embedded['model_id']}) than the last fit's"
+        else:
+            due, reason = refit_due(row, new_post_count(str(store.home), latest) if row else 0, refit_days,
+                                    refit_fraction)
+        if due:
+            result = cluster_posts_task(str(store.home), run.run_id, method, embedded["model_id"], settings)
+            chosen, counts = result["run"], {"written": result["posts"]}
+        else:
+            result = assign_posts_task(str(store.home), run.run_id, latest)
+            chosen, counts = latest, {"written": result["assigned"]}
+        report_path = report_task(str(store.home), run.run_id, chosen)
+        publish_cluster_artifacts(str(store.home), chosen)
+        run.counts = counts
+        run.message = f"{'refit' if due else 'assigned'}: {reason}"
+    return {"run": chosen, "refit": due, "reason": reason, "embedded": embedded["embedded"],
+            "report_path": report_path}

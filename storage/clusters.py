@@ -1,0 +1,242 @@
+"""Warehouse reads and writes of the clustering flows (cluster_runs, clusters, cluster_assignments) and the
+fitted clusterers kept under POSTATLAS_HOME/clusters/<run>/ so that new posts can be assigned between refits."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+CLUSTERER_FILE = "clusterer.pkl"
+
+_FIRST_IMAGE = """
+    first_image AS (
+        SELECT post_id, arg_min(path, position) AS image_path
+        FROM media WHERE status = 'stored' AND path IS NOT NULL GROUP BY post_id)
+"""
+
+POST_COLUMNS = "p.post_id, p.text, p.hashtags, p.lang, p.lat, p.lon, p.created_at, i.image_path"
+
+
+def _scope(curated_only: bool) -> str:
+    return "AND p.post_id IN (SELECT post_id FROM curated_set)" if curated_only else ""
+
+
+def embedded_posts(con: duckdb.DuckDBPyConnection, model_id: str, curated_only: bool,
+                   exclude_run: str | None = None) -> pa.Table:
+    """The model's embedded (curated, not deleted) posts with what clustering and summaries need, by post_id.
+
+    Columns: post_id, vector, text, hashtags, lang, lat, lon, created_at, image_path. `exclude_run` leaves out
+    posts that run has assigned already (the new posts of a nightly assignment).
+    """
+    excluded = "AND p.post_id NOT IN (SELECT post_id FROM cluster_assignments WHERE run = ?)" if exclude_run else ""
+    params = [model_id] + ([exclude_run] if exclude_run else [])
+    return con.sql(
+        f"""
+        WITH {_FIRST_IMAGE},
+        vectors AS (SELECT post_id, arg_min(vector, run_id) AS vector FROM embeddings WHERE model_id = ?
+                    GROUP BY post_id)
+        SELECT {POST_COLUMNS.replace('p.text', 'v.vector, p.text')}
+        FROM vectors v JOIN posts p USING (post_id) LEFT JOIN first_image i USING (post_id)
+        WHERE NOT p.deleted {_scope(curated_only)} {excluded}
+        ORDER BY p.post_id
+        """,
+        params=params,
+    ).to_arrow_table()
+
+
+def assigned_posts(con: duckdb.DuckDBPyConnection, run: str) -> pa.Table:
+    """Every post of a run with its cluster and position and the post's own columns, by post_id."""
+    return con.sql(
+        f"""
+        WITH {_FIRST_IMAGE}
+        SELECT a.cluster_id, a.x, a.y, a.assigned_by, {POST_COLUMNS}
+        FROM cluster_assignments a JOIN posts p USING (post_id) LEFT JOIN first_image i USING (post_id)
+        WHERE a.run = ?
+        ORDER BY p.post_id
+        """,
+        params=[run],
+    ).to_arrow_table()
+
+
+def embedding_models(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """(model_id, embedded posts) of every model with embeddings, newest model first."""
+    return con.execute(
+        """
+        SELECT e.model_id, count(DISTINCT e.post_id) FROM embeddings e LEFT JOIN models m USING (model_id)
+        GROUP BY e.model_id ORDER BY max(m.created_at) DESC NULLS LAST, e.model_id
+        """
+    ).fetchall()
+
+
+def gold_labels(con: duckdb.DuckDBPyConnection, task: str) -> dict[str, str]:
+    """post_id -> label of a label task (the first source by name when several label a post)."""
+    rows = con.execute(
+        "SELECT post_id, arg_min(label, source) FROM post_labels WHERE task = ? GROUP BY post_id", [task]
+    ).fetchall()
+    return dict(rows)
+
+
+def label_task_sizes(con: duckdb.DuckDBPyConnection, post_ids_table: pa.Table) -> list[tuple[str, int, int]]:
+    """(task, labelled posts among these post_ids, distinct labels) for every label task, largest first."""
+    con.register("clustered_ids", post_ids_table)
+    try:
+        return con.execute(
+            """
+            SELECT task, count(DISTINCT post_id), count(DISTINCT label) FROM post_labels
+            WHERE post_id IN (SELECT post_id FROM clustered_ids) GROUP BY task ORDER BY 2 DESC, 1
+            """
+        ).fetchall()
+    finally:
+        con.unregister("clustered_ids")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def write_cluster_run(
+    con: duckdb.DuckDBPyConnection, run_row: dict[str, Any], clusters: pa.Table, assignments: pa.Table
+) -> None:
+    """Replace the run's three parts in one transaction: a rerun of the same run never doubles a row."""
+    run = run_row["run"]
+    row = {**run_row, "parameters": json.dumps(run_row["parameters"], sort_keys=True, default=str)}
+    now = _now()
+    row.setdefault("created_at", now)
+    row["updated_at"] = now
+    con.register("incoming_clusters", clusters)
+    con.register("incoming_assignments", assignments)
+    con.execute("BEGIN")
+    try:
+        earlier = con.execute("SELECT report_path FROM cluster_runs WHERE run = ?", [run]).fetchall()
+        if earlier and earlier[0][0] and not row.get("report_path"):
+            row["report_path"] = earlier[0][0]  # the same run's report stays listed until it is rewritten
+        for table in ("cluster_assignments", "clusters", "cluster_runs"):
+            con.execute(f"DELETE FROM {table} WHERE run = ?", [run])
+        names = list(row)
+        con.execute(
+            f"INSERT INTO cluster_runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [row[name] for name in names],
+        )
+        con.execute(f"INSERT INTO clusters BY NAME SELECT '{_quote(run)}' AS run, * FROM incoming_clusters")
+        con.execute(
+            f"INSERT INTO cluster_assignments BY NAME SELECT '{_quote(run)}' AS run, * FROM incoming_assignments")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("incoming_clusters")
+        con.unregister("incoming_assignments")
+
+
+def add_assignments(con: duckdb.DuckDBPyConnection, run: str, assignments: pa.Table, clusters: pa.Table) -> int:
+    """Add new posts to a fitted run and replace its cluster summaries, in one transaction; returns rows added.
+
+    Posts the run already has are skipped, so a retried assignment never doubles a row.
+    """
+    con.register("incoming_assignments", assignments)
+    con.register("incoming_clusters", clusters)
+    con.execute("BEGIN")
+    try:
+        added = con.execute(
+            f"""
+            INSERT INTO cluster_assignments BY NAME
+            SELECT '{_quote(run)}' AS run, * FROM incoming_assignments
+            WHERE post_id NOT IN (SELECT post_id FROM cluster_assignments WHERE run = ?)
+            """,
+            [run],
+        ).fetchall()[0][0]
+        con.execute("DELETE FROM clusters WHERE run = ?", [run])
+        con.execute(f"INSERT INTO clusters BY NAME SELECT '{_quote(run)}' AS run, * FROM incoming_clusters")
+        con.execute(
+            "UPDATE cluster_runs SET assigned_since_fit = assigned_since_fit + ?, updated_at = ? WHERE run = ?",
+            [added, _now(), run],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("incoming_assignments")
+        con.unregister("incoming_clusters")
+    return int(added)
+
+
+def set_report_path(con: duckdb.DuckDBPyConnection, run: str, report_path: str) -> None:
+    con.execute("UPDATE cluster_runs SET report_path = ? WHERE run = ?", [report_path, run])
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def cluster_run(con: duckdb.DuckDBPyConnection, run: str) -> dict[str, Any] | None:
+    rows = _rows(con.execute("SELECT * FROM cluster_runs WHERE run = ?", [run]))
+    if not rows:
+        return None
+    rows[0]["parameters"] = json.loads(rows[0]["parameters"])
+    return rows[0]
+
+
+def latest_run(con: duckdb.DuckDBPyConnection, method: str | None = None) -> str | None:
+    """The most recently fitted run (of that method)."""
+    rows = con.execute(
+        "SELECT run FROM cluster_runs WHERE method = ? OR ? IS NULL ORDER BY created_at DESC, run LIMIT 1",
+        [method, method],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def cluster_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[str, Any]]:
+    return _rows(con.execute(
+        "SELECT run, method, model_id, posts, n_clusters, silhouette, label_task, ari, nmi, assigned_since_fit, "
+        "created_at, report_path FROM cluster_runs ORDER BY created_at DESC, run LIMIT ?", [limit]))
+
+
+def clusters_of(con: duckdb.DuckDBPyConnection, run: str) -> list[dict[str, Any]]:
+    return _rows(con.execute("SELECT * FROM clusters WHERE run = ? ORDER BY size DESC, cluster_id", [run]))
+
+
+def clusterer_dir(home: Path, run: str) -> Path:
+    return home / "clusters" / run
+
+
+def save_clusterer(home: Path, run: str, clusterer: object) -> Path:
+    """Pickle the fitted clusterer (written whole or not at all); returns its path."""
+    path = clusterer_dir(home, run) / CLUSTERER_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{CLUSTERER_FILE}.{os.getpid()}.partial")
+    with partial.open("wb") as handle:
+        pickle.dump(clusterer, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, path)
+    return path
+
+
+def load_clusterer(home: Path, relative_path: str) -> Any:
+    """The fitted clusterer saved by this postatlas home (pickle: load only files postatlas wrote)."""
+    path = home / relative_path
+    if not path.exists():
+        raise FileNotFoundError(f"the fitted clusterer {path} is missing: refit with `postatlas cluster`")
+    with path.open("rb") as handle:
+        return pickle.load(handle)
+
+
+def save_report(path: Path, html: str) -> Path:
+    """Write an HTML report atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(html, encoding="utf-8")
+    os.replace(partial, path)
+    return path

@@ -1,0 +1,159 @@
+"""Paper 000 through the command line on real geotagged tweets (text + coordinates, no images):
+`train autoencoder`, `embed`, `cluster --method default|paper`, `cluster --assign`, `report`, the nightly flow."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from tests.helpers import query
+
+pytestmark = pytest.mark.integration
+FIRST, SECOND = 260, 40  # posts fitted, then posts arriving after the fit
+NO_COORDINATES_EVERY = 10
+TRAIN = ["train", "autoencoder", "--epochs", "3", "--word-dimensions", "32", "--code-size", "16",
+         "--content-words", "300", "--batch-size", "64"]
+
+
+def _write_tweets(shared_data: Path, folder: Path, start: int, count: int) -> Path:
+    """Real geotagged tweets as a CSV; every tenth one without coordinates."""
+    lines = (shared_data / "geotagged-tweets" / "tweets.tsv").read_text(encoding="utf-8").splitlines()
+    path = folder / f"tweets-{start}.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text", "lat", "lon"])
+        for number, line in enumerate(lines[start:start + count], start):
+            native_id, text, _, lat, lon = line.split("\t")
+            located = number % NO_COORDINATES_EVERY != 0
+            writer.writerow([native_id, text, lat if located else "", lon if located else ""])
+    return path
+
+
+def _ingest(path: Path) -> None:
+    assert main(["ingest", "table", str(path), "--platform", "geotext", "--map", "id=id", "--map", "text=text",
+                 "--map", "lat=lat", "--map", "lon=lon"]) == 0
+
+
+@pytest.fixture(scope="module")
+def clustered_home(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, prefect_server) -> Path:
+    home = tmp_path_factory.mktemp("clusters")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POSTATLAS_HOME", str(home))
+        _ingest(_write_tweets(shared_data, home, 0, FIRST))
+        assert main(TRAIN) == 0
+        assert main(["embed"]) == 0
+        assert main(["cluster", "--method", "default", "--clusters", "6"]) == 0
+    return home
+
+
+def _latest_run(home: Path, method: str) -> str:
+    return query(home, "SELECT run FROM cluster_runs WHERE method = ? ORDER BY created_at DESC LIMIT 1", [method])[0][0]
+
+
+def test_embed_writes_one_vector_per_post_and_is_incremental(clustered_home: Path, monkeypatch, capsys) -> None:
+    rows = query(clustered_home, "SELECT count(*), count(DISTINCT post_id), min(len(vector)), max(len(vector)), "
+                                 "count(DISTINCT model_id) FROM embeddings")
+    assert rows == [(FIRST, FIRST, 16, 16, 1)]
+    assert query(clustered_home, "SELECT kind FROM models") == [("autoencoder",)]
+    monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
+    capsys.readouterr()
+    assert main(["embed"]) == 0
+    assert re.search(r"embedded now\s*│\s*0\s*│", capsys.readouterr().out)
+    assert query(clustered_home, "SELECT count(*) FROM embeddings") == [(FIRST,)]
+
+
+def test_cluster_writes_runs_clusters_and_one_assignment_per_post(clustered_home: Path) -> None:
+    run = _latest_run(clustered_home, "default")
+    assert query(clustered_home, "SELECT method, posts, n_clusters, silhouette IS NOT NULL, posts_with_coordinates, "
+                                 "posts_with_image FROM cluster_runs WHERE run = ?", [run]) == [
+        ("default", FIRST, 6, True, FIRST - FIRST // NO_COORDINATES_EVERY, 0)]
+    assert query(clustered_home, "SELECT count(*), count(DISTINCT post_id), count(DISTINCT cluster_id), count(x) "
+                                 "FROM cluster_assignments WHERE run = ?", [run]) == [(FIRST, FIRST, 6, FIRST)]
+    assert query(clustered_home, "SELECT sum(size), count(*) FROM clusters WHERE run = ?", [run]) == [(FIRST, 6)]
+    # sizes match the assignments, representatives belong to their cluster, centroids lie in their boxes
+    assert query(clustered_home, """
+        SELECT count(*) FROM clusters c WHERE run = ? AND (
+            size <> (SELECT count(*) FROM cluster_assignments a WHERE a.run = c.run AND a.cluster_id = c.cluster_id)
+            OR len(representative_post_ids) = 0
+            OR EXISTS (SELECT 1 FROM cluster_assignments a WHERE a.run = c.run
+                       AND list_contains(c.representative_post_ids, a.post_id) AND a.cluster_id <> c.cluster_id)
+            OR NOT (centroid_lat BETWEEN min_lat AND max_lat) OR len(top_terms) = 0)""", [run]) == [(0,)]
+
+
+def test_rerunning_the_same_clustering_replaces_its_rows(clustered_home: Path, monkeypatch) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
+    before = query(clustered_home, "SELECT count(*) FROM cluster_runs WHERE method = 'default'")
+    assert main(["cluster", "--method", "default", "--clusters", "6", "--no-report"]) == 0
+    assert query(clustered_home, "SELECT count(*) FROM cluster_runs WHERE method = 'default'") == before
+    run = _latest_run(clustered_home, "default")
+    assert query(clustered_home, "SELECT count(*) FROM cluster_assignments WHERE run = ?", [run]) == [(FIRST,)]
+
+
+def test_paper_method_uses_kernel_cca_with_the_coordinates(clustered_home: Path, monkeypatch) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
+    assert main(["cluster", "--method", "paper", "--clusters", "5", "--perplexity", "20"]) == 0
+    run = _latest_run(clustered_home, "paper")
+    assert query(clustered_home, "SELECT n_clusters, posts FROM cluster_runs WHERE run = ?", [run]) == [(5, FIRST)]
+    assert query(clustered_home, "SELECT json_extract(parameters, '$.geography.used')::BOOLEAN FROM cluster_runs "
+                                 "WHERE run = ?", [run]) == [(True,)]
+    assert query(clustered_home, "SELECT count(DISTINCT post_id) FROM cluster_assignments WHERE run = ?",
+                 [run]) == [(FIRST,)]
+
+
+def test_report_is_one_self_contained_html_file(clustered_home: Path) -> None:
+    run = _latest_run(clustered_home, "default")
+    relative = query(clustered_home, "SELECT report_path FROM cluster_runs WHERE run = ?", [run])[0][0]
+    html = (clustered_home / relative).read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") >= 2  # the map and the 2-D scatter, inlined
+    assert not re.search(r"""(src|href)=["']https?:""", html)  # nothing fetched from elsewhere
+    names = [row[0] for row in query(clustered_home, "SELECT name FROM clusters WHERE run = ?", [run])]
+    assert all(f"· {name} ·".replace("&", "&amp;") in html or name in html for name in names)
+    assert "<blockquote>" in html  # example texts
+
+
+def test_new_posts_are_assigned_to_the_existing_clusters(clustered_home: Path, shared_data: Path,
+                                                         monkeypatch) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
+    run = _latest_run(clustered_home, "default")
+    _ingest(_write_tweets(shared_data, clustered_home, FIRST, SECOND))
+    assert main(["embed"]) == 0
+    assert query(clustered_home, "SELECT count(*) FROM embeddings") == [(FIRST + SECOND,)]
+    assert main(["cluster", "--method", "default", "--assign", "--no-report"]) == 0
+    assert query(clustered_home, "SELECT assigned_by, count(*) FROM cluster_assignments WHERE run = ? GROUP BY 1 "
+                                 "ORDER BY 1", [run]) == [("assign", SECOND), ("fit", FIRST)]
+    assert query(clustered_home, "SELECT sum(size) FROM clusters WHERE run = ?", [run]) == [(FIRST + SECOND,)]
+    assert query(clustered_home, "SELECT assigned_since_fit FROM cluster_runs WHERE run = ?", [run]) == [(SECOND,)]
+    assert main(["cluster", "--method", "default", "--assign", "--no-report"]) == 0  # nothing new: nothing doubles
+    assert query(clustered_home, "SELECT count(*) FROM cluster_assignments WHERE run = ?", [run]) == [
+        (FIRST + SECOND,)]
+
+
+def test_nightly_flow_assigns_between_refits_and_refits_when_due(clustered_home: Path) -> None:
+    from flows.clusters import nightly_clusters_flow
+
+    fitted = _latest_run(clustered_home, "default")
+    quiet = nightly_clusters_flow(home=str(clustered_home), method="default", refit_days=7, refit_fraction=0.5)
+    assert (quiet["run"], quiet["refit"]) == (fitted, False)
+    assert Path(quiet["report_path"]).is_file()
+    due = nightly_clusters_flow(home=str(clustered_home), method="default", refit_days=0,
+                                settings={"n_clusters": 6})
+    assert due["refit"] and "days old" in due["reason"]
+    assert query(clustered_home, "SELECT posts, assigned_since_fit FROM cluster_runs WHERE run = ?",
+                 [due["run"]]) == [(FIRST + SECOND, 0)]
+
+
+def test_clustering_errors_say_what_to_do(tmp_path: Path, monkeypatch, capsys, clustered_home: Path,
+                                         shared_data: Path) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
+    assert main(["cluster", "--clusters", "4", "--distance-threshold", "2"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["cluster", "--label-task", "sentiment"]) == 2
+    assert "sentiment" in capsys.readouterr().err
+    monkeypatch.setenv("POSTATLAS_HOME", str(tmp_path / "fresh"))
+    _ingest(_write_tweets(shared_data, tmp_path, 0, 5))
+    assert main(["cluster"]) == 2
+    assert "postatlas train autoencoder" in capsys.readouterr().err
