@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python tests/bench/bench_collect.py
 	$(BIN)/python tests/bench/bench_dask.py
 	$(BIN)/python tests/bench/bench_training.py
+	$(BIN)/python tests/bench/bench_clustering.py
 
 lint: install
 	$(BIN)/ruff check flows tasks storage models deployments tests

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from prefect import flow, task
 
-from storage import clusters as cluster_store
-from storage import warehouse
 from storage.settings import home_paths
-from tasks.autoencoder import AutoencoderSettings, embed_posts, prepare_posts, train_autoencoder
+from tasks.autoencoder import (
+    AutoencoderSettings,
+    embed_posts,
+    newest_autoencoder_or_none,
+    prepare_posts,
+    train_autoencoder,
+)
 from tasks.cluster_report import publish_cluster_artifacts, write_report
-from tasks.clustering import assign_new_posts, cluster_posts, new_post_count, refit_due
+from tasks.clustering import assign_new_posts, cluster_posts, latest_run_id, nightly_plan
+from tasks.fusion import LearningInputError
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
 
@@ -88,9 +93,9 @@ def report_flow(home: str | None = None, run: str | None = None) -> dict:
     """Write the HTML report of a clustering run (the newest by default) and publish it as Prefect artifacts."""
     store = home_paths(home)
     with tracked_run(store, "cluster-report", {"run": run}) as ledger:
+        run = run or latest_run_id(str(store.home))
         if run is None:
-            with warehouse.reader(store.warehouse) as con:
-                run = cluster_store.latest_run(con)
+            raise LearningInputError("no clustering run yet: run `postatlas cluster` first")
         path = report_task(str(store.home), ledger.run_id, run)
         publish_cluster_artifacts(str(store.home), run)
     return {"run": run, "report_path": path}
@@ -107,20 +112,11 @@ def nightly_clusters_flow(home: str | None = None, method: str = "default", refi
     store = home_paths(home)
     with tracked_run(store, "nightly-clusters", {"method": method, "refit_days": refit_days,
                                                  "refit_fraction": refit_fraction}) as run:
-        with warehouse.reader(store.warehouse) as con:
-            has_model = bool(con.execute("SELECT count(*) FROM models WHERE kind = 'autoencoder'").fetchall()[0][0])
-        if not has_model:
+        if newest_autoencoder_or_none(str(store.home)) is None:
             dataset_dir = prepare_autoencoder_posts(str(store.home), None)
             train_autoencoder_task(dataset_dir, AutoencoderSettings().as_dict(), str(store.home), run.run_id)
         embedded = embed_posts_task(str(store.home), run.run_id)
-        with warehouse.reader(store.warehouse) as con:
-            latest = cluster_store.latest_run(con, method)
-            row = cluster_store.cluster_run(con, latest) if latest else None
-        if row is not None and row["model_id"] != embedded["model_id"]:
-            due, reason = True, f"a newer embedding model ({embedded['model_id']}) than the last fit's"
-        else:
-            due, reason = refit_due(row, new_post_count(str(store.home), latest) if row else 0, refit_days,
-                                    refit_fraction)
+        due, reason, latest = nightly_plan(str(store.home), method, embedded["model_id"], refit_days, refit_fraction)
         if due:
             result = cluster_posts_task(str(store.home), run.run_id, method, embedded["model_id"], settings)
             chosen, counts = result["run"], {"written": result["posts"]}

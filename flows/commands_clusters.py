@@ -71,6 +71,7 @@ def cmd_embed(args: argparse.Namespace, home: str) -> int:
         ("embedded now", result["embedded"]),
         ("embedded before", result["already_embedded"]),
         ("posts", f"{result['posts']} {'curated ' if result['curated_only'] else ''}posts with a text or an image"),
+        ("not embedded", f"{result['without_content']} posts with neither a text nor a readable image"),
         ("dimensions", result["dimensions"]),
     ], "Embeddings (view `embeddings`: post_id, model_id, vector)")
     return EXIT_OK

@@ -184,3 +184,9 @@ def posts_with_content(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa
         ORDER BY p.post_id
         """
     ).to_arrow_table()
+
+
+def post_count(con: duckdb.DuckDBPyConnection, curated_only: bool) -> int:
+    """Number of (curated) posts not deleted."""
+    source = "curated_posts" if curated_only else "posts WHERE NOT deleted"
+    return int(con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0])

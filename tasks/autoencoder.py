@@ -240,12 +240,17 @@ def load_autoencoder(home: Path, model_id: str) -> tuple[CorrNetAutoencoder, dic
 
 
 def newest_autoencoder(home: Path) -> str:
-    with warehouse.reader(home / "warehouse.duckdb") as con:
+    chosen = newest_autoencoder_or_none(home)
+    if chosen is None:
+        raise LearningInputError("no autoencoder trained yet: run `postatlas train autoencoder` first")
+    return chosen
+
+
+def newest_autoencoder_or_none(home: str | Path) -> str | None:
+    with warehouse.reader(home_paths(home).warehouse) as con:
         rows = con.execute(
             "SELECT model_id FROM models WHERE kind = ? ORDER BY created_at DESC LIMIT 1", [KIND]).fetchall()
-    if not rows:
-        raise LearningInputError("no autoencoder trained yet: run `postatlas train autoencoder` first")
-    return rows[0][0]
+    return rows[0][0] if rows else None
 
 
 def embed_posts(home: str, run_id: str, model_id: str | None = None, device: str = "auto") -> dict[str, Any]:
@@ -258,6 +263,7 @@ def embed_posts(home: str, run_id: str, model_id: str | None = None, device: str
     with warehouse.reader(store.warehouse) as con:
         curated_only = learning.has_curation(con)
         posts = learning.posts_with_content(con, curated_only)
+        without_content = learning.post_count(con, curated_only) - posts.num_rows
     done = embedding_store.embedded_post_ids(store.home, chosen)
     todo = posts.filter(pa.array([p not in done for p in posts.column("post_id").to_pylist()]))
     written, parts = 0, 0
@@ -278,7 +284,8 @@ def embed_posts(home: str, run_id: str, model_id: str | None = None, device: str
         with warehouse_writer(store.warehouse, run_id) as con:
             embedding_store.refresh_view(con, store.home)
     return {"model_id": chosen, "embedded": written, "already_embedded": len(done), "posts": posts.num_rows,
-            "curated_only": curated_only, "dimensions": settings.model.code_size}
+            "without_content": without_content, "curated_only": curated_only,
+            "dimensions": settings.model.code_size}
 
 
 def model_summary(home: str, model_id: str) -> list[tuple[str, str]]:

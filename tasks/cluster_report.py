@@ -53,7 +53,8 @@ def _map_figure(posts: pa.Table, labels: np.ndarray, clusters: list[dict[str, An
                          c["centroid_lat"] if c["centroid_lat"] is not None else np.nan) for c in clusters])
     figure = cluster_scatter(np.column_stack([lon[rows], lat[rows]]), labels[rows],
                              f"Clusters on the map ({len(located):,} posts with coordinates)", "longitude",
-                             "latitude", centres, [c["cluster_id"] for c in clusters])
+                             "latitude", centres, [c["cluster_id"] for c in clusters],
+                             point_size=4 if len(rows) > 5000 else 24)
     return _data_uri(figure_png(figure))
 
 

@@ -248,11 +248,9 @@ def assign_new_posts(home: str, run_id: str, run: str | None = None, method: str
     return {"run": chosen_run, "assigned": added, "method": row["method"]}
 
 
-def refit_due(run_row: dict[str, Any] | None, new_posts: int, refit_days: float, refit_fraction: float,
+def refit_due(run_row: dict[str, Any], new_posts: int, refit_days: float, refit_fraction: float,
               now: datetime | None = None) -> tuple[bool, str]:
     """Whether the nightly flow refits (and why) or only assigns the new posts to the existing clusters."""
-    if run_row is None:
-        return True, "no clustering run yet"
     age_days = ((now or datetime.now(UTC)) - run_row["created_at"]).total_seconds() / 86400
     if age_days >= refit_days:
         return True, f"the last fit is {age_days:.1f} days old (refit every {refit_days:g})"
@@ -283,3 +281,23 @@ def new_post_count(home: str, run: str) -> int:
             return 0
         curated_only = bool(row["parameters"].get("curated_only", False))
         return cluster_store.embedded_posts(con, row["model_id"], curated_only, exclude_run=run).num_rows
+
+
+def latest_run_id(home: str, method: str | None = None) -> str | None:
+    """The newest clustering run (of that method), or None."""
+    with warehouse.reader(home_paths(home).warehouse) as con:
+        return cluster_store.latest_run(con, method)
+
+
+def nightly_plan(home: str, method: str, model_id: str, refit_days: float, refit_fraction: float
+                 ) -> tuple[bool, str, str | None]:
+    """(refit?, why, the newest run of the method) for the nightly flow."""
+    latest = latest_run_id(home, method)
+    if latest is None:
+        return True, "no clustering run yet", None
+    with warehouse.reader(home_paths(home).warehouse) as con:
+        row = cluster_store.cluster_run(con, latest)
+    if row["model_id"] != model_id:
+        return True, f"a newer embedding model ({model_id}) than the last fit's", latest
+    due, reason = refit_due(row, new_post_count(home, latest), refit_days, refit_fraction)
+    return due, reason, latest

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import textwrap
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -76,7 +77,7 @@ def contact_sheet(images: Sequence[np.ndarray], captions: Sequence[str], columns
         ax = fig.add_subplot(rows, columns, position + 1)
         ax.imshow(image)
         ax.set_axis_off()
-        short = textwrap.shorten(" ".join(caption.split()), width=90, placeholder=" ...")
+        short = textwrap.shorten(" ".join(caption.split()), width=90, placeholder=" ...").replace("$", r"\$")
         ax.set_title("\n".join(textwrap.wrap(short, width=30)), fontsize="x-small")
     return fig
 
@@ -140,12 +141,14 @@ def _cluster_colours(labels: np.ndarray) -> np.ndarray:
 
 
 def cluster_scatter(xy: np.ndarray, labels: np.ndarray, title: str, xlabel: str = "", ylabel: str = "",
-                    label_points: np.ndarray | None = None, label_ids: Sequence[int] = ()) -> Figure:
+                    label_points: np.ndarray | None = None, label_ids: Sequence[int] = (),
+                    point_size: float | None = None) -> Figure:
     """Points coloured by cluster, each cluster's id written at its `label_points` row (e.g. its centre)."""
     xy = np.asarray(xy, dtype=np.float64)
     fig = _figure(9, 7)
     ax = fig.add_subplot()
-    ax.scatter(xy[:, 0], xy[:, 1], s=3 if len(xy) > 5000 else 8, c=_cluster_colours(labels), alpha=0.6,
+    size = point_size if point_size is not None else (3 if len(xy) > 5000 else 8)
+    ax.scatter(xy[:, 0], xy[:, 1], s=size, c=_cluster_colours(labels), alpha=0.6,
                linewidths=0)
     if label_points is not None:
         for (x, y), cluster_id in zip(label_points, label_ids, strict=True):
@@ -161,6 +164,8 @@ def cluster_scatter(xy: np.ndarray, labels: np.ndarray, title: str, xlabel: str 
 def figure_png(fig: Figure) -> bytes:
     """The figure as PNG bytes (kept in memory, e.g. to inline in an HTML report)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
+    with warnings.catch_warnings():  # emoji the bundled font lacks are drawn as boxes; no need to warn per glyph
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.savefig(buffer, format="png", dpi=100)
     fig.clear()
     return buffer.getvalue()

@@ -131,8 +131,10 @@ def paper_notes(results: dict[tuple[str, int], dict]) -> list[str]:
     measured = sorted(n for method, n in results if method == "paper")
     notes = []
     for n in (100_000, 1_000_000):
+        limit = clustering.PaperSettings().max_posts
         line = (f"- paper at {n:,} posts is not run: scipy's Ward (via scikit-learn) keeps two condensed distance "
-                f"matrices, 8 n^2 bytes = {8 * n**2 / 1e9:,.0f} GB (the max_posts=50,000 limit is 20 GB)")
+                f"matrices, 8 n^2 bytes = {8 * n**2 / 1e9:,.0f} GB (the max_posts limit of {limit:,} is "
+                f"{8 * limit**2 / 1e9:,.0f} GB)")
         if len(measured) >= 2:
             small, large = results[("paper", measured[-2])], results[("paper", measured[-1])]
             exponent = math.log(large["tsne_s"] / small["tsne_s"]) / math.log(measured[-1] / measured[-2])

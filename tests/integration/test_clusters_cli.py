@@ -60,6 +60,9 @@ def test_embed_writes_one_vector_per_post_and_is_incremental(clustered_home: Pat
     assert rows == [(FIRST, FIRST, 16, 16, 1)]
     assert query(clustered_home, "SELECT kind FROM models") == [("autoencoder",)]
     monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
+    model_id = query(clustered_home, "SELECT model_id FROM models")[0][0]
+    # what a run killed while writing leaves behind is never read
+    (clustered_home / "embeddings" / model_id / ".part-killed.123.partial").write_bytes(b"PAR1 half a file")
     capsys.readouterr()
     assert main(["embed"]) == 0
     assert re.search(r"embedded now\s*│\s*0\s*│", capsys.readouterr().out)

@@ -138,6 +138,9 @@ def test_the_demo_trains_every_fusion_variant_and_predicts(demo_home: Path) -> N
 
 
 def test_the_demo_ends_with_the_cluster_report(demo_home: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
     curated = query(demo_home, "SELECT count(*) FROM curated_posts")[0][0]
     assert query(demo_home, "SELECT count(*), count(DISTINCT post_id) FROM embeddings") == [(curated, curated)]
     runs = query(demo_home, "SELECT run, method, posts, n_clusters, label_task, ari, nmi, report_path "
@@ -150,3 +153,8 @@ def test_the_demo_ends_with_the_cluster_report(demo_home: Path) -> None:
     html = (demo_home / report).read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") >= 3  # map, scatter and at least one contact sheet
     assert str(demo_home / report) in (demo_home / "demo-output.txt").read_text(encoding="utf-8")
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["cluster-report", "clusters"])))
+    assert {a.key for a in artifacts} == {"cluster-report", "clusters"}
+    assert any(run in str(a.data) and str(demo_home / report) in str(a.data) for a in artifacts)
