@@ -69,29 +69,20 @@ def _scatter_figure(posts: pa.Table, labels: np.ndarray, clusters: list[dict[str
     return _data_uri(figure_png(figure))
 
 
-def _contact_sheet(home: Path, cluster: dict[str, Any], posts_by_id: dict[str, int], posts: pa.Table,
-                   labels: np.ndarray) -> str | None:
-    """Up to SHEET_IMAGES images of the cluster: its representative posts first, then other posts with images."""
-    paths = posts.column("image_path").to_pylist()
-    texts = posts.column("text").to_pylist()
-    rows = [posts_by_id[p] for p in cluster["representative_post_ids"] if p in posts_by_id]
-    rows += [int(i) for i in np.flatnonzero(labels == cluster["cluster_id"]) if int(i) not in rows]
-    with_image = [i for i in rows if paths[i] is not None][: SHEET_IMAGES * 2]
-    if not with_image:
+def _contact_sheet(home: Path, representatives: list[int], members: np.ndarray, paths: list[str | None],
+                   texts: list[str | None]) -> str | None:
+    """Up to SHEET_IMAGES images of a cluster: its representative posts first, then other members with images."""
+    chosen = [i for i in representatives if paths[i] is not None]
+    chosen += [int(i) for i in members if paths[i] is not None and int(i) not in chosen][: SHEET_IMAGES * 2]
+    if not chosen:
         return None
-    pixels, present = image_array(home, [paths[i] for i in with_image], THUMBNAIL, 3, None, progress=False)
-    shown = [k for k in range(len(with_image)) if present[k]][:SHEET_IMAGES]
+    pixels, present = image_array(home, [paths[i] for i in chosen], THUMBNAIL, 3, None, progress=False)
+    shown = [k for k in range(len(chosen)) if present[k]][:SHEET_IMAGES]
     if not shown:
         return None
     figure = contact_sheet([np.transpose(pixels[k], (1, 2, 0)) for k in shown],
-                           [texts[with_image[k]] or "" for k in shown], columns=4)
+                           [texts[chosen[k]] or "" for k in shown], columns=4)
     return _data_uri(figure_png(figure))
-
-
-def _example_texts(cluster: dict[str, Any], posts_by_id: dict[str, int], posts: pa.Table) -> list[str]:
-    texts = posts.column("text").to_pylist()
-    examples = [texts[posts_by_id[p]] for p in cluster["representative_post_ids"] if p in posts_by_id]
-    return [text for text in examples if text][:EXAMPLE_TEXTS]
 
 
 def _format(value: Any, digits: int = 3) -> str:
@@ -128,11 +119,15 @@ def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts
     """The report's HTML: summary, map, 2-D scatter, the clusters table, then per cluster images and texts."""
     labels = posts.column("cluster_id").to_numpy(zero_copy_only=False).astype(np.int64)
     posts_by_id = {post_id: row for row, post_id in enumerate(posts.column("post_id").to_pylist())}
+    paths, texts = posts.column("image_path").to_pylist(), posts.column("text").to_pylist()
+    with_image = np.flatnonzero(posts.column("image_path").is_valid().to_numpy(zero_copy_only=False))
     details = []
     for cluster in clusters[:DETAILED_CLUSTERS]:
+        representatives = [posts_by_id[p] for p in cluster["representative_post_ids"] if p in posts_by_id]
+        members = with_image[labels[with_image] == cluster["cluster_id"]][: SHEET_IMAGES * 2]
         details.append({**_cluster_view(cluster),
-                        "sheet": _contact_sheet(home, cluster, posts_by_id, posts, labels),
-                        "examples": _example_texts(cluster, posts_by_id, posts)})
+                        "sheet": _contact_sheet(home, representatives, members, paths, texts),
+                        "examples": [texts[i] for i in representatives if texts[i]][:EXAMPLE_TEXTS]})
     metrics = [("posts", run_row["posts"] + run_row["assigned_since_fit"]),
                ("assigned since the fit", run_row["assigned_since_fit"]), ("clusters", run_row["n_clusters"]),
                ("silhouette", _format(run_row["silhouette"])),

@@ -138,10 +138,10 @@ def assignments_table(post_ids: list[str], labels: np.ndarray, xy: np.ndarray, a
 
 
 def summarise(table: pa.Table, vectors: np.ndarray, labels: np.ndarray) -> list[ClusterSummary]:
+    coordinates = coordinates_of(table)
     return summarise_clusters(
         labels, vectors, table.column("text").to_pylist(), table.column("hashtags").to_pylist(),
-        table.column("lang").to_pylist(), coordinates_of(table)[:, 0], coordinates_of(table)[:, 1],
-        _timestamps(table),
+        table.column("lang").to_pylist(), coordinates[:, 0], coordinates[:, 1], _timestamps(table),
     )
 
 
