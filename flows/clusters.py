@@ -34,6 +34,14 @@ cluster_posts_task = task(name="cluster-posts", timeout_seconds=6 * 3600, persis
 assign_posts_task = task(name="assign-new-posts", timeout_seconds=3600, persist_result=True, **WRITE_RETRY)(
     assign_new_posts)
 report_task = task(name="cluster-report", timeout_seconds=3600, persist_result=True, **WRITE_RETRY)(write_report)
+plan_task = task(name="plan-clusters", timeout_seconds=600)(nightly_plan)
+newest_autoencoder_task = task(name="newest-autoencoder", timeout_seconds=600)(newest_autoencoder_or_none)
+latest_run_task = task(name="latest-cluster-run", timeout_seconds=600)(latest_run_id)
+publish_task = task(name="publish-cluster-artifacts", timeout_seconds=600)(publish_cluster_artifacts)
+
+# When no autoencoder is registered the nightly run trains one itself, on the `cpu` pool: 64 px images keep that
+# to minutes (the weekly training on the `gpu` pool uses the paper's 158 px).
+NIGHTLY_FALLBACK_SETTINGS = AutoencoderSettings().with_overrides({"image_size": 64}).as_dict()
 
 
 @flow(name="train-autoencoder")
@@ -70,7 +78,7 @@ def cluster_flow(home: str | None = None, method: str = "default", model_id: str
         run.counts = {"written": result["posts"]}
         if report:
             result["report_path"] = report_task(str(store.home), run.run_id, result["run"])
-            publish_cluster_artifacts(str(store.home), result["run"])
+            publish_task(str(store.home), result["run"])
     return result
 
 
@@ -84,7 +92,7 @@ def assign_flow(home: str | None = None, method: str | None = None, run: str | N
         ledger.counts = {"written": result["assigned"]}
         if report:
             result["report_path"] = report_task(str(store.home), ledger.run_id, result["run"])
-            publish_cluster_artifacts(str(store.home), result["run"])
+            publish_task(str(store.home), result["run"])
     return result
 
 
@@ -93,11 +101,11 @@ def report_flow(home: str | None = None, run: str | None = None) -> dict:
     """Write the HTML report of a clustering run (the newest by default) and publish it as Prefect artifacts."""
     store = home_paths(home)
     with tracked_run(store, "cluster-report", {"run": run}) as ledger:
-        run = run or latest_run_id(str(store.home))
+        run = run or latest_run_task(str(store.home))
         if run is None:
             raise LearningInputError("no clustering run yet: run `postatlas cluster` first")
         path = report_task(str(store.home), ledger.run_id, run)
-        publish_cluster_artifacts(str(store.home), run)
+        publish_task(str(store.home), run)
     return {"run": run, "report_path": path}
 
 
@@ -112,11 +120,11 @@ def nightly_clusters_flow(home: str | None = None, method: str = "default", refi
     store = home_paths(home)
     with tracked_run(store, "nightly-clusters", {"method": method, "refit_days": refit_days,
                                                  "refit_fraction": refit_fraction}) as run:
-        if newest_autoencoder_or_none(str(store.home)) is None:
+        if newest_autoencoder_task(str(store.home)) is None:
             dataset_dir = prepare_autoencoder_posts(str(store.home), None)
-            train_autoencoder_task(dataset_dir, AutoencoderSettings().as_dict(), str(store.home), run.run_id)
+            train_autoencoder_task(dataset_dir, NIGHTLY_FALLBACK_SETTINGS, str(store.home), run.run_id)
         embedded = embed_posts_task(str(store.home), run.run_id)
-        due, reason, latest = nightly_plan(str(store.home), method, embedded["model_id"], refit_days, refit_fraction)
+        due, reason, latest = plan_task(str(store.home), method, embedded["model_id"], refit_days, refit_fraction)
         if due:
             result = cluster_posts_task(str(store.home), run.run_id, method, embedded["model_id"], settings)
             chosen, counts = result["run"], {"written": result["posts"]}
@@ -124,7 +132,7 @@ def nightly_clusters_flow(home: str | None = None, method: str = "default", refi
             result = assign_posts_task(str(store.home), run.run_id, latest)
             chosen, counts = latest, {"written": result["assigned"]}
         report_path = report_task(str(store.home), run.run_id, chosen)
-        publish_cluster_artifacts(str(store.home), chosen)
+        publish_task(str(store.home), chosen)
         run.counts = counts
         run.message = f"{'refit' if due else 'assigned'}: {reason}"
     return {"run": chosen, "refit": due, "reason": reason, "embedded": embedded["embedded"],

@@ -71,7 +71,9 @@ def cmd_embed(args: argparse.Namespace, home: str) -> int:
         ("embedded now", result["embedded"]),
         ("embedded before", result["already_embedded"]),
         ("posts", f"{result['posts']} {'curated ' if result['curated_only'] else ''}posts with a text or an image"),
-        ("not embedded", f"{result['without_content']} posts with neither a text nor a readable image"),
+        ("not embedded", f"{result['without_content']} posts without text or stored image"),
+        ("nothing known", f"{result['unusable']} embedded posts had no word the model knows and no readable "
+                          "image (they share one code: they cluster together, or by place)"),
         ("dimensions", result["dimensions"]),
     ], "Embeddings (view `embeddings`: post_id, model_id, vector)")
     return EXIT_OK

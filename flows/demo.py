@@ -55,7 +55,7 @@ DEMO_FUSION_SETTINGS = {
     "image_train": {"epochs": 8, "patience": 3, "progress": False},
 }
 
-# Paper 000's network shrunk for the demo (32 px grey images, 8-wide convolutions, short word2vec).
+# Paper 000's network shrunk for the demo (32 px grey images, 16-wide convolutions, short word2vec).
 DEMO_AUTOENCODER_SETTINGS = {
     "model": {"image_size": 32, "conv_width": 16, "content_words": 500},
     "train": {"epochs": 6, "batch_size": 64, "learning_rate": 0.001, "optimizer": "rmsprop", "patience": 3,

@@ -321,6 +321,8 @@ class PaperClustering:
         self.embedding_ = _tsne(self.pca_.transform(X), s.perplexity, s.seed, s.n_jobs)
         has = has_coordinates(coordinates)
         skipped = _geography_skipped(has, s.min_geo_fraction)
+        if skipped is None and float(unit_vectors(coordinates[has]).var(axis=0).sum()) < 1e-12:
+            skipped = "all posts with coordinates are at the same place"
         self.kcca_ = None if skipped else KernelCCA(
             2, s.kcca_regularization, s.kcca_kernel_components, s.seed
         ).fit(np.asarray(self.embedding_)[has], unit_vectors(coordinates[has]))

@@ -56,6 +56,8 @@ class AutoencoderConfig:
                  self.max_tokens, self.content_words)
         if min(sizes) < 1:
             raise ValueError("every size of an AutoencoderConfig must be at least 1")
+        if self.image_size < 16:
+            raise ValueError(f"image_size must be at least 16 pixels, got {self.image_size}")
         if min(self.correlation_weight, self.image_weight, self.text_weight) < 0:
             raise ValueError("the weights of the objective cannot be negative")
 

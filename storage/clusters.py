@@ -58,7 +58,7 @@ def assigned_posts(con: duckdb.DuckDBPyConnection, run: str) -> pa.Table:
         WITH {_FIRST_IMAGE}
         SELECT a.cluster_id, a.x, a.y, a.assigned_by, {POST_COLUMNS}
         FROM cluster_assignments a JOIN posts p USING (post_id) LEFT JOIN first_image i USING (post_id)
-        WHERE a.run = ?
+        WHERE a.run = ? AND NOT p.deleted
         ORDER BY p.post_id
         """,
         params=[run],
@@ -222,6 +222,10 @@ def save_clusterer(home: Path, run: str, clusterer: object) -> Path:
         pickle.dump(clusterer, handle, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(partial, path)
     return path
+
+
+def clusterer_exists(home: Path, relative_path: str | None) -> bool:
+    return relative_path is not None and (home / relative_path).is_file()
 
 
 def load_clusterer(home: Path, relative_path: str) -> Any:

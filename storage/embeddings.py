@@ -6,16 +6,19 @@ written under a temporary name and renamed into place, so a killed run leaves th
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 PART_SUFFIX = ".parquet"
+EMPTY = ("(SELECT NULL::VARCHAR AS post_id, NULL::VARCHAR AS model_id, NULL::FLOAT[] AS vector, "
+         "NULL::VARCHAR AS run_id WHERE false)")
 
 
 def embeddings_root(home: Path) -> Path:
@@ -32,28 +35,30 @@ def has_parts(home: Path) -> bool:
 
 def refresh_view(con: duckdb.DuckDBPyConnection, home: Path) -> None:
     """Point the view `embeddings` (post_id, model_id, vector, run_id) at the Parquet files now present."""
-    if has_parts(home):
-        con.execute(
-            "CREATE OR REPLACE VIEW embeddings AS SELECT post_id, model_id, vector, run_id "
-            f"FROM read_parquet('{_pattern(home)}', union_by_name = true)"
-        )
+    source = f"read_parquet('{_pattern(home)}', union_by_name = true)" if has_parts(home) else EMPTY
+    con.execute(f"CREATE OR REPLACE VIEW embeddings AS SELECT post_id, model_id, vector, run_id FROM {source}")
 
 
-def embedded_post_ids(home: Path, model_id: str) -> set[str]:
-    """The posts this model has embedded already (read from its Parquet files, no warehouse needed)."""
+def part_names(home: Path, model_id: str) -> set[str]:
+    """The file names of a model's finished Parquet parts."""
+    return {part.name for part in (embeddings_root(home) / model_id).glob(f"*{PART_SUFFIX}")}
+
+
+def embedded_post_ids(home: Path, model_id: str, only_parts: set[str] | None = None) -> set[str]:
+    """The posts this model has embedded (read from its Parquet files; only `only_parts` when given)."""
     folder = embeddings_root(home) / model_id
-    if not any(folder.glob(f"*{PART_SUFFIX}")):
-        return set()
-    return set(_read_parts(folder, ["post_id"]).column("post_id").to_pylist())
-
-
-def _read_parts(folder: Path, columns: list[str]) -> pa.Table:
     parts = sorted(folder.glob(f"*{PART_SUFFIX}"))
-    return pa.concat_tables(pq.read_table(part, columns=columns) for part in parts)
+    if only_parts is not None:
+        parts = [part for part in parts if part.name in only_parts]
+    if not parts:
+        return set()
+    return set(pa.concat_tables(pq.read_table(part, columns=["post_id"]) for part in parts)
+               .column("post_id").to_pylist())
 
 
 def write_part(home: Path, model_id: str, run_id: str, post_ids: list[str], vectors: np.ndarray) -> Path | None:
-    """Write one Parquet file of new embeddings; returns its path (None when there is nothing new)."""
+    """Write one Parquet file of new embeddings, named by its posts (a retry never replaces another run's file);
+    returns its path, None when there is nothing new."""
     if not post_ids:
         return None
     folder = embeddings_root(home) / model_id
@@ -67,23 +72,14 @@ def write_part(home: Path, model_id: str, run_id: str, post_ids: list[str], vect
         "vector": pa.ListArray.from_arrays(offsets, flat),
         "run_id": pa.array([run_id] * len(post_ids), pa.string()),
     })
-    path = folder / f"part-{run_id}{PART_SUFFIX}"
-    partial = folder / f".part-{run_id}.{os.getpid()}.partial"
+    digest = hashlib.blake2b("\0".join(post_ids).encode(), digest_size=8).hexdigest()
+    path = folder / f"part-{digest}{PART_SUFFIX}"
+    partial = folder / f".part-{digest}.{os.getpid()}.partial"
     pq.write_table(table, partial, compression="zstd")
     os.replace(partial, path)
     return path
 
 
-def read_vectors(home: Path, model_id: str, post_ids: list[str] | None = None) -> tuple[list[str], np.ndarray]:
-    """(post_ids, n x d float32) of a model's embeddings, in post_id order; only `post_ids` when given."""
-    folder = embeddings_root(home) / model_id
-    if not any(folder.glob(f"*{PART_SUFFIX}")):
-        return [], np.zeros((0, 0), dtype=np.float32)
-    table = _read_parts(folder, ["post_id", "vector"])
-    if post_ids is not None:
-        table = table.filter(pc.is_in(table.column("post_id"), pa.array(post_ids, pa.string())))
-    table = table.sort_by("post_id")
-    vectors = table.column("vector").combine_chunks()
-    width = len(vectors[0]) if len(vectors) else 0
-    flat = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    return table.column("post_id").to_pylist(), flat.reshape(len(vectors), width)
+def drop_model(home: Path, model_id: str) -> None:
+    """Remove a model's embeddings (its weights were retrained: the old vectors no longer belong to it)."""
+    shutil.rmtree(embeddings_root(home) / model_id, ignore_errors=True)

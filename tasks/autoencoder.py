@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from scipy import sparse
+from tqdm.auto import tqdm
 
 from models.corrnet import (
     AutoencoderConfig,
@@ -35,6 +37,7 @@ from tasks.locks import warehouse_writer
 
 KIND = "autoencoder"
 EMBED_CHUNK = 20_000
+BAG_CHUNK = 50_000
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,9 @@ def _inputs(home: Path, posts: pa.Table, config: AutoencoderConfig, vocabulary: 
     ids = vocabulary.encode(tokens, config.max_tokens)
     arrays = {"tokens": ids, "has_text": (ids > 1).any(1)}
     if content is not None:
-        arrays["bag"] = content_bags(tokens, content)
+        arrays["bag"] = _SparseRows(sparse.vstack([
+            sparse.csr_matrix(content_bags(tokens[begin:begin + BAG_CHUNK], content))
+            for begin in range(0, max(len(tokens), 1), BAG_CHUNK)], format="csr"))
     paths = posts.column("image_path").to_pylist()
     if any(path is not None for path in paths):
         arrays["images"], arrays["has_image"] = image_array(
@@ -153,8 +158,31 @@ def _inputs(home: Path, posts: pa.Table, config: AutoencoderConfig, vocabulary: 
     return arrays
 
 
-def _rows(arrays: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
-    return {name: array[rows] if name != "images" else _LazyRows(array, rows) for name, array in arrays.items()}
+def _rows(arrays: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """The arrays restricted to `rows` (images stay on disk, content bags stay sparse)."""
+    def restrict(name: str, array: Any) -> Any:
+        if name == "images":
+            return _LazyRows(array, rows)
+        return array.take(rows) if isinstance(array, _SparseRows) else array[rows]
+
+    return {name: restrict(name, array) for name, array in arrays.items()}
+
+
+class _SparseRows:
+    """Content-word bags kept sparse (posts x words is mostly zeros); a batch is made dense when read."""
+
+    def __init__(self, matrix: sparse.csr_matrix) -> None:
+        self.matrix = matrix
+
+    def __len__(self) -> int:
+        return self.matrix.shape[0]
+
+    def take(self, rows: np.ndarray) -> _SparseRows:
+        return _SparseRows(self.matrix[rows])
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        """Rows of a batch, dense."""
+        return self.matrix[index].toarray()
 
 
 class _LazyRows:
@@ -217,6 +245,9 @@ def train_autoencoder(dataset_dir: str, settings: dict[str, Any], home: str, run
                "train_samples_per_second": len(train_rows) * len(result.history) / seconds if seconds else None,
                **{f"{name}_{key}": float(value) for name, values in scores.items() for key, value in values.items()}}
     with warehouse_writer(store.warehouse, run_id) as con:
+        if retrain:  # new weights under the same id: vectors of the old ones must not mix with new ones
+            embedding_store.drop_model(store.home, model_id)
+            embedding_store.refresh_view(con, store.home)
         learning.register_model(
             con, model_id=model_id, kind=KIND, task=None, variant=None,
             config={**config.as_dict(), "dataset": directory.name}, data_snapshot=meta["snapshot"],
@@ -264,27 +295,31 @@ def embed_posts(home: str, run_id: str, model_id: str | None = None, device: str
         curated_only = learning.has_curation(con)
         posts = learning.posts_with_content(con, curated_only)
         without_content = learning.post_count(con, curated_only) - posts.num_rows
+    known_parts = embedding_store.part_names(store.home, chosen)
     done = embedding_store.embedded_post_ids(store.home, chosen)
     todo = posts.filter(pa.array([p not in done for p in posts.column("post_id").to_pylist()]))
-    written, parts = 0, 0
-    for begin in range(0, todo.num_rows, EMBED_CHUNK):
+    written = unusable = 0
+    for begin in tqdm(range(0, todo.num_rows, EMBED_CHUNK), desc="embed", unit="chunk", disable=None):
         chunk = todo.slice(begin, EMBED_CHUNK)
         arrays = _inputs(store.home, chunk, settings.model, vocabulary, None, cache=False)
+        unusable += int((~(arrays["has_text"] | arrays["has_image"])).sum())  # no known word, no readable image
         vectors = embed(model, arrays, device=device)
+        ids = chunk.column("post_id").to_pylist()
         with warehouse_writer(store.warehouse, run_id) as con:
-            already = embedding_store.embedded_post_ids(store.home, chosen)  # another run may have written them
-            ids = chunk.column("post_id").to_pylist()
+            # parts another run wrote meanwhile (this run's own parts hold none of this chunk's posts)
+            others = embedding_store.part_names(store.home, chosen) - known_parts
+            already = embedding_store.embedded_post_ids(store.home, chosen, others) if others else set()
             keep = np.array([p not in already for p in ids], dtype=bool)
-            embedding_store.write_part(store.home, chosen, f"{run_id}-{parts:04d}",
-                                       [p for p, k in zip(ids, keep, strict=True) if k], vectors[keep])
+            path = embedding_store.write_part(store.home, chosen, run_id,
+                                              [p for p, k in zip(ids, keep, strict=True) if k], vectors[keep])
             embedding_store.refresh_view(con, store.home)
+        known_parts |= others | ({path.name} if path else set())
         written += int(keep.sum())
-        parts += 1
-    if parts == 0 and embedding_store.has_parts(store.home):
+    if todo.num_rows == 0:
         with warehouse_writer(store.warehouse, run_id) as con:
             embedding_store.refresh_view(con, store.home)
     return {"model_id": chosen, "embedded": written, "already_embedded": len(done), "posts": posts.num_rows,
-            "without_content": without_content, "curated_only": curated_only,
+            "without_content": without_content, "unusable": unusable, "curated_only": curated_only,
             "dimensions": settings.model.code_size}
 
 

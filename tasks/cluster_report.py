@@ -62,8 +62,10 @@ def _scatter_figure(posts: pa.Table, labels: np.ndarray, clusters: list[dict[str
     xy = np.column_stack([posts.column("x").to_numpy(zero_copy_only=False),
                           posts.column("y").to_numpy(zero_copy_only=False)]).astype(float)
     rows = _sample(len(xy), MAX_PLOTTED)
-    centres = np.array([np.median(xy[labels == c["cluster_id"]], axis=0) if (labels == c["cluster_id"]).any()
-                        else (np.nan, np.nan) for c in clusters])
+    order = np.argsort(labels, kind="stable")
+    ids, starts = np.unique(labels[order], return_index=True)
+    medians = {int(i): np.median(group, axis=0) for i, group in zip(ids, np.split(xy[order], starts[1:]), strict=True)}
+    centres = np.array([medians.get(c["cluster_id"], (np.nan, np.nan)) for c in clusters])
     figure = cluster_scatter(xy[rows], labels[rows], f"The clustered 2-D space ({len(xy):,} posts)", "", "",
                              centres, [c["cluster_id"] for c in clusters])
     return _data_uri(figure_png(figure))

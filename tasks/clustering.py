@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -23,7 +24,6 @@ from tasks.locks import warehouse_writer
 
 METHODS = ("paper", "default")
 MIN_POSTS = 10
-SPLIT_LABELS = {"train", "val", "test"}
 
 
 def _digest(*parts: Any) -> str:
@@ -51,7 +51,7 @@ def _timestamps(table: pa.Table) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False).astype("datetime64[us]")
 
 
-def choose_model(con, model_id: str | None) -> str:
+def choose_model(con: duckdb.DuckDBPyConnection, model_id: str | None) -> str:
     """The asked-for embedding model, else the newest model with embeddings."""
     models = cluster_store.embedding_models(con)
     if model_id is not None:
@@ -222,6 +222,11 @@ def assign_new_posts(home: str, run_id: str, run: str | None = None, method: str
             raise LearningInputError(f"no clustering run {chosen_run!r}: see `postatlas cluster --list`")
         curated_only = bool(row["parameters"].get("curated_only", False))
         new = cluster_store.embedded_posts(con, row["model_id"], curated_only, exclude_run=chosen_run)
+        newest = cluster_store.embedding_models(con)[0][0]
+    if newest != row["model_id"]:
+        raise LearningInputError(
+            f"{chosen_run} clusters embeddings of {row['model_id']}, but the newest embeddings are {newest}'s: "
+            "refit with `postatlas cluster` (new posts are only embedded with the newest model)")
     if new.num_rows == 0:
         return {"run": chosen_run, "assigned": 0, "method": row["method"]}
     clusterer = cluster_store.load_clusterer(store.home, row["clusterer_path"])
@@ -295,9 +300,15 @@ def nightly_plan(home: str, method: str, model_id: str, refit_days: float, refit
     latest = latest_run_id(home, method)
     if latest is None:
         return True, "no clustering run yet", None
-    with warehouse.reader(home_paths(home).warehouse) as con:
+    store = home_paths(home)
+    with warehouse.reader(store.warehouse) as con:
         row = cluster_store.cluster_run(con, latest)
+        model = learning.model_row(con, model_id)
     if row["model_id"] != model_id:
         return True, f"a newer embedding model ({model_id}) than the last fit's", latest
+    if model is not None and model["created_at"].replace(tzinfo=UTC) > row["created_at"]:
+        return True, f"{model_id} was retrained after the last fit", latest
+    if not cluster_store.clusterer_exists(store.home, row["clusterer_path"]):
+        return True, f"the fitted clusterer of {latest} is missing", latest
     due, reason = refit_due(row, new_post_count(home, latest), refit_days, refit_fraction)
     return due, reason, latest

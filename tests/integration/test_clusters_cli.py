@@ -147,6 +147,33 @@ def test_nightly_flow_assigns_between_refits_and_refits_when_due(clustered_home:
     assert due["refit"] and "days old" in due["reason"]
     assert query(clustered_home, "SELECT posts, assigned_since_fit FROM cluster_runs WHERE run = ?",
                  [due["run"]]) == [(FIRST + SECOND, 0)]
+    clusterer = query(clustered_home, "SELECT clusterer_path FROM cluster_runs WHERE run = ?", [due["run"]])[0][0]
+    (clustered_home / clusterer).unlink()  # lost: the nightly run refits instead of failing every night
+    lost = nightly_clusters_flow(home=str(clustered_home), method="default", settings={"n_clusters": 6})
+    assert lost["refit"] and "missing" in lost["reason"] and (clustered_home / clusterer).is_file()
+
+
+def test_a_new_model_asks_for_a_refit_and_retraining_replaces_its_embeddings(clustered_home: Path,
+                                                                             monkeypatch, capsys) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
+    fitted_with = query(clustered_home, "SELECT model_id FROM models")[0][0]
+    assert main(TRAIN) == 0  # more posts now: a new snapshot, a new model
+    newer = query(clustered_home, "SELECT model_id FROM models WHERE model_id <> ?", [fitted_with])[0][0]
+    assert main(["embed"]) == 0
+    capsys.readouterr()
+    assert main(["cluster", "--assign"]) == 2  # the newest embeddings are not the ones the run clustered
+    error = capsys.readouterr().err
+    assert fitted_with in error and newer in error and "refit" in error
+
+    def embedded(model_id: str) -> list[tuple]:
+        return query(clustered_home, "SELECT count(*), count(DISTINCT post_id) FROM embeddings WHERE model_id = ?",
+                     [model_id])
+
+    assert embedded(newer) == [(FIRST + SECOND, FIRST + SECOND)]
+    assert main([*TRAIN, "--retrain"]) == 0  # same data and settings: same id, new weights
+    assert embedded(newer) == [(0, 0)] and embedded(fitted_with) == [(FIRST + SECOND, FIRST + SECOND)]
+    assert main(["embed"]) == 0
+    assert embedded(newer) == [(FIRST + SECOND, FIRST + SECOND)]
 
 
 def test_clustering_errors_say_what_to_do(tmp_path: Path, monkeypatch, capsys, clustered_home: Path,
