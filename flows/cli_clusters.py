@@ -48,16 +48,20 @@ def add_cluster_commands(commands: argparse._SubParsersAction, train_models: arg
                          "posts); default: PCA -> mini-batch k-means micro-clusters -> Ward on their centres")
     cluster.add_argument("--model", dest="model_id", metavar="ID",
                          help="embedding model (default: the newest with embeddings)")
-    cluster.add_argument("--clusters", dest="n_clusters", type=_positive, help="number of clusters (default 42)")
-    cluster.add_argument("--distance-threshold", type=float,
+    cluster.add_argument("--clusters", dest="n_clusters", type=_positive, metavar="N",
+                         help="number of clusters (default 42, the paper's)")
+    cluster.add_argument("--distance-threshold", type=float, metavar="D",
                          help="cut the hierarchy at this distance instead of a number of clusters")
-    cluster.add_argument("--geo-weight", type=float,
-                         help="default method: weight of geography against content (0 ignores coordinates)")
-    cluster.add_argument("--variance", type=_fraction, help="PCA: variance fraction kept (paper 0.982)")
-    cluster.add_argument("--micro-clusters", type=_positive, help="default method: k-means centres (default 2000)")
-    cluster.add_argument("--perplexity", type=float, help="paper method: t-SNE perplexity (default 30)")
+    cluster.add_argument("--geo-weight", type=float, metavar="W",
+                         help="default method: geography's share against content's, 1 = equal (default), 0 ignores "
+                         "coordinates (the paper method weighs them by kernel CCA)")
+    cluster.add_argument("--variance", type=_fraction, metavar="F",
+                         help="PCA: variance fraction kept (paper method 0.982, default method 0.95)")
+    cluster.add_argument("--micro-clusters", type=_positive, metavar="N",
+                         help="default method: k-means centres (default 2000)")
+    cluster.add_argument("--perplexity", type=float, metavar="P", help="t-SNE perplexity (default 30)")
     cluster.add_argument("--seed", type=int, help="random seed (default 13)")
-    cluster.add_argument("--label-task", help="label task for ARI / NMI (default: the largest one; none: skip)")
+    cluster.add_argument("--label-task", metavar="TASK", help="label task for ARI / NMI (default: the largest one; none: skip)")
     cluster.add_argument("--assign", action="store_true",
                          help="no refit: place newly embedded posts in the clusters of the newest run of --method")
     cluster.add_argument("--no-report", action="store_true", help="skip the HTML report")

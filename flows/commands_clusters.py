@@ -79,8 +79,15 @@ def cmd_embed(args: argparse.Namespace, home: str) -> int:
     return EXIT_OK
 
 
+DEFAULT_ONLY = {"geo_weight": "--geo-weight", "micro_clusters": "--micro-clusters"}
+
+
 def cluster_settings(args: argparse.Namespace) -> dict:
     settings = _given(args, CLUSTER_OPTIONS)
+    misplaced = [flag for name, flag in DEFAULT_ONLY.items() if name in settings and args.method == "paper"]
+    if misplaced:
+        raise UserError(f"{' and '.join(misplaced)} {'is' if len(misplaced) == 1 else 'are'} for --method default "
+                        "only (the paper method weighs geography by kernel CCA and clusters every post)")
     if args.distance_threshold is not None:
         if args.n_clusters is not None:
             raise UserError("give --clusters or --distance-threshold, not both")
@@ -129,6 +136,7 @@ def print_cluster_run(home: str, run: str, report_path: str | None) -> None:
 
 def cmd_cluster(args: argparse.Namespace, home: str) -> int:
     from flows.clusters import assign_flow, cluster_flow
+    from models.clustering import make_clusterer
 
     _quiet_prefect()
     with _user_errors():
@@ -140,7 +148,9 @@ def cmd_cluster(args: argparse.Namespace, home: str) -> int:
             print(f"{result['assigned']} new posts assigned to the clusters of {result['run']}")
             print_cluster_run(home, result["run"], result.get("report_path"))
             return EXIT_OK
-        result = cluster_flow(home=home, method=args.method, model_id=args.model_id, settings=cluster_settings(args),
+        settings = cluster_settings(args)
+        make_clusterer(args.method, **settings)  # bad settings fail here, before any flow run starts
+        result = cluster_flow(home=home, method=args.method, model_id=args.model_id, settings=settings,
                               label_task=args.label_task, report=not args.no_report)
         print_cluster_run(home, result["run"], result.get("report_path"))
     return EXIT_OK

@@ -181,6 +181,8 @@ def test_clustering_errors_say_what_to_do(tmp_path: Path, monkeypatch, capsys, c
     monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
     assert main(["cluster", "--clusters", "4", "--distance-threshold", "2"]) == 2
     assert "not both" in capsys.readouterr().err
+    assert main(["cluster", "--method", "paper", "--geo-weight", "2"]) == 2
+    assert "--geo-weight is for --method default only" in capsys.readouterr().err
     assert main(["cluster", "--label-task", "sentiment"]) == 2
     assert "sentiment" in capsys.readouterr().err
     monkeypatch.setenv("POSTATLAS_HOME", str(tmp_path / "fresh"))

@@ -1,0 +1,100 @@
+"""End-to-end `postatlas cluster` on a synthetic warehouse: read, cluster, summarise, write, report.
+
+Run: ``.venv/bin/python tests/bench/bench_cluster_command.py [--posts 1000000] [--repeats 3] [--work DIR]``.
+
+Builds a POSTATLAS_HOME whose `posts` hold N synthetic posts (texts from a small vocabulary per topic, hashtags,
+languages, 70% with coordinates around 20 city-like spots) and whose embeddings are 64-d float32 vectors of a
+50-component mixture (the autoencoder's code size), written by `storage.embeddings` as the real `embed` does.
+Then times the real command line (a fresh process each run) and reports wall time and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from storage import embeddings, warehouse  # noqa: E402
+
+TOPICS, SPOTS, DIMENSIONS, CHUNK = 50, 20, 64, 100_000
+WORDS = np.array([f"word{i}" for i in range(TOPICS * 6)])
+
+
+def build_home(home: Path, posts: int, seed: int = 13) -> None:
+    """A warehouse with `posts` synthetic posts and one model's embeddings of them."""
+    rng = np.random.default_rng(seed)
+    topic = rng.integers(0, TOPICS, posts)
+    centres = rng.normal(size=(TOPICS, DIMENSIONS)).astype(np.float32) * 3
+    spots = np.column_stack([rng.uniform(-50, 60, SPOTS), rng.uniform(-120, 140, SPOTS)])
+    with warehouse.writer(home / "warehouse.duckdb") as con:
+        for begin in range(0, posts, CHUNK):
+            rows = np.arange(begin, min(begin + CHUNK, posts))
+            words = WORDS[topic[rows, None] * 6 + rng.integers(0, 6, (len(rows), 3))]
+            texts = [" ".join(w) for w in words]
+            spot = spots[(topic[rows] + rng.integers(0, 2, len(rows))) % SPOTS]
+            located = rng.random(len(rows)) < 0.7
+            lat = np.where(located, spot[:, 0] + rng.normal(0, 0.5, len(rows)), np.nan)
+            lon = np.where(located, spot[:, 1] + rng.normal(0, 0.5, len(rows)), np.nan)
+            table = pa.table({
+                "post_id": [f"bench:{i}" for i in rows], "text": texts,
+                "hashtags": [[f"tag{t}"] for t in topic[rows]],
+                "lang": np.array(["en", "es", "ca", "fr"])[rows % 4].tolist(),
+                "lat": pa.array(lat, mask=~located), "lon": pa.array(lon, mask=~located),
+            })
+            con.register("bench_posts", table)
+            con.execute(
+                "INSERT INTO posts (post_id, platform, native_id, text, hashtags, lang, lat, lon, created_at, "
+                "run_id, ingested_at) SELECT post_id, 'bench', post_id, text, hashtags, lang, lat, lon, "
+                "now(), 'bench', now() FROM bench_posts")
+            con.unregister("bench_posts")
+            vectors = centres[topic[rows]] + rng.normal(size=(len(rows), DIMENSIONS)).astype(np.float32)
+            embeddings.write_part(home, "bench-model", "bench", [f"bench:{i}" for i in rows], vectors)
+        embeddings.refresh_view(con, home)
+
+
+def run_once(home: Path, args: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of one `postatlas ...` process."""
+    env = {**os.environ, "POSTATLAS_HOME": str(home), "PREFECT_LOGGING_LEVEL": "WARNING"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "flows.cli", *args], check=True, env=env, cwd=REPO,
+                   stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(peak, before) / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    home = (args.work or Path(tempfile.mkdtemp(prefix="postatlas-bench-"))) / f"home-{args.posts}"
+    if not (home / "warehouse.duckdb").exists():
+        started = time.perf_counter()
+        build_home(home, args.posts)
+        print(f"built {args.posts:,} posts in {time.perf_counter() - started:.0f} s", flush=True)
+    for label, command in (("cluster --method default (incl. report)", ["cluster", "--method", "default"]),
+                           ("cluster --method default --no-report", ["cluster", "--method", "default",
+                                                                      "--no-report"])):
+        runs = [run_once(home, command) for _ in range(args.repeats)]
+        seconds = statistics.median(s for s, _ in runs)
+        print(f"| {label} | {args.posts:,} | {seconds:.1f} | {max(g for _, g in runs):.2f} | "
+              f"{', '.join(f'{s:.1f}' for s, _ in runs)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
