@@ -367,8 +367,13 @@ class PaperClustering:
 
     def predict(self, X: np.ndarray, coordinates: np.ndarray) -> np.ndarray:
         """Cluster ids of new posts: the nearest cluster centroid to their `transform_xy` position."""
+        return self.place(X, coordinates)[0]
+
+    def place(self, X: np.ndarray, coordinates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(cluster ids, 2-D positions) of new posts, computing the t-SNE transform once."""
         xy = self.transform_xy(X, coordinates)
-        return pairwise_distances_argmin(xy, self.centroids_) if len(xy) else np.zeros(0, dtype=np.int64)
+        labels = pairwise_distances_argmin(xy, self.centroids_) if len(xy) else np.zeros(0, dtype=np.int64)
+        return labels, xy
 
 
 class ScalableClustering:
@@ -472,8 +477,13 @@ class ScalableClustering:
 
     def predict(self, X: np.ndarray, coordinates: np.ndarray) -> np.ndarray:
         """Cluster ids of new posts: the cluster of their nearest micro-centroid."""
+        return self.place(X, coordinates)[0]
+
+    def place(self, X: np.ndarray, coordinates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(cluster ids, 2-D positions) of new posts, finding their micro-centroids once."""
         X, coordinates = _check_inputs(X, coordinates)
-        return self.micro_labels_[self._assign(self.projection_.transform(X), coordinates, self.micro_centres_)]
+        micro = self._assign(self.projection_.transform(X), coordinates, self.micro_centres_)
+        return self.micro_labels_[micro], self._place(micro)
 
 
 METHODS: dict[str, tuple[type, type]] = {

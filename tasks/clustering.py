@@ -231,8 +231,7 @@ def assign_new_posts(home: str, run_id: str, run: str | None = None, method: str
         return {"run": chosen_run, "assigned": 0, "method": row["method"]}
     clusterer = cluster_store.load_clusterer(store.home, row["clusterer_path"])
     vectors, coordinates = vectors_of(new), coordinates_of(new)
-    labels = np.asarray(clusterer.predict(vectors, coordinates))
-    xy = np.asarray(clusterer.transform_xy(vectors, coordinates))
+    labels, xy = (np.asarray(values) for values in clusterer.place(vectors, coordinates))
     with warehouse.reader(store.warehouse) as con:
         everything = cluster_store.embedded_posts(con, row["model_id"], curated_only)
         previous = cluster_store.assigned_posts(con, chosen_run).select(["post_id", "cluster_id"])

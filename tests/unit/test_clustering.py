@@ -118,6 +118,9 @@ def test_new_posts_near_a_cluster_get_that_cluster_and_survive_pickling(method):
     predicted = model.predict(new, new_coordinates)
     np.testing.assert_array_equal(predicted, expected)
     assert model.transform_xy(new, new_coordinates).shape == (len(new), 2)
+    placed, xy = model.place(new, new_coordinates)  # both at once, as the nightly assignment uses them
+    np.testing.assert_array_equal(placed, predicted)
+    np.testing.assert_allclose(xy, model.transform_xy(new, new_coordinates), atol=1e-4)
 
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(new, new_coordinates), predicted)
