@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python tests/bench/bench_dask.py
 	$(BIN)/python tests/bench/bench_training.py
 	$(BIN)/python tests/bench/bench_clustering.py
+	$(BIN)/python tests/bench/bench_cluster_command.py --posts 1000000
 
 lint: install
 	$(BIN)/ruff check flows tasks storage models deployments tests
