@@ -8,6 +8,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from storage.warehouse import transaction
+
 CURATE_INPUT_SQL = """
 WITH first_image AS (
     SELECT post_id,
@@ -41,8 +43,7 @@ def write_curation(
     languages: pa.Table | None,
 ) -> None:
     """Replace the latest decisions and curated set, keep the per-rule summary, cache detected languages."""
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         if languages is not None and languages.num_rows:
             con.register("detected", languages)
             con.execute(
@@ -65,10 +66,6 @@ def write_curation(
                 "INSERT INTO filter_summary VALUES (?, ?, ?, ?, ?, ?)",
                 [run_id, position, row["rule"], row["evaluated"], row["kept"], row["dropped"]],
             )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def posts_to_detect(con: duckdb.DuckDBPyConnection, detector: str, partition: int, partitions: int) -> pa.Table:

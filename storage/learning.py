@@ -9,6 +9,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from storage.warehouse import transaction
+
 _FIRST_IMAGE = """
     first_image AS (
         SELECT post_id, arg_min(path, position) AS image_path
@@ -83,8 +85,7 @@ def register_model(
     evaluations: list[dict[str, Any]] = (),
 ) -> None:
     """Add (or replace, on a retried run) one model and its evaluation rows, in one transaction."""
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM model_evaluations WHERE model_id = ?", [model_id])
         con.execute("DELETE FROM models WHERE model_id = ?", [model_id])
         con.execute(
@@ -99,10 +100,6 @@ def register_model(
                 [model_id, task, variant, row["split"], row["condition"], row["accuracy"], row["macro_f1"],
                  row["micro_f1"], row["n"]],
             )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def trained_model_exists(con: duckdb.DuckDBPyConnection, model_id: str) -> bool:
@@ -152,21 +149,17 @@ def write_predictions(con: duckdb.DuckDBPyConnection, predictions: pa.Table, tas
     `predictions` has post_id, label, score, modalities; run_id and created_at are added by the caller.
     """
     con.register("incoming_predictions", predictions)
-    con.execute("BEGIN")
     try:
-        con.execute(
-            "DELETE FROM predictions WHERE task = ? AND post_id IN (SELECT post_id FROM incoming_predictions)",
-            [task],
-        )
-        con.execute(
-            "INSERT INTO predictions SELECT post_id, ?, label, score, ?, run_id, modalities, created_at "
-            "FROM incoming_predictions",
-            [task, model_id],
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(
+                "DELETE FROM predictions WHERE task = ? AND post_id IN (SELECT post_id FROM incoming_predictions)",
+                [task],
+            )
+            con.execute(
+                "INSERT INTO predictions SELECT post_id, ?, label, score, ?, run_id, modalities, created_at "
+                "FROM incoming_predictions",
+                [task, model_id],
+            )
     finally:
         con.unregister("incoming_predictions")
     return predictions.num_rows

@@ -165,6 +165,18 @@ def reader(path: Path, wait_seconds: float | None = None) -> Iterator[duckdb.Duc
         con.close()
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, rolled back on any error or interruption: the whole write or nothing."""
+    con.execute("BEGIN")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 # --------------------------------------------------------------------------- migrations
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_(\w+)\.sql$")
@@ -191,14 +203,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     for number, name, sql in migrations():
         if number in applied:
             continue
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [number, name, _now()])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         version = number
     return version
 
@@ -289,8 +296,7 @@ def write_batch(
     Natural keys make every insert idempotent: committing the same batch twice changes nothing. ``also`` runs
     inside the same transaction (a collector's cursor and read budget).
     """
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         new_by_platform: dict[str, int] = {}
         posts = tables["posts"]
         if posts.num_rows:
@@ -322,10 +328,6 @@ def write_batch(
         )
         if also is not None:
             also(con)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return new_by_platform
 
 
