@@ -39,6 +39,13 @@ newest_autoencoder_task = task(name="newest-autoencoder", timeout_seconds=600)(n
 latest_run_task = task(name="latest-cluster-run", timeout_seconds=600)(latest_run_id)
 publish_task = task(name="publish-cluster-artifacts", timeout_seconds=600)(publish_cluster_artifacts)
 
+
+def report_and_publish(home: str, run_id: str, run: str) -> str:
+    """The run's HTML report and its Prefect artifacts; returns the report's path."""
+    path = report_task(home, run_id, run)
+    publish_task(home, run)
+    return path
+
 # When no autoencoder is registered the nightly run trains one itself, on the `cpu` pool: 64 px images keep that
 # to minutes (the weekly training on the `gpu` pool uses the paper's 158 px).
 NIGHTLY_FALLBACK_SETTINGS = AutoencoderSettings().with_overrides({"image_size": 64}).as_dict()
@@ -77,8 +84,7 @@ def cluster_flow(home: str | None = None, method: str = "default", model_id: str
         result = cluster_posts_task(str(store.home), run.run_id, method, model_id, settings, label_task)
         run.counts = {"written": result["posts"]}
         if report:
-            result["report_path"] = report_task(str(store.home), run.run_id, result["run"])
-            publish_task(str(store.home), result["run"])
+            result["report_path"] = report_and_publish(str(store.home), run.run_id, result["run"])
     return result
 
 
@@ -91,8 +97,7 @@ def assign_flow(home: str | None = None, method: str | None = None, run: str | N
         result = assign_posts_task(str(store.home), ledger.run_id, run, method)
         ledger.counts = {"written": result["assigned"]}
         if report:
-            result["report_path"] = report_task(str(store.home), ledger.run_id, result["run"])
-            publish_task(str(store.home), result["run"])
+            result["report_path"] = report_and_publish(str(store.home), ledger.run_id, result["run"])
     return result
 
 
@@ -104,8 +109,7 @@ def report_flow(home: str | None = None, run: str | None = None) -> dict:
         run = run or latest_run_task(str(store.home))
         if run is None:
             raise LearningInputError("no clustering run yet: run `postatlas cluster` first")
-        path = report_task(str(store.home), ledger.run_id, run)
-        publish_task(str(store.home), run)
+        path = report_and_publish(str(store.home), ledger.run_id, run)
     return {"run": run, "report_path": path}
 
 
@@ -131,8 +135,7 @@ def nightly_clusters_flow(home: str | None = None, method: str = "default", refi
         else:
             result = assign_posts_task(str(store.home), run.run_id, latest)
             chosen, counts = latest, {"written": result["assigned"]}
-        report_path = report_task(str(store.home), run.run_id, chosen)
-        publish_task(str(store.home), chosen)
+        report_path = report_and_publish(str(store.home), run.run_id, chosen)
         run.counts = counts
         run.message = f"{'refit' if due else 'assigned'}: {reason}"
     return {"run": chosen, "refit": due, "reason": reason, "embedded": embedded["embedded"],

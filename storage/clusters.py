@@ -13,6 +13,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from storage.warehouse import transaction
+
 CLUSTERER_FILE = "clusterer.pkl"
 
 _FIRST_IMAGE = """
@@ -65,6 +67,11 @@ def assigned_posts(con: duckdb.DuckDBPyConnection, run: str) -> pa.Table:
     ).to_arrow_table()
 
 
+def assignment_labels(con: duckdb.DuckDBPyConnection, run: str) -> pa.Table:
+    """post_id, cluster_id of every post a run has assigned."""
+    return con.sql("SELECT post_id, cluster_id FROM cluster_assignments WHERE run = ?", params=[run]).to_arrow_table()
+
+
 def embedding_models(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     """(model_id, embedded posts) of every model with embeddings, newest model first."""
     return con.execute(
@@ -112,25 +119,21 @@ def write_cluster_run(
     row["updated_at"] = now
     con.register("incoming_clusters", clusters)
     con.register("incoming_assignments", assignments)
-    con.execute("BEGIN")
     try:
-        earlier = con.execute("SELECT report_path FROM cluster_runs WHERE run = ?", [run]).fetchall()
-        if earlier and earlier[0][0] and not row.get("report_path"):
-            row["report_path"] = earlier[0][0]  # the same run's report stays listed until it is rewritten
-        for table in ("cluster_assignments", "clusters", "cluster_runs"):
-            con.execute(f"DELETE FROM {table} WHERE run = ?", [run])
-        names = list(row)
-        con.execute(
-            f"INSERT INTO cluster_runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            [row[name] for name in names],
-        )
-        con.execute(f"INSERT INTO clusters BY NAME SELECT '{_quote(run)}' AS run, * FROM incoming_clusters")
-        con.execute(
-            f"INSERT INTO cluster_assignments BY NAME SELECT '{_quote(run)}' AS run, * FROM incoming_assignments")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            earlier = con.execute("SELECT report_path FROM cluster_runs WHERE run = ?", [run]).fetchall()
+            if earlier and earlier[0][0] and not row.get("report_path"):
+                row["report_path"] = earlier[0][0]  # the same run's report stays listed until it is rewritten
+            for table in ("cluster_assignments", "clusters", "cluster_runs"):
+                con.execute(f"DELETE FROM {table} WHERE run = ?", [run])
+            names = list(row)
+            con.execute(
+                f"INSERT INTO cluster_runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                [row[name] for name in names],
+            )
+            con.execute(f"INSERT INTO clusters BY NAME SELECT '{_quote(run)}' AS run, * FROM incoming_clusters")
+            con.execute(
+                f"INSERT INTO cluster_assignments BY NAME SELECT '{_quote(run)}' AS run, * FROM incoming_assignments")
     finally:
         con.unregister("incoming_clusters")
         con.unregister("incoming_assignments")
@@ -143,26 +146,22 @@ def add_assignments(con: duckdb.DuckDBPyConnection, run: str, assignments: pa.Ta
     """
     con.register("incoming_assignments", assignments)
     con.register("incoming_clusters", clusters)
-    con.execute("BEGIN")
     try:
-        added = con.execute(
-            f"""
-            INSERT INTO cluster_assignments BY NAME
-            SELECT '{_quote(run)}' AS run, * FROM incoming_assignments
-            WHERE post_id NOT IN (SELECT post_id FROM cluster_assignments WHERE run = ?)
-            """,
-            [run],
-        ).fetchall()[0][0]
-        con.execute("DELETE FROM clusters WHERE run = ?", [run])
-        con.execute(f"INSERT INTO clusters BY NAME SELECT '{_quote(run)}' AS run, * FROM incoming_clusters")
-        con.execute(
-            "UPDATE cluster_runs SET assigned_since_fit = assigned_since_fit + ?, updated_at = ? WHERE run = ?",
-            [added, _now(), run],
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            added = con.execute(
+                f"""
+                INSERT INTO cluster_assignments BY NAME
+                SELECT '{_quote(run)}' AS run, * FROM incoming_assignments
+                WHERE post_id NOT IN (SELECT post_id FROM cluster_assignments WHERE run = ?)
+                """,
+                [run],
+            ).fetchall()[0][0]
+            con.execute("DELETE FROM clusters WHERE run = ?", [run])
+            con.execute(f"INSERT INTO clusters BY NAME SELECT '{_quote(run)}' AS run, * FROM incoming_clusters")
+            con.execute(
+                "UPDATE cluster_runs SET assigned_since_fit = assigned_since_fit + ?, updated_at = ? WHERE run = ?",
+                [added, _now(), run],
+            )
     finally:
         con.unregister("incoming_assignments")
         con.unregister("incoming_clusters")

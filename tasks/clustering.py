@@ -221,31 +221,28 @@ def assign_new_posts(home: str, run_id: str, run: str | None = None, method: str
         if row is None:
             raise LearningInputError(f"no clustering run {chosen_run!r}: see `postatlas cluster --list`")
         curated_only = bool(row["parameters"].get("curated_only", False))
-        new = cluster_store.embedded_posts(con, row["model_id"], curated_only, exclude_run=chosen_run)
+        everything = cluster_store.embedded_posts(con, row["model_id"], curated_only)
+        previous = cluster_store.assignment_labels(con, chosen_run)
         newest = cluster_store.embedding_models(con)[0][0]
     if newest != row["model_id"]:
         raise LearningInputError(
             f"{chosen_run} clusters embeddings of {row['model_id']}, but the newest embeddings are {newest}'s: "
             "refit with `postatlas cluster` (new posts are only embedded with the newest model)")
-    if new.num_rows == 0:
-        return {"run": chosen_run, "assigned": 0, "method": row["method"]}
-    clusterer = cluster_store.load_clusterer(store.home, row["clusterer_path"])
-    vectors, coordinates = vectors_of(new), coordinates_of(new)
-    labels, xy = (np.asarray(values) for values in clusterer.place(vectors, coordinates))
-    with warehouse.reader(store.warehouse) as con:
-        everything = cluster_store.embedded_posts(con, row["model_id"], curated_only)
-        previous = cluster_store.assigned_posts(con, chosen_run).select(["post_id", "cluster_id"])
     known = dict(zip(previous.column("post_id").to_pylist(), previous.column("cluster_id").to_pylist(),
                      strict=True))
+    post_ids = everything.column("post_id").to_pylist()
+    is_new = np.array([post_id not in known for post_id in post_ids], dtype=bool)
+    if not is_new.any():
+        return {"run": chosen_run, "assigned": 0, "method": row["method"]}
+    clusterer = cluster_store.load_clusterer(store.home, row["clusterer_path"])
+    new = everything.filter(pa.array(is_new))
+    labels, xy = (np.asarray(values) for values in clusterer.place(vectors_of(new), coordinates_of(new)))
     known.update(zip(new.column("post_id").to_pylist(), labels.tolist(), strict=True))
-    keep = [i for i, post_id in enumerate(everything.column("post_id").to_pylist()) if post_id in known]
-    everything = everything.take(pa.array(keep, pa.int64()))
-    all_labels = np.array([known[p] for p in everything.column("post_id").to_pylist()], dtype=np.int64)
-    all_vectors = vectors_of(everything)
+    # summaries over the run's posts still embedded and not deleted: the fitted ones and the new ones
+    all_labels = np.array([known[post_id] for post_id in post_ids], dtype=np.int64)
     has_image = np.array([path is not None for path in everything.column("image_path").to_pylist()])
-    clusters = clusters_table(summarise(everything, all_vectors, all_labels),
-                              np.asarray(everything.column("post_id").to_pylist(), dtype=object), has_image,
-                              all_labels)
+    clusters = clusters_table(summarise(everything, vectors_of(everything), all_labels),
+                              np.asarray(post_ids, dtype=object), has_image, all_labels)
     assignments = assignments_table(new.column("post_id").to_pylist(), labels, xy, "assign")
     with warehouse_writer(store.warehouse, run_id) as con:
         added = cluster_store.add_assignments(con, chosen_run, assignments, clusters)

@@ -13,23 +13,15 @@ geographic centroid), 42 clusters, the default with and without geography.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import duckdb
+from results_learning import DATA
+from results_learning import run as run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
-CLI = [sys.executable, "-m", "flows.cli"]
-
-
-def run(home: Path, *args: str) -> None:
-    env = {**os.environ, "POSTATLAS_HOME": str(home), "PREFECT_LOGGING_LEVEL": "WARNING"}
-    print("$ postatlas " + " ".join(args), flush=True)
-    subprocess.run([*CLI, *args], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+run = partial(run_cli, quiet=True)
 
 
 def latest(home: Path) -> tuple:

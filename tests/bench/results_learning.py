@@ -30,10 +30,11 @@ DATA = ROOT.parent / "shared" / "data"
 CLI = [sys.executable, "-m", "flows.cli"]
 
 
-def run(home: Path, *args: str) -> None:
+def run(home: Path, *args: str, quiet: bool = False) -> None:
+    """`postatlas ARGS` in a fresh process with POSTATLAS_HOME=home (its output hidden when quiet)."""
     env = {**os.environ, "POSTATLAS_HOME": str(home), "PREFECT_LOGGING_LEVEL": "WARNING"}
     print("$ postatlas " + " ".join(args), flush=True)
-    subprocess.run([*CLI, *args], check=True, env=env, cwd=ROOT)
+    subprocess.run([*CLI, *args], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL if quiet else None)
 
 
 def tweeteval_table(folder: Path, target: Path) -> Path:
