@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from flows.cli_clusters import add_cluster_commands
 from flows.cli_words import add_word_space_commands
-from storage.settings import HOME_ENV, home_paths
+from storage.home import HOME_ENV, Home
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -133,8 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
     if args.home:
-        os.environ[HOME_ENV] = str(home_paths(args.home).home)
-    home = str(home_paths().home)
+        os.environ[HOME_ENV] = str(Home.at(args.home).root)
+    home = str(Home.at().root)
     os.environ.setdefault("DO_NOT_TRACK", "1")  # offline by design: no telemetry attempts in the log
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows import commands  # late: `sql` and `runs` stay fast

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prefect import flow, task
 
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.autoencoder import (
     AutoencoderSettings,
     embed_posts,
@@ -55,11 +55,11 @@ NIGHTLY_FALLBACK_SETTINGS = AutoencoderSettings().with_overrides({"image_size": 
 def train_autoencoder_flow(home: str | None = None, settings: dict | None = None, curated_only: bool | None = None,
                            retrain: bool = False) -> dict:
     """Train paper 000's autoencoder on the (curated) posts and register it; returns its model id and scores."""
-    store = home_paths(home)
+    store = Home.at(home)
     config = AutoencoderSettings.from_dict(settings or {})
     with tracked_run(store, "train-autoencoder", {"curated_only": curated_only, "retrain": retrain}) as run:
-        dataset_dir = prepare_autoencoder_posts(str(store.home), curated_only)
-        model_id = train_autoencoder_task(dataset_dir, config.as_dict(), str(store.home), run.run_id, retrain)
+        dataset_dir = prepare_autoencoder_posts(str(store.root), curated_only)
+        model_id = train_autoencoder_task(dataset_dir, config.as_dict(), str(store.root), run.run_id, retrain)
         run.counts = {"models": 1}
     return {"model_id": model_id, "dataset": dataset_dir}
 
@@ -67,9 +67,9 @@ def train_autoencoder_flow(home: str | None = None, settings: dict | None = None
 @flow(name="embed")
 def embed_flow(home: str | None = None, model_id: str | None = None, device: str = "auto") -> dict:
     """Embed the posts a model has not embedded yet (Parquet under POSTATLAS_HOME/embeddings, view `embeddings`)."""
-    store = home_paths(home)
+    store = Home.at(home)
     with tracked_run(store, "embed", {"model_id": model_id}) as run:
-        result = embed_posts_task(str(store.home), run.run_id, model_id, device)
+        result = embed_posts_task(str(store.root), run.run_id, model_id, device)
         run.counts = {"written": result["embedded"]}
     return result
 
@@ -78,13 +78,13 @@ def embed_flow(home: str | None = None, model_id: str | None = None, device: str
 def cluster_flow(home: str | None = None, method: str = "default", model_id: str | None = None,
                  settings: dict | None = None, label_task: str | None = None, report: bool = True) -> dict:
     """Cluster a model's embeddings, write cluster_runs / clusters / cluster_assignments, and the HTML report."""
-    store = home_paths(home)
+    store = Home.at(home)
     parameters = {"method": method, "model_id": model_id, "settings": settings, "label_task": label_task}
     with tracked_run(store, "cluster", parameters) as run:
-        result = cluster_posts_task(str(store.home), run.run_id, method, model_id, settings, label_task)
+        result = cluster_posts_task(str(store.root), run.run_id, method, model_id, settings, label_task)
         run.counts = {"written": result["posts"]}
         if report:
-            result["report_path"] = report_and_publish(str(store.home), run.run_id, result["run"])
+            result["report_path"] = report_and_publish(str(store.root), run.run_id, result["run"])
     return result
 
 
@@ -92,24 +92,24 @@ def cluster_flow(home: str | None = None, method: str = "default", model_id: str
 def assign_flow(home: str | None = None, method: str | None = None, run: str | None = None,
                 report: bool = True) -> dict:
     """Place newly embedded posts in the clusters of an existing run (the newest of `method`) without a refit."""
-    store = home_paths(home)
+    store = Home.at(home)
     with tracked_run(store, "assign-clusters", {"method": method, "run": run}) as ledger:
-        result = assign_posts_task(str(store.home), ledger.run_id, run, method)
+        result = assign_posts_task(str(store.root), ledger.run_id, run, method)
         ledger.counts = {"written": result["assigned"]}
         if report:
-            result["report_path"] = report_and_publish(str(store.home), ledger.run_id, result["run"])
+            result["report_path"] = report_and_publish(str(store.root), ledger.run_id, result["run"])
     return result
 
 
 @flow(name="cluster-report")
 def report_flow(home: str | None = None, run: str | None = None) -> dict:
     """Write the HTML report of a clustering run (the newest by default) and publish it as Prefect artifacts."""
-    store = home_paths(home)
+    store = Home.at(home)
     with tracked_run(store, "cluster-report", {"run": run}) as ledger:
-        run = run or latest_run_task(str(store.home))
+        run = run or latest_run_task(str(store.root))
         if run is None:
             raise LearningInputError("no clustering run yet: run `postatlas cluster` first")
-        path = report_and_publish(str(store.home), ledger.run_id, run)
+        path = report_and_publish(str(store.root), ledger.run_id, run)
     return {"run": run, "report_path": path}
 
 
@@ -121,21 +121,21 @@ def nightly_clusters_flow(home: str | None = None, method: str = "default", refi
     Trains an autoencoder with the default settings first when none is registered (the weekly training flow
     normally keeps one fresh).
     """
-    store = home_paths(home)
+    store = Home.at(home)
     with tracked_run(store, "nightly-clusters", {"method": method, "refit_days": refit_days,
                                                  "refit_fraction": refit_fraction}) as run:
-        if newest_autoencoder_task(str(store.home)) is None:
-            dataset_dir = prepare_autoencoder_posts(str(store.home), None)
-            train_autoencoder_task(dataset_dir, NIGHTLY_FALLBACK_SETTINGS, str(store.home), run.run_id)
-        embedded = embed_posts_task(str(store.home), run.run_id)
-        due, reason, latest = plan_task(str(store.home), method, embedded["model_id"], refit_days, refit_fraction)
+        if newest_autoencoder_task(str(store.root)) is None:
+            dataset_dir = prepare_autoencoder_posts(str(store.root), None)
+            train_autoencoder_task(dataset_dir, NIGHTLY_FALLBACK_SETTINGS, str(store.root), run.run_id)
+        embedded = embed_posts_task(str(store.root), run.run_id)
+        due, reason, latest = plan_task(str(store.root), method, embedded["model_id"], refit_days, refit_fraction)
         if due:
-            result = cluster_posts_task(str(store.home), run.run_id, method, embedded["model_id"], settings)
+            result = cluster_posts_task(str(store.root), run.run_id, method, embedded["model_id"], settings)
             chosen, counts = result["run"], {"written": result["posts"]}
         else:
-            result = assign_posts_task(str(store.home), run.run_id, latest)
+            result = assign_posts_task(str(store.root), run.run_id, latest)
             chosen, counts = latest, {"written": result["assigned"]}
-        report_path = report_and_publish(str(store.home), run.run_id, chosen)
+        report_path = report_and_publish(str(store.root), run.run_id, chosen)
         run.counts = counts
         run.message = f"{'refit' if due else 'assigned'}: {reason}"
     return {"run": chosen, "refit": due, "reason": reason, "embedded": embedded["embedded"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, task
 
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.collect.run import CollectTotals, run_collect
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
@@ -19,9 +19,9 @@ def collect_flow(platform: str, spec: str, home: str | None = None) -> CollectTo
 
     Credentials come from environment variables or Prefect Secret blocks, never from parameters.
     """
-    store = home_paths(home)
+    store = Home.at(home)
     with tracked_run(store, "collect", {"platform": platform, "spec": spec}) as run:
-        totals = collect_pages(platform, spec, str(store.home), run.run_id)
+        totals = collect_pages(platform, spec, str(store.root), run.run_id)
         run.counts = totals.counts()
         run.breakdown = totals.breakdown()
         run.stop_reason = totals.stop_reason

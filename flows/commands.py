@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 from flows.errors import UserError
 from storage import warehouse
 from storage.readers import ReaderError
-from storage.settings import home_paths
+from storage.home import Home
 
 EXIT_OK = 0
 
@@ -52,7 +52,7 @@ def cmd_ingest(args: argparse.Namespace, home: str) -> int:
         )
     except (ReaderError, IngestError, warehouse.WarehouseBusy) as error:
         raise UserError(str(error)) from error
-    print_ingest_summary(totals, str(home_paths(home).warehouse))
+    print_ingest_summary(totals, str(Home.at(home).warehouse))
     return EXIT_OK
 
 
@@ -66,7 +66,7 @@ def cmd_collect(args: argparse.Namespace, home: str) -> int:
         totals = collect_flow(platform=args.platform, spec=args.spec, home=home)
     except (CollectorError, warehouse.WarehouseBusy) as error:
         raise UserError(str(error)) from error
-    print_collect_summary(args.platform, totals, str(home_paths(home).warehouse))
+    print_collect_summary(args.platform, totals, str(Home.at(home).warehouse))
     return EXIT_OK
 
 
@@ -97,7 +97,7 @@ def cmd_demo(args: argparse.Namespace, home: str) -> int:
 
 
 def cmd_sql(args: argparse.Namespace, home: str) -> int:
-    path = home_paths(home).warehouse
+    path = Home.at(home).warehouse
     try:
         with warehouse.reader(path, wait_seconds=args.wait) as con:
             result = con.sql(args.query)
@@ -202,14 +202,14 @@ def cmd_predict(args: argparse.Namespace, home: str) -> int:
         result = predict_fusion_flow(task_name=args.task, model_id=args.model_id, home=home)
     except (LearningInputError, FileNotFoundError, ImportError, ValueError, warehouse.WarehouseBusy) as error:
         raise UserError(str(error)) from error
-    print_prediction_summary(result, str(home_paths(home).warehouse))
+    print_prediction_summary(result, str(Home.at(home).warehouse))
     return EXIT_OK
 
 
 def cmd_models(args: argparse.Namespace, home: str) -> int:
     from tasks.report import print_rows
 
-    with warehouse.reader(home_paths(home).warehouse) as con:
+    with warehouse.reader(Home.at(home).warehouse) as con:
         if args.tasks:
             rows = con.execute(
                 "SELECT task, count(DISTINCT post_id), count(DISTINCT label) FROM post_labels GROUP BY task "

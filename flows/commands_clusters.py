@@ -97,10 +97,10 @@ def cluster_settings(args: argparse.Namespace) -> dict:
 
 def _print_runs(home: str) -> None:
     from storage import clusters as cluster_store
-    from storage.settings import home_paths
+    from storage.home import Home
     from tasks.report import print_rows
 
-    with warehouse.reader(home_paths(home).warehouse) as con:
+    with warehouse.reader(Home.at(home).warehouse) as con:
         rows = cluster_store.cluster_runs(con)
     print_rows(("run", "method", "posts", "clusters", "silhouette", "ARI", "NMI", "labels", "assigned since", "fitted"),
                [(r["run"], r["method"], r["posts"], r["n_clusters"], _round(r["silhouette"]), _round(r["ari"]),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prefect import flow, task
 
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.curate_partitions import cache_staged_languages, detect_partition
 from tasks.curate_run import run_curate
 from tasks.ledger import tracked_run
@@ -26,17 +26,17 @@ cache_languages = task(name="cache-languages", timeout_seconds=3600, persist_res
 @flow(name="curate")
 def curate_flow(options: dict | None = None, home: str | None = None, partitions: int = 0) -> dict:
     """Filter the warehouse's posts with ``options`` (CurateConfig fields; defaults = paper 001's filters)."""
-    store = home_paths(home)
+    store = Home.at(home)
     options = options or {}
     with tracked_run(store, "curate", {**options, "partitions": partitions}) as run:
         staged: list[str] = []
         if partitions > 1:
             detector = options.get("detector", "fast")
-            futures = [detect_languages.submit(str(store.home), detector, k, partitions, run.run_id)
+            futures = [detect_languages.submit(str(store.root), detector, k, partitions, run.run_id)
                        for k in range(partitions)]
             staged = [future.result() for future in futures]
-            cache_languages(str(store.home), staged, run.run_id)
-        result = curate_posts(options, str(store.home), run.run_id, staged)
+            cache_languages(str(store.root), staged, run.run_id)
+        result = curate_posts(options, str(store.root), run.run_id, staged)
         run.counts = {"read": result["in"], "kept": result["kept"], "filtered": result["in"] - result["kept"]}
         run.breakdown = {"rules": result["rules"]}
         publish_curate_artifacts(result)

@@ -12,7 +12,7 @@ from flows.ingest import ingest_flow
 from flows.learn import predict_fusion_flow, train_fusion_flow
 from storage import queries, warehouse
 from storage.demo_files import write_files
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.demo_data import generate_demo
 
 # (format, folder of the dataset, folder of downloaded images or None)
@@ -26,7 +26,7 @@ DEMO_SOURCES = (
 @task(name="write-demo-dataset", timeout_seconds=600)
 def write_demo_dataset(posts: int, seed: int, home: str) -> str:
     """Generate the dataset and write it under ``<home>/demo-data/<posts>-<seed>`` (reused when present)."""
-    root = home_paths(home).home / "demo-data" / f"posts{posts}-seed{seed}"
+    root = Home.at(home).root / "demo-data" / f"posts{posts}-seed{seed}"
     if not root.exists():
         dataset = generate_demo(posts, seed)
         write_files(((f.relpath, f.data) for f in dataset.files), root)
@@ -36,7 +36,7 @@ def write_demo_dataset(posts: int, seed: int, home: str) -> str:
 @task(name="summarize-demo", timeout_seconds=300)
 def summarize_demo(home: str, curate_run: dict) -> dict:
     """Posts per platform, the curate rules' counts and the quarantine reasons, from the warehouse."""
-    paths = home_paths(home)
+    paths = Home.at(home)
     with warehouse.reader(paths.warehouse) as con:
         return {
             "platforms": queries.posts_per_platform(con),
@@ -69,8 +69,8 @@ DEMO_CLUSTERS = 12
 @flow(name="demo")
 def demo_flow(posts: int = 3000, seed: int = 7, home: str | None = None, learn: bool = True) -> dict:
     """Generate the demo dataset, ingest it through the real readers, curate it, train and predict; summarize."""
-    store = home_paths(home).ensure()
-    root = Path(write_demo_dataset(posts, seed, str(store.home)))
+    store = Home.at(home).ensure()
+    root = Path(write_demo_dataset(posts, seed, str(store.root)))
     for fmt, folder, media in DEMO_SOURCES:
         ingest_flow(
             fmt=fmt,
@@ -78,15 +78,15 @@ def demo_flow(posts: int = 3000, seed: int = 7, home: str | None = None, learn: 
             labels_csv=str(root / "labels.csv"),
             label_task="topic",
             media_dirs=[str(root / media)] if media else None,
-            home=str(store.home),
+            home=str(store.root),
         )
-    curated = curate_flow(options={}, home=str(store.home))
-    summary = summarize_demo(str(store.home), curated)
+    curated = curate_flow(options={}, home=str(store.root))
+    summary = summarize_demo(str(store.root), curated)
     if learn:
-        summary["fusion"] = train_fusion_flow("topic", ["all"], str(store.home), DEMO_FUSION_SETTINGS)
-        summary["predictions"] = predict_fusion_flow("topic", home=str(store.home))
-        summary["autoencoder"] = train_autoencoder_flow(home=str(store.home), settings=DEMO_AUTOENCODER_SETTINGS)
-        summary["embeddings"] = embed_flow(home=str(store.home))
-        summary["clusters"] = cluster_flow(home=str(store.home), method="default",
+        summary["fusion"] = train_fusion_flow("topic", ["all"], str(store.root), DEMO_FUSION_SETTINGS)
+        summary["predictions"] = predict_fusion_flow("topic", home=str(store.root))
+        summary["autoencoder"] = train_autoencoder_flow(home=str(store.root), settings=DEMO_AUTOENCODER_SETTINGS)
+        summary["embeddings"] = embed_flow(home=str(store.root))
+        summary["clusters"] = cluster_flow(home=str(store.root), method="default",
                                            settings={"n_clusters": DEMO_CLUSTERS}, label_task="topic")
     return summary

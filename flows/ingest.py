@@ -6,7 +6,7 @@ from dataclasses import asdict, replace
 
 from prefect import flow, task
 
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.ingest import BATCH_RECORDS, IngestOptions, IngestTotals, merge_totals, run_ingest
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
@@ -45,11 +45,11 @@ def ingest_flow(
         media_dirs=tuple(media_dirs or ()),
         batch_records=batch_records,
     )
-    store = home_paths(home)
+    store = Home.at(home)
     with tracked_run(store, "ingest", asdict(options)) as run:
         totals = IngestTotals()
         for path in paths:
-            part = ingest_files(replace(options, paths=(path,)), str(store.home), run.run_id)
+            part = ingest_files(replace(options, paths=(path,)), str(store.root), run.run_id)
             totals = merge_totals(totals, part)
             run.counts = totals.counts()
             run.breakdown = totals.breakdown()

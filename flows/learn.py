@@ -14,7 +14,7 @@ from prefect import flow, task
 from models.fusion import VARIANTS
 from models.fusion_training import FusionSettings
 from storage import datasets, learning, warehouse
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.fusion import predict_posts, prepare_dataset, train_variant
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
@@ -62,19 +62,19 @@ def train_fusion_flow(
 
     Variants already trained on the same snapshot with the same settings are reused unless `retrain`.
     """
-    store = home_paths(home)
+    store = Home.at(home)
     config = FusionSettings.from_dict(settings or {})
     variant_order(variants or ["all"], config)  # fail on unknown names before any work
     parameters = {"task": task_name, "variants": variants, "curated_only": curated_only, "retrain": retrain,
                   "split_task": split_task}
     with tracked_run(store, "train-fusion", parameters) as run:
-        dataset_dir = prepare_fusion_dataset(task_name, str(store.home), curated_only, split_task)
+        dataset_dir = prepare_fusion_dataset(task_name, str(store.root), curated_only, split_task)
         ordered = variant_order(variants or ["all"], config, dataset_has_images(dataset_dir))
         model_ids: dict[str, str] = {}
         config_dict = config.as_dict()
         for variant in ordered:
             image_model = model_ids.get("image") if variant not in ("image", "text") else None
-            model_ids[variant] = train_fusion_variant(dataset_dir, variant, config_dict, str(store.home), run.run_id,
+            model_ids[variant] = train_fusion_variant(dataset_dir, variant, config_dict, str(store.root), run.run_id,
                                                       image_model, retrain)
         with warehouse.reader(store.warehouse) as con:
             evaluations = learning.evaluation_table(con, list(model_ids.values()))
@@ -88,9 +88,9 @@ def train_fusion_flow(
 @flow(name="predict-fusion")
 def predict_fusion_flow(task_name: str, model_id: str | None = None, home: str | None = None) -> dict:
     """Predict the task for every curated post without a gold label, with the best (or the named) model."""
-    store = home_paths(home)
+    store = Home.at(home)
     with tracked_run(store, "predict-fusion", {"task": task_name, "model_id": model_id}) as run:
-        result = predict_fusion_posts(task_name, str(store.home), run.run_id, model_id)
+        result = predict_fusion_posts(task_name, str(store.root), run.run_id, model_id)
         run.counts = {"predicted": result["predicted"]}
         publish_prediction_artifacts(result)
     return result

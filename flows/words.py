@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prefect import flow, task
 
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
 from tasks.word_space import (
@@ -30,9 +30,9 @@ train_image_regression_task = task(name="train-image-regression", timeout_second
 def train_word_space_flow(home: str | None = None, settings: dict | None = None,
                           curated_only: bool | None = None) -> dict:
     """Train and register a word space on the (curated) posts' captions of the train split."""
-    store = home_paths(home)
+    store = Home.at(home)
     with tracked_run(store, "train-word-space", {"settings": settings or {}, "curated_only": curated_only}) as run:
-        result = train_word_space_task(str(store.home), run.run_id, settings or {}, curated_only)
+        result = train_word_space_task(str(store.root), run.run_id, settings or {}, curated_only)
         run.counts = {"read": result["posts_read"], "written": 1}
     return result
 
@@ -41,13 +41,13 @@ def train_word_space_flow(home: str | None = None, settings: dict | None = None,
 def train_image_regression_flow(word_space_id: str | None = None, home: str | None = None,
                                 settings: dict | None = None, curated_only: bool | None = None) -> dict:
     """Train, evaluate and register the regression CNN into a word space (the newest one unless named)."""
-    store = home_paths(home)
-    chosen = word_space_id or newest_model(store.home, WORD_SPACE_KIND)
+    store = Home.at(home)
+    chosen = word_space_id or newest_model(store.root, WORD_SPACE_KIND)
     if chosen is None:
         raise WordSpaceInputError("no word-space model yet: run `postatlas train word-space` first")
     parameters = {"word_space_id": chosen, "settings": settings or {}, "curated_only": curated_only,
                   "kind": REGRESSION_KIND}
     with tracked_run(store, "train-image-regression", parameters) as run:
-        result = train_image_regression_task(str(store.home), run.run_id, settings or {}, chosen, curated_only)
+        result = train_image_regression_task(str(store.root), run.run_id, settings or {}, chosen, curated_only)
         run.counts = {"read": result["posts"], "images": result["posts"], "written": 1}
     return result

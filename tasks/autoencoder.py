@@ -30,7 +30,7 @@ from models.word_space import WordSpaceConfig, train_word_space
 from storage import datasets, learning, model_store, warehouse
 from storage import embeddings as embedding_store
 from storage.image_arrays import image_array
-from storage.settings import home_paths
+from storage.home import Home
 from storage.word_vectors import load_pretrained_vectors
 from tasks.fusion import LearningInputError
 from tasks.locks import warehouse_writer
@@ -95,7 +95,7 @@ def _digest(*parts: Any, size: int = 6) -> str:
 
 def prepare_posts(home: str, curated_only: bool | None = None) -> str:
     """Snapshot the posts to train on (curated ones once `curate` has run) with their split; returns the folder."""
-    store = home_paths(home)
+    store = Home.at(home)
     with warehouse.reader(store.warehouse) as con:
         if curated_only is None:
             curated_only = learning.has_curation(con)
@@ -112,7 +112,7 @@ def prepare_posts(home: str, curated_only: bool | None = None) -> str:
     meta = {"snapshot": snapshot, "curated_only": curated_only, "posts": posts.num_rows,
             "split_sizes": {name: int((split == name).sum()) for name in ("train", "val", "test")},
             "with_image": int(sum(p is not None for p in paths))}
-    directory = datasets.datasets_root(store.home) / f"autoencoder-{snapshot}"
+    directory = datasets.datasets_root(store.root) / f"autoencoder-{snapshot}"
     return str(datasets.write_dataset(directory, posts, meta))
 
 
@@ -201,7 +201,7 @@ class _LazyRows:
 def train_autoencoder(dataset_dir: str, settings: dict[str, Any], home: str, run_id: str,
                       retrain: bool = False) -> str:
     """Train (or resume) the autoencoder on the snapshot, score it on val and test, register it; returns its id."""
-    store = home_paths(home)
+    store = Home.at(home)
     directory = Path(dataset_dir)
     posts, meta = datasets.read_dataset(directory)
     config = AutoencoderSettings.from_dict(settings)
@@ -219,7 +219,7 @@ def train_autoencoder(dataset_dir: str, settings: dict[str, Any], home: str, run
         vectors = _word_vectors(train_tokens, config, vocabulary)
     except ValueError as error:
         raise LearningInputError(f"cannot train word vectors on these posts: {error}") from error
-    arrays = _inputs(store.home, posts, config.model, vocabulary, content, cache=True)
+    arrays = _inputs(store.root, posts, config.model, vocabulary, content, cache=True)
     model = CorrNetAutoencoder(config.model, len(vocabulary), vectors.shape[1], len(content), vectors)
     validation_rows = np.flatnonzero(split == "val")
     if len(validation_rows) == 0:
@@ -229,15 +229,15 @@ def train_autoencoder(dataset_dir: str, settings: dict[str, Any], home: str, run
     result = fit(
         model, _rows(arrays, train_rows), corrnet_loss,
         lambda m: -reconstruction_error(m, validation, device=config.train.device)["total"], config.train,
-        save_checkpoint=lambda state: model_store.save_checkpoint(store.home, model_id, state),
-        resume_from=None if retrain else model_store.load_checkpoint(store.home, model_id),
+        save_checkpoint=lambda state: model_store.save_checkpoint(store.root, model_id, state),
+        resume_from=None if retrain else model_store.load_checkpoint(store.root, model_id),
         description="autoencoder",
     )
     seconds = time.perf_counter() - started
     scores = {name: reconstruction_error(model, _rows(arrays, np.flatnonzero(split == name)),
                                          device=config.train.device)
               for name in ("val", "test") if (split == name).any()}
-    path = model_store.save_model(store.home, model_id, {
+    path = model_store.save_model(store.root, model_id, {
         "weights": model.state_dict(), "settings": config.as_dict(), "vocabulary": list(vocabulary.tokens),
         "content_words": list(content), "word_dimensions": int(vectors.shape[1]),
     })
@@ -246,12 +246,12 @@ def train_autoencoder(dataset_dir: str, settings: dict[str, Any], home: str, run
                **{f"{name}_{key}": float(value) for name, values in scores.items() for key, value in values.items()}}
     with warehouse_writer(store.warehouse, run_id) as con:
         if retrain:  # new weights under the same id: vectors of the old ones must not mix with new ones
-            embedding_store.drop_model(store.home, model_id)
-            embedding_store.refresh_view(con, store.home)
+            embedding_store.drop_model(store.root, model_id)
+            embedding_store.refresh_view(con, store.root)
         learning.register_model(
             con, model_id=model_id, kind=KIND, task=None, variant=None,
             config={**config.as_dict(), "dataset": directory.name}, data_snapshot=meta["snapshot"],
-            split_sizes=meta["split_sizes"], metrics=metrics, checkpoint_path=str(path.relative_to(store.home)),
+            split_sizes=meta["split_sizes"], metrics=metrics, checkpoint_path=str(path.relative_to(store.root)),
             run_id=run_id,
         )
     return model_id
@@ -278,7 +278,7 @@ def newest_autoencoder(home: Path) -> str:
 
 
 def newest_autoencoder_or_none(home: str | Path) -> str | None:
-    with warehouse.reader(home_paths(home).warehouse) as con:
+    with warehouse.reader(Home.at(home).warehouse) as con:
         rows = con.execute(
             "SELECT model_id FROM models WHERE kind = ? ORDER BY created_at DESC LIMIT 1", [KIND]).fetchall()
     return rows[0][0] if rows else None
@@ -286,38 +286,38 @@ def newest_autoencoder_or_none(home: str | Path) -> str | None:
 
 def embed_posts(home: str, run_id: str, model_id: str | None = None, device: str = "auto") -> dict[str, Any]:
     """Embed the (curated) posts this model has not embedded yet, chunk by chunk; returns counts."""
-    store = home_paths(home)
-    chosen = model_id or newest_autoencoder(store.home)
-    model, state = load_autoencoder(store.home, chosen)
+    store = Home.at(home)
+    chosen = model_id or newest_autoencoder(store.root)
+    model, state = load_autoencoder(store.root, chosen)
     settings = AutoencoderSettings.from_dict(state["settings"])
     vocabulary = Vocabulary(tuple(state["vocabulary"]))
     with warehouse.reader(store.warehouse) as con:
         curated_only = learning.has_curation(con)
         posts = learning.posts_with_content(con, curated_only)
         without_content = learning.post_count(con, curated_only) - posts.num_rows
-    known_parts = embedding_store.part_names(store.home, chosen)
-    done = embedding_store.embedded_post_ids(store.home, chosen)
+    known_parts = embedding_store.part_names(store.root, chosen)
+    done = embedding_store.embedded_post_ids(store.root, chosen)
     todo = posts.filter(pa.array([p not in done for p in posts.column("post_id").to_pylist()]))
     written = unusable = 0
     for begin in tqdm(range(0, todo.num_rows, EMBED_CHUNK), desc="embed", unit="chunk", disable=None):
         chunk = todo.slice(begin, EMBED_CHUNK)
-        arrays = _inputs(store.home, chunk, settings.model, vocabulary, None, cache=False)
+        arrays = _inputs(store.root, chunk, settings.model, vocabulary, None, cache=False)
         unusable += int((~(arrays["has_text"] | arrays["has_image"])).sum())  # no known word, no readable image
         vectors = embed(model, arrays, device=device)
         ids = chunk.column("post_id").to_pylist()
         with warehouse_writer(store.warehouse, run_id) as con:
             # parts another run wrote meanwhile (this run's own parts hold none of this chunk's posts)
-            others = embedding_store.part_names(store.home, chosen) - known_parts
-            already = embedding_store.embedded_post_ids(store.home, chosen, others) if others else set()
+            others = embedding_store.part_names(store.root, chosen) - known_parts
+            already = embedding_store.embedded_post_ids(store.root, chosen, others) if others else set()
             keep = np.array([p not in already for p in ids], dtype=bool)
-            path = embedding_store.write_part(store.home, chosen, run_id,
+            path = embedding_store.write_part(store.root, chosen, run_id,
                                               [p for p, k in zip(ids, keep, strict=True) if k], vectors[keep])
-            embedding_store.refresh_view(con, store.home)
+            embedding_store.refresh_view(con, store.root)
         known_parts |= others | ({path.name} if path else set())
         written += int(keep.sum())
     if todo.num_rows == 0:
         with warehouse_writer(store.warehouse, run_id) as con:
-            embedding_store.refresh_view(con, store.home)
+            embedding_store.refresh_view(con, store.root)
     return {"model_id": chosen, "embedded": written, "already_embedded": len(done), "posts": posts.num_rows,
             "without_content": without_content, "unusable": unusable, "curated_only": curated_only,
             "dimensions": settings.model.code_size}
@@ -325,7 +325,7 @@ def embed_posts(home: str, run_id: str, model_id: str | None = None, device: str
 
 def model_summary(home: str, model_id: str) -> list[tuple[str, str]]:
     """(field, value) rows describing a registered autoencoder, for the terminal."""
-    with warehouse.reader(home_paths(home).warehouse) as con:
+    with warehouse.reader(Home.at(home).warehouse) as con:
         row = learning.model_row(con, model_id)
     if row is None:
         raise LearningInputError(f"no model {model_id!r} in the registry")

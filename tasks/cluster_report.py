@@ -15,7 +15,7 @@ from jinja2 import Environment, select_autoescape
 from storage import clusters as cluster_store
 from storage import warehouse
 from storage.image_arrays import image_array
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.fusion import LearningInputError
 from tasks.locks import warehouse_writer
 from tasks.plots import cluster_scatter, contact_sheet, figure_png
@@ -148,17 +148,17 @@ def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts
 
 def write_report(home: str, run_id: str, run: str) -> str:
     """Write the run's HTML report under POSTATLAS_HOME/reports/clusters/ and record its path; returns the path."""
-    store = home_paths(home)
+    store = Home.at(home)
     with warehouse.reader(store.warehouse) as con:
         run_row = cluster_store.cluster_run(con, run)
         if run_row is None:
             raise LearningInputError(f"no clustering run {run!r}: run `postatlas cluster` first")
         clusters = cluster_store.clusters_of(con, run)
         posts = cluster_store.assigned_posts(con, run)
-    path = cluster_store.save_report(report_path(store.home, run), render_report(run_row, clusters, posts,
-                                                                                 store.home))
+    path = cluster_store.save_report(report_path(store.root, run), render_report(run_row, clusters, posts,
+                                                                                 store.root))
     with warehouse_writer(store.warehouse, run_id) as con:
-        cluster_store.set_report_path(con, run, str(path.relative_to(store.home)))
+        cluster_store.set_report_path(con, run, str(path.relative_to(store.root)))
     return str(path)
 
 
@@ -173,7 +173,7 @@ def publish_cluster_artifacts(home: str, run: str) -> None:
     """The run's metrics and clusters as markdown and table artifacts of the flow run (with the report's path)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    store = home_paths(home)
+    store = Home.at(home)
     with warehouse.reader(store.warehouse) as con:
         row = cluster_store.cluster_run(con, run)
         clusters = cluster_store.clusters_of(con, run)
@@ -185,7 +185,7 @@ def publish_cluster_artifacts(home: str, run: str) -> None:
         f"(+{row['assigned_since_fit']:,} assigned since), {row['n_clusters']} clusters, silhouette "
         f"{_format(row['silhouette'])}, ARI {_format(row['ari'])}, NMI {_format(row['nmi'])}"
         f"{' vs ' + row['label_task'] if row['label_task'] else ''}.\n\nHTML report: "
-        f"`{store.home / row['report_path'] if row['report_path'] else 'not written'}`\n\n{header}{body}"
+        f"`{store.root / row['report_path'] if row['report_path'] else 'not written'}`\n\n{header}{body}"
     )
     create_markdown_artifact(markdown, key="cluster-report", description="clustering run: metrics and clusters")
     create_table_artifact(rows, key="clusters", description="clusters of the run, largest first")

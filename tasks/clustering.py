@@ -18,7 +18,7 @@ from models.cluster_summary import ClusterSummary, summarise_clusters
 from models.clustering import label_agreement, make_clusterer, silhouette
 from storage import clusters as cluster_store
 from storage import learning, warehouse
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.fusion import LearningInputError
 from tasks.locks import warehouse_writer
 
@@ -155,7 +155,7 @@ def cluster_posts(
     """
     if method not in METHODS:
         raise LearningInputError(f"unknown clustering method {method!r}; choose from {', '.join(METHODS)}")
-    store = home_paths(home)
+    store = Home.at(home)
     with warehouse.reader(store.warehouse) as con:
         chosen = choose_model(con, model_id)
         if curated_only is None:
@@ -196,8 +196,8 @@ def cluster_posts(
         "posts_with_coordinates": int(np.isfinite(coordinates).all(1).sum()), "assigned_since_fit": 0,
         "seconds": seconds, "run_id": run_id,
     }
-    path = cluster_store.save_clusterer(store.home, run, clusterer)
-    run_row["clusterer_path"] = str(path.relative_to(store.home))
+    path = cluster_store.save_clusterer(store.root, run, clusterer)
+    run_row["clusterer_path"] = str(path.relative_to(store.root))
     clusters = clusters_table(summaries, np.asarray(post_ids, dtype=object), has_image, labels)
     assignments = assignments_table(post_ids, labels, np.asarray(clusterer.xy_), "fit")
     with warehouse_writer(store.warehouse, run_id) as con:
@@ -212,7 +212,7 @@ def _finite(value: float | None) -> float | None:
 
 def assign_new_posts(home: str, run_id: str, run: str | None = None, method: str | None = None) -> dict[str, Any]:
     """Place the model's newly embedded posts in the clusters of an existing run (no refit); returns counts."""
-    store = home_paths(home)
+    store = Home.at(home)
     with warehouse.reader(store.warehouse) as con:
         chosen_run = run or cluster_store.latest_run(con, method)
         if chosen_run is None:
@@ -234,7 +234,7 @@ def assign_new_posts(home: str, run_id: str, run: str | None = None, method: str
     is_new = np.array([post_id not in known for post_id in post_ids], dtype=bool)
     if not is_new.any():
         return {"run": chosen_run, "assigned": 0, "method": row["method"]}
-    clusterer = cluster_store.load_clusterer(store.home, row["clusterer_path"])
+    clusterer = cluster_store.load_clusterer(store.root, row["clusterer_path"])
     new = everything.filter(pa.array(is_new))
     labels, xy = (np.asarray(values) for values in clusterer.place(vectors_of(new), coordinates_of(new)))
     known.update(zip(new.column("post_id").to_pylist(), labels.tolist(), strict=True))
@@ -263,7 +263,7 @@ def refit_due(run_row: dict[str, Any], new_posts: int, refit_days: float, refit_
 
 def cluster_run_summary(home: str | Path, run: str | None = None) -> dict[str, Any]:
     """A run's row and its clusters, for printing."""
-    store = home_paths(home)
+    store = Home.at(home)
     with warehouse.reader(store.warehouse) as con:
         chosen = run or cluster_store.latest_run(con)
         row = cluster_store.cluster_run(con, chosen) if chosen else None
@@ -275,7 +275,7 @@ def cluster_run_summary(home: str | Path, run: str | None = None) -> dict[str, A
 
 def new_post_count(home: str, run: str) -> int:
     """Embedded posts of the run's model that the run has not assigned yet."""
-    store = home_paths(home)
+    store = Home.at(home)
     with warehouse.reader(store.warehouse) as con:
         row = cluster_store.cluster_run(con, run)
         if row is None:
@@ -286,7 +286,7 @@ def new_post_count(home: str, run: str) -> int:
 
 def latest_run_id(home: str, method: str | None = None) -> str | None:
     """The newest clustering run (of that method), or None."""
-    with warehouse.reader(home_paths(home).warehouse) as con:
+    with warehouse.reader(Home.at(home).warehouse) as con:
         return cluster_store.latest_run(con, method)
 
 
@@ -296,7 +296,7 @@ def nightly_plan(home: str, method: str, model_id: str, refit_days: float, refit
     latest = latest_run_id(home, method)
     if latest is None:
         return True, "no clustering run yet", None
-    store = home_paths(home)
+    store = Home.at(home)
     with warehouse.reader(store.warehouse) as con:
         row = cluster_store.cluster_run(con, latest)
         model = learning.model_row(con, model_id)
@@ -304,7 +304,7 @@ def nightly_plan(home: str, method: str, model_id: str, refit_days: float, refit
         return True, f"a newer embedding model ({model_id}) than the last fit's", latest
     if model is not None and model["created_at"].replace(tzinfo=UTC) > row["created_at"]:
         return True, f"{model_id} was retrained after the last fit", latest
-    if not cluster_store.clusterer_exists(store.home, row["clusterer_path"]):
+    if not cluster_store.clusterer_exists(store.root, row["clusterer_path"]):
         return True, f"the fitted clusterer of {latest} is missing", latest
     due, reason = refit_due(row, new_post_count(home, latest), refit_days, refit_fraction)
     return due, reason, latest

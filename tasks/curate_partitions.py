@@ -13,14 +13,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from storage import curation, warehouse
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.curate import DETECTORS, LanguageDetector, detection_text, top_languages
 from tasks.locks import warehouse_writer
 
 
 def detect_partition(home: str, detector: str, partition: int, partitions: int, run_id: str) -> str:
     """Detect the languages of one partition of the posts not yet detected by ``detector``; the staged file."""
-    paths = home_paths(home)
+    paths = Home.at(home)
     with warehouse.reader(paths.warehouse) as con:
         posts = curation.posts_to_detect(con, detector, partition, partitions)
     language = DETECTORS[detector]()
@@ -40,14 +40,14 @@ def detect_partition(home: str, detector: str, partition: int, partitions: int, 
         "langs": pa.array([[code for code, _ in found] for found in answers], pa.list_(pa.string())),
         "probs": pa.array([[p for _, p in found] for found in answers], pa.list_(pa.float64())),
     })
-    stem = paths.home / "staging" / run_id / f"{detector}-{partition:03d}-of-{partitions:03d}"
+    stem = paths.root / "staging" / run_id / f"{detector}-{partition:03d}-of-{partitions:03d}"
     curation.write_staged(answers_table, stem.with_name(stem.name + "-answers.parquet"))
     return curation.write_staged(staged, stem.with_name(stem.name + "-languages.parquet"))
 
 
 def cache_staged_languages(home: str, staged: list[str], run_id: str) -> int:
     """Store the partitions' detections in ``posts`` (one transaction); the number of posts updated."""
-    paths = home_paths(home)
+    paths = Home.at(home)
     with warehouse_writer(paths.warehouse, run_id) as con:
         con.execute("BEGIN")
         updated = curation.apply_staged_languages(con, staged)

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from storage import curation
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.curate import ALL_RULES, CurateConfig, RuleResult, run_rules, summarize
 from tasks.curate_partitions import staged_detector
 from tasks.locks import warehouse_writer
@@ -101,7 +101,7 @@ def run_curate(options: dict, home: str, run_id: str, staged: list[str] | None =
     ``staged``: the files of language-detection partition tasks, whose answers the language rule reuses.
     """
     config = make_config(options)
-    paths = home_paths(home)
+    paths = Home.at(home)
     with warehouse_writer(paths.warehouse, run_id) as con:
         posts = curation.load_posts_for_curation(con)
     results = run_rules(posts, config, staged_detector(staged, config.detector) if staged else None)

@@ -31,7 +31,7 @@ from models.split import assign_splits
 from models.text import Vocabulary
 from storage import datasets, learning, model_store, warehouse
 from storage.image_arrays import image_array
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.locks import warehouse_writer
 
 PREDICT_CHUNK = 20_000
@@ -53,7 +53,7 @@ def prepare_dataset(task: str, home: str, curated_only: bool | None = None, spli
     curated_only None means: the curated posts once `postatlas curate` has run, every post before. The split is
     the hashed 80 / 5 / 15 one, or a predefined one: the posts' labels (train / val / test) in `split_task`.
     """
-    store = home_paths(home)
+    store = Home.at(home)
     with warehouse.reader(store.warehouse) as con:
         if curated_only is None:
             curated_only = learning.has_curation(con)
@@ -85,7 +85,7 @@ def prepare_dataset(task: str, home: str, curated_only: bool | None = None, spli
         "label_counts": _counts(labels), "split_task": split_task,
         "with_image": int(sum(p is not None for p in posts.column("image_path").to_pylist())),
     }
-    directory = datasets.datasets_root(store.home) / f"fusion-{_slug(task)}-{snapshot}"
+    directory = datasets.datasets_root(store.root) / f"fusion-{_slug(task)}-{snapshot}"
     return str(datasets.write_dataset(directory, posts, meta))
 
 
@@ -180,7 +180,7 @@ def train_variant(
 
     A model already trained on the same snapshot with the same settings is reused unless `retrain`.
     """
-    store = home_paths(home)
+    store = Home.at(home)
     directory = Path(dataset_dir)
     posts, meta = datasets.read_dataset(directory)
     config = FusionSettings.from_dict(settings)
@@ -200,10 +200,10 @@ def train_variant(
     if variant not in ("image", "text") and config.share_image_encoder:
         if image_model_id is None:
             raise LearningInputError(f"variant {variant!r} reads the image classifier's vectors: train `image` first")
-        image_model, _ = load_fusion_model(store.home, image_model_id)
+        image_model, _ = load_fusion_model(store.root, image_model_id)
     arrays: dict[str, np.ndarray] = {"text": text, "has_text": has_text, "label": labels}
     if variant != "text":
-        image, has_image = _image_inputs(store.home, paths, config, image_model, directory, image_model_id)
+        image, has_image = _image_inputs(store.root, paths, config, image_model, directory, image_model_id)
     else:
         image, has_image = None, np.array([bool(p) for p in paths], dtype=bool)
     arrays["has_image"] = has_image
@@ -217,8 +217,8 @@ def train_variant(
     started = time.perf_counter()
     result = train_classifier(
         model, arrays, split, train_config,
-        save_checkpoint=lambda state: model_store.save_checkpoint(store.home, model_id, state),
-        resume_from=None if retrain else model_store.load_checkpoint(store.home, model_id),
+        save_checkpoint=lambda state: model_store.save_checkpoint(store.root, model_id, state),
+        resume_from=None if retrain else model_store.load_checkpoint(store.root, model_id),
         balanced_classes=config.balanced_classes,
     )
     seconds = time.perf_counter() - started
@@ -227,7 +227,7 @@ def train_variant(
     for name in ("val", "test"):
         rows = np.flatnonzero(split == name)
         evaluations += evaluate(model, subset(features, rows), labels[rows], len(classes), name, train_config.device)
-    path = model_store.save_model(store.home, model_id, {
+    path = model_store.save_model(store.root, model_id, {
         "weights": model.state_dict(), "task": meta["task"], "variant": variant, "classes": classes, "settings": config.as_dict(),
         "vocabulary": list(vocabulary.tokens) if vocabulary else None, "image_model_id": image_model_id,
         "text_feature_dim": text_feature_dim, "image_feature_dim": image_feature_dim,
@@ -244,14 +244,14 @@ def train_variant(
             con, model_id=model_id, kind="fusion", task=meta["task"], variant=variant,
             config={**config.as_dict(), "image_model_id": image_model_id, "dataset": directory.name},
             data_snapshot=meta["snapshot"], split_sizes=meta["split_sizes"], metrics=metrics,
-            checkpoint_path=str(path.relative_to(store.home)), run_id=run_id, evaluations=evaluations,
+            checkpoint_path=str(path.relative_to(store.root)), run_id=run_id, evaluations=evaluations,
         )
     return model_id
 
 
 def predict_posts(task: str, home: str, run_id: str, model_id: str | None = None) -> dict[str, Any]:
     """Predict the task for every (curated) post without a gold label; returns what was written."""
-    store = home_paths(home)
+    store = Home.at(home)
     with warehouse.reader(store.warehouse) as con:
         chosen = model_id or learning.best_model_id(con, "fusion", task)
         if chosen is None:
@@ -259,11 +259,11 @@ def predict_posts(task: str, home: str, run_id: str, model_id: str | None = None
                 f"no fusion model for task {task!r}: run `postatlas train fusion --task {task}` first")
         curated_only = learning.has_curation(con)
         posts = learning.posts_to_predict(con, task, curated_only)
-    model, state = load_fusion_model(store.home, chosen)
+    model, state = load_fusion_model(store.root, chosen)
     if state["task"] != task:
         raise LearningInputError(f"model {chosen} was not trained for task {task!r}")
     settings = FusionSettings.from_dict(state["settings"])
-    image_model = load_fusion_model(store.home, state["image_model_id"])[0] if state["image_model_id"] else None
+    image_model = load_fusion_model(store.root, state["image_model_id"])[0] if state["image_model_id"] else None
     vocabulary = Vocabulary(tuple(state["vocabulary"])) if state["vocabulary"] else None
     classes = np.asarray(state["classes"], dtype=object)
     parts = []
@@ -273,7 +273,7 @@ def predict_posts(task: str, home: str, run_id: str, model_id: str | None = None
         arrays = {"text": text, "has_text": has_text}
         if state["variant"] != "text":
             arrays["image"], arrays["has_image"] = _image_inputs(
-                store.home, chunk.column("image_path").to_pylist(), settings, image_model, None, None, cache=False)
+                store.root, chunk.column("image_path").to_pylist(), settings, image_model, None, None, cache=False)
         else:
             arrays["has_image"] = np.array([bool(p) for p in chunk.column("image_path").to_pylist()], dtype=bool)
         probabilities = class_probabilities(model, arrays, settings.train.device)

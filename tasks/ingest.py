@@ -32,7 +32,7 @@ from storage.encoding import corpus_encoding
 from storage.media_store import MediaError, find_local_copy, store_image
 from storage.readers import iter_records, read_id_labels
 from storage.records import Parsed, RawRecord
-from storage.settings import Paths
+from storage.home import Home
 from tasks.curate import FastDetector, top_languages
 from tasks.locks import warehouse_writer
 from tasks.normalize.instagram import normalize_instaloader
@@ -385,7 +385,7 @@ def _prepare_in_worker(chunk: list[RawRecord]) -> PreparedBatch:
 class Ingestor:
     """Runs one ingest: workers land and prepare batches in parallel, this process commits them in order."""
 
-    def __init__(self, paths: Paths, run_id: str, options: IngestOptions, workers: int | None = None) -> None:
+    def __init__(self, paths: Home, run_id: str, options: IngestOptions, workers: int | None = None) -> None:
         self.paths = paths
         self.run_id = run_id
         self.options = options
@@ -406,7 +406,7 @@ class Ingestor:
         return BatchContext(
             normalize=build_normalizer(opts, self.records),
             run_id=self.run_id,
-            home=self.paths.home,
+            home=self.paths.root,
             labels_by_id=self.labels_by_id,
             label_task=opts.label_task,
             label_source=f"file:{Path(opts.labels_csv).name}" if opts.labels_csv else None,
@@ -448,7 +448,7 @@ class Ingestor:
         con = self._writer.connection()
         earlier = warehouse.landed_batch_path(con, prepared.batch_id)
         if earlier is not None and earlier != prepared.landed.relative_path:  # landed on an earlier day
-            (self.paths.home / prepared.landed.relative_path).unlink(missing_ok=True)
+            (self.paths.root / prepared.landed.relative_path).unlink(missing_ok=True)
         landed = prepared.landed
         new_by_platform = warehouse.write_batch(
             con,
@@ -517,6 +517,6 @@ def merge_totals(first: IngestTotals, second: IngestTotals) -> IngestTotals:
 
 def run_ingest(options: IngestOptions, home: str, run_id: str) -> IngestTotals:
     """Ingest ``options.paths`` into the warehouse at ``home`` as run ``run_id``."""
-    from storage.settings import home_paths
+    from storage.home import Home
 
-    return Ingestor(home_paths(home).ensure(), run_id, options).run()
+    return Ingestor(Home.at(home).ensure(), run_id, options).run()

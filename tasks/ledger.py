@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from storage import warehouse
-from storage.settings import Paths
+from storage.home import Home
 from tasks.locks import warehouse_writer
 
 
@@ -35,7 +35,7 @@ def current_run_id() -> str:
 
 
 @contextmanager
-def tracked_run(paths: Paths, flow: str, parameters: dict) -> Iterator[RunRecord]:
+def tracked_run(paths: Home, flow: str, parameters: dict) -> Iterator[RunRecord]:
     """Open a ``runs`` row, and close it as completed, or failed with the error as its message."""
     record = RunRecord(current_run_id())
     paths.ensure()

@@ -47,7 +47,7 @@ from storage import learning, model_store, warehouse, word_queries
 from storage.datasets import image_cache
 from storage.figures import save_figure
 from storage.image_arrays import image_array
-from storage.settings import home_paths
+from storage.home import Home
 from storage.word_vectors import load_word_space, save_word_space
 from tasks.locks import warehouse_writer
 from tasks.plots import bar_chart, contact_sheet, top_words_figure, tsne_thumbnail_map
@@ -79,7 +79,7 @@ def _save(figure: Figure, name: str, home: Path) -> str:
 
 def _read_posts(home: Path, curated_only: bool | None) -> tuple[pa.Table, bool]:
     """The posts with a text (curated ones once `curate` has run, unless curated_only says otherwise)."""
-    with warehouse.reader(home_paths(home).warehouse) as con:
+    with warehouse.reader(Home.at(home).warehouse) as con:
         if curated_only is None:
             curated_only = learning.has_curation(con)
         posts = word_queries.word_space_posts(con, curated_only)
@@ -105,9 +105,9 @@ def _counts(values: np.ndarray) -> dict[str, int]:
 
 def train_space(home: str, run_id: str, settings: dict[str, Any], curated_only: bool | None = None) -> dict[str, Any]:
     """Train Word2Vec + TF-IDF on the train split's captions, save it under models/<id>/ and register it."""
-    store = home_paths(home)
+    store = Home.at(home)
     config = WordSpaceConfig(**settings)
-    posts, curated_only = _read_posts(store.home, curated_only)
+    posts, curated_only = _read_posts(store.root, curated_only)
     post_ids = posts.column("post_id").to_pylist()
     tokens = _tokenize(posts.column("text").to_pylist())
     split = assign_splits(post_ids)
@@ -121,7 +121,7 @@ def train_space(home: str, run_id: str, settings: dict[str, Any], curated_only: 
     seconds = time.perf_counter() - started
     snapshot = _digest(post_ids, size=8)
     model_id = f"word-space-{_digest(snapshot, asdict(config), run_id)}"
-    directory = save_word_space(space, model_store.model_dir(store.home, model_id))
+    directory = save_word_space(space, model_store.model_dir(store.root, model_id))
     metrics = {"vocabulary": len(space.vectors), "posts": len(train_rows), "tokens": int(sum(len(tokens[i]) for i in
                train_rows)), "dimensions": space.dimensions, "seconds": seconds}
     with warehouse_writer(store.warehouse, run_id) as con:
@@ -129,7 +129,7 @@ def train_space(home: str, run_id: str, settings: dict[str, Any], curated_only: 
             con, model_id=model_id, kind=WORD_SPACE_KIND, task=None, variant="skip-gram" if config.skip_gram else
             "cbow", config={**asdict(config), "curated_only": curated_only, "tokenizer": asdict(WORD_SPACE_TOKENIZER)},
             data_snapshot=snapshot, split_sizes=_counts(split[has_tokens]), metrics=metrics,
-            checkpoint_path=str(directory.relative_to(store.home)), run_id=run_id,
+            checkpoint_path=str(directory.relative_to(store.root)), run_id=run_id,
         )
     return {"model_id": model_id, "path": str(directory), "curated_only": curated_only, "posts_read": len(post_ids),
             **metrics}
@@ -137,7 +137,7 @@ def train_space(home: str, run_id: str, settings: dict[str, Any], curated_only: 
 
 def load_space(home: Path, model_id: str) -> WordSpace:
     """A registered word space (UserError-style message when the id is not one)."""
-    with warehouse.reader(home_paths(home).warehouse) as con:
+    with warehouse.reader(Home.at(home).warehouse) as con:
         row = learning.model_row(con, model_id)
     if row is None or row["kind"] != WORD_SPACE_KIND:
         raise WordSpaceInputError(f"no word-space model {model_id!r} in the registry: see `postatlas models`")
@@ -149,7 +149,7 @@ def load_space(home: Path, model_id: str) -> WordSpace:
 
 def newest_model(home: Path, kind: str) -> str | None:
     """The newest registered model of a kind (None when there is none or no warehouse yet)."""
-    path = home_paths(home).warehouse
+    path = Home.at(home).warehouse
     if not path.exists():
         return None
     with warehouse.reader(path) as con:
@@ -160,10 +160,10 @@ def train_regression(
     home: str, run_id: str, settings: dict[str, Any], word_space_id: str, curated_only: bool | None = None
 ) -> dict[str, Any]:
     """Train the regression CNN (image -> TF-IDF caption vector), evaluate on test, save and register it."""
-    store = home_paths(home)
+    store = Home.at(home)
     config = RegressionSettings.from_dict(settings)
-    space = load_space(store.home, word_space_id)
-    posts, curated_only = _read_posts(store.home, curated_only)
+    space = load_space(store.root, word_space_id)
+    posts, curated_only = _read_posts(store.root, curated_only)
     posts = posts.filter(pc.is_valid(posts.column("image_path")))
     targets, has_vector = space.caption_vectors(_tokenize(posts.column("text").to_pylist()))
     posts, targets = posts.filter(pa.array(has_vector)), targets[has_vector]
@@ -171,8 +171,8 @@ def train_regression(
         raise WordSpaceInputError("no post has both a stored image and a caption word in the word space: "
                                   "add posts with images, or retrain the word space with a lower --min-count")
     post_ids = posts.column("post_id").to_pylist()
-    pixels, present = image_array(store.home, posts.column("image_path").to_pylist(), config.image_size,
-                                  config.channels, image_cache(store.home))
+    pixels, present = image_array(store.root, posts.column("image_path").to_pylist(), config.image_size,
+                                  config.channels, image_cache(store.root))
     split = np.where(present, assign_splits(post_ids), "absent").astype(object)
     snapshot = _digest([p for p, ok in zip(post_ids, present, strict=True) if ok], word_space_id, size=8)
     model_id = f"image-regression-{_digest(snapshot, config.as_dict(), run_id)}"
@@ -182,8 +182,8 @@ def train_regression(
     try:
         result = train_regressor(
             model, arrays, split, config.train,
-            save_checkpoint=lambda state: model_store.save_checkpoint(store.home, model_id, state),
-            resume_from=model_store.load_checkpoint(store.home, model_id),
+            save_checkpoint=lambda state: model_store.save_checkpoint(store.root, model_id, state),
+            resume_from=model_store.load_checkpoint(store.root, model_id),
         )
     except ValueError as error:
         raise WordSpaceInputError(str(error)) from error
@@ -201,7 +201,7 @@ def train_regression(
         "test_images": len(test_rows), "test_recall_at_10_chance": min(10, len(test_rows)) / max(len(test_rows), 1),
         "fit": result.as_dict(),
     }
-    path = model_store.save_model(store.home, model_id, {
+    path = model_store.save_model(store.root, model_id, {
         "weights": model.state_dict(), "settings": config.as_dict(), "word_space_model_id": word_space_id,
         "output_dim": space.dimensions,
     })
@@ -211,14 +211,14 @@ def train_regression(
             config={**config.as_dict(), "word_space_model_id": word_space_id, "loss": LOSS,
                     "target": "TF-IDF-weighted mean of the caption's word vectors", "curated_only": curated_only},
             data_snapshot=snapshot, split_sizes=_counts(split[present]), metrics=metrics,
-            checkpoint_path=str(path.relative_to(store.home)), run_id=run_id,
+            checkpoint_path=str(path.relative_to(store.root)), run_id=run_id,
         )
     return {"model_id": model_id, "word_space_model_id": word_space_id, "posts": int(present.sum()),
             "split_sizes": _counts(split[present]), **{k: v for k, v in metrics.items() if k != "fit"}}
 
 
 def _regression_row(home: Path, model_id: str) -> dict[str, Any]:
-    with warehouse.reader(home_paths(home).warehouse) as con:
+    with warehouse.reader(Home.at(home).warehouse) as con:
         row = learning.model_row(con, model_id)
     if row is None or row["kind"] != REGRESSION_KIND:
         raise WordSpaceInputError(f"no image-regression model {model_id!r} in the registry: see `postatlas models`")

@@ -19,7 +19,7 @@ import requests
 from storage import collector_state, warehouse
 from storage.media_store import MediaError, download_image
 from storage.records import RawRecord
-from storage.settings import Paths, home_paths
+from storage.home import Home
 from tasks.collect.base import CollectionStopped, Collector, CollectorError, Limits, Page
 from tasks.collect.spec import CollectSpec, load_spec
 from tasks.ingest import NORMALIZERS, BatchContext, HeldWriter, prepare_batch
@@ -99,7 +99,7 @@ class _RewriteAdapter(requests.adapters.HTTPAdapter):
 class CollectRun:
     """One run of one collector; pages are committed one by one, each with its cursor."""
 
-    def __init__(self, paths: Paths, run_id: str, module, spec: CollectSpec, collector: Collector) -> None:
+    def __init__(self, paths: Home, run_id: str, module, spec: CollectSpec, collector: Collector) -> None:
         self.paths = paths
         self.run_id = run_id
         self.spec = spec
@@ -108,7 +108,7 @@ class CollectRun:
         self.collection = f"{collector.platform}:{spec.name}"
         self.totals = CollectTotals()
         self.context = BatchContext(
-            normalize=NORMALIZERS[collector.fmt], run_id=run_id, home=paths.home, labels_by_id={},
+            normalize=NORMALIZERS[collector.fmt], run_id=run_id, home=paths.root, labels_by_id={},
             label_task=None, label_source=None, media_dirs=(),
         )
         self.images = _image_session(spec)
@@ -203,7 +203,7 @@ class CollectRun:
     def _download_images(self, con, post_ids: list[str]) -> None:
         for post_id, position, url in collector_state.remote_images(con, post_ids):
             try:
-                stored = download_image(url, self.images, self.paths.home)
+                stored = download_image(url, self.images, self.paths.root)
             except MediaError as error:
                 self.totals.image_failures[error.reason] += 1
                 continue
@@ -217,8 +217,8 @@ class CollectRun:
 def run_collect(platform: str, spec_path: str, home: str, run_id: str) -> CollectTotals:
     """Collect from ``platform`` as ``spec_path`` says, into the warehouse at ``home``."""
     module, spec = load_platform_spec(platform, spec_path)
-    paths = home_paths(home).ensure()
-    work_dir = paths.home / "collect-work" / f"{platform}-{spec.name}"
+    paths = Home.at(home).ensure()
+    work_dir = paths.root / "collect-work" / f"{platform}-{spec.name}"
     work_dir.mkdir(parents=True, exist_ok=True)
     collector = module.make_collector(spec, work_dir) if platform == "instagram" else module.make_collector(spec)
     return CollectRun(paths, run_id, module, spec, collector).run()

@@ -15,7 +15,7 @@ import pytest
 
 import tasks.collect.reddit
 from storage.records import RawRecord
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.collect.base import CollectionStopped, CollectorError, Limits, Page
 from tasks.collect.reddit import (
     ATTEMPTS,
@@ -186,7 +186,7 @@ def test_run_loop_keeps_posts_at_min_score_and_labels_them_by_subreddit(api, lis
                     label_task="emotion", min_score=100, download_images=False, name="paper-003")
     collector = make_collector(spec, sleep=sleeps.collector.append)
 
-    totals = CollectRun(home_paths(home).ensure(), "run-1", tasks.collect.reddit, spec, collector).run()
+    totals = CollectRun(Home.at(home).ensure(), "run-1", tasks.collect.reddit, spec, collector).run()
 
     scores = {name: [thing["data"]["score"] for page in pages for thing in json.loads(page)["data"]["children"]]
               for name, pages in served.items()}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.settings import home_paths
+from storage.home import Home
 from tasks.collect.base import CollectionStopped, Limits, Page
 from tasks.collect.run import CollectRun
 from tasks.collect.spec import CollectSpec, LimitsSpec
@@ -51,7 +51,7 @@ def pages(shared_data: Path) -> list[bytes]:
 
 def _run(home: Path, run_id: str, collector, **limits) -> object:
     spec = CollectSpec(platform="twitter", name="scripted", download_images=False, limits=LimitsSpec(**limits))
-    return CollectRun(home_paths(home).ensure(), run_id, types.SimpleNamespace(), spec, collector).run()
+    return CollectRun(Home.at(home).ensure(), run_id, types.SimpleNamespace(), spec, collector).run()
 
 
 def test_pages_commit_with_their_cursor_and_a_second_run_reads_only_new_pages(home: Path, pages) -> None:
@@ -129,7 +129,7 @@ def test_images_of_new_posts_are_downloaded_into_the_media_store(home: Path, sha
     body = (shared_data / "api-payloads" / "twitter-v2" / "2sets.jsonl").read_bytes().splitlines()[0]
     images = ImageServer()
     spec = CollectSpec(platform="twitter", name="images", media_endpoint=images.url)
-    totals = CollectRun(home_paths(home).ensure(), "run-1", types.SimpleNamespace(), spec,
+    totals = CollectRun(Home.at(home).ensure(), "run-1", types.SimpleNamespace(), spec,
                         ScriptedCollector([body])).run()
     photos = query(home, "SELECT count(*) FROM media WHERE kind = 'photo' AND url IS NOT NULL")[0][0]
     assert photos > 0 and totals.images == photos
@@ -138,7 +138,7 @@ def test_images_of_new_posts_are_downloaded_into_the_media_store(home: Path, sha
     assert all(path.startswith("/media/") for path in images.paths)  # the URLs' paths, sent to the override
     path = query(home, "SELECT path FROM media WHERE status = 'stored' LIMIT 1")[0][0]
     assert (home / path).is_file()
-    again = CollectRun(home_paths(home), "run-2", types.SimpleNamespace(), spec, ScriptedCollector([body])).run()
+    again = CollectRun(Home.at(home), "run-2", types.SimpleNamespace(), spec, ScriptedCollector([body])).run()
     assert again.images == 0 and again.written == 0  # duplicates fetch nothing
 
 
