@@ -21,7 +21,7 @@ def collect_flow(platform: str, spec: str, home: str | None = None) -> CollectTo
     """
     store = Home.at(home)
     with tracked_run(store, "collect", {"platform": platform, "spec": spec}) as run:
-        totals = collect_pages(platform, spec, str(store.root), run.run_id)
+        totals = collect_pages(platform, spec, store, run.run_id)
         run.counts = totals.counts()
         run.breakdown = totals.breakdown()
         run.stop_reason = totals.stop_reason

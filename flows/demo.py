@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, task
 
 from flows.clusters import cluster_flow, embed_flow, train_autoencoder_flow
 from flows.curate import curate_flow
 from flows.ingest import ingest_flow
 from flows.learn import predict_fusion_flow, train_fusion_flow
-from storage import queries, warehouse
-from storage.demo_files import write_files
 from storage.home import Home
-from tasks.demo_data import generate_demo
+from tasks.demo.run import summarize, write_dataset
 
 # (format, folder of the dataset, folder of downloaded images or None)
 DEMO_SOURCES = (
@@ -23,28 +19,8 @@ DEMO_SOURCES = (
 )
 
 
-@task(name="write-demo-dataset", timeout_seconds=600)
-def write_demo_dataset(posts: int, seed: int, home: str) -> str:
-    """Generate the dataset and write it under ``<home>/demo-data/<posts>-<seed>`` (reused when present)."""
-    root = Home.at(home).root / "demo-data" / f"posts{posts}-seed{seed}"
-    if not root.exists():
-        dataset = generate_demo(posts, seed)
-        write_files(((f.relpath, f.data) for f in dataset.files), root)
-    return str(root)
-
-
-@task(name="summarize-demo", timeout_seconds=300)
-def summarize_demo(home: str, curate_run: dict) -> dict:
-    """Posts per platform, the curate rules' counts and the quarantine reasons, from the warehouse."""
-    paths = Home.at(home)
-    with warehouse.reader(paths.warehouse) as con:
-        return {
-            "platforms": queries.posts_per_platform(con),
-            "quarantine": queries.quarantine_by_reason(con),
-            "curate": curate_run,
-            "warehouse": str(paths.warehouse),
-        }
-
+write_demo_dataset = task(name="write-demo-dataset", timeout_seconds=600)(write_dataset)
+summarize_demo = task(name="summarize-demo", timeout_seconds=300)(summarize)
 
 # Small enough to train all six fusion variants on the demo's topic labels in about a minute on two cores.
 DEMO_FUSION_SETTINGS = {
@@ -70,7 +46,7 @@ DEMO_CLUSTERS = 12
 def demo_flow(posts: int = 3000, seed: int = 7, home: str | None = None, learn: bool = True) -> dict:
     """Generate the demo dataset, ingest it through the real readers, curate it, train and predict; summarize."""
     store = Home.at(home).ensure()
-    root = Path(write_demo_dataset(posts, seed, str(store.root)))
+    root = write_demo_dataset(posts, seed, store)
     for fmt, folder, media in DEMO_SOURCES:
         ingest_flow(
             fmt=fmt,
@@ -81,7 +57,7 @@ def demo_flow(posts: int = 3000, seed: int = 7, home: str | None = None, learn: 
             home=str(store.root),
         )
     curated = curate_flow(options={}, home=str(store.root))
-    summary = summarize_demo(str(store.root), curated)
+    summary = summarize_demo(store, curated)
     if learn:
         summary["fusion"] = train_fusion_flow("topic", ["all"], str(store.root), DEMO_FUSION_SETTINGS)
         summary["predictions"] = predict_fusion_flow("topic", home=str(store.root))

@@ -49,7 +49,7 @@ def ingest_flow(
     with tracked_run(store, "ingest", asdict(options)) as run:
         totals = IngestTotals()
         for path in paths:
-            part = ingest_files(replace(options, paths=(path,)), str(store.root), run.run_id)
+            part = ingest_files(replace(options, paths=(path,)), store, run.run_id)
             totals = merge_totals(totals, part)
             run.counts = totals.counts()
             run.breakdown = totals.breakdown()

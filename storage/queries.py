@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
 
 def posts_per_platform(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
@@ -24,3 +25,53 @@ def rule_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
         "SELECT rule, evaluated, kept, dropped FROM filter_summary WHERE run_id = ? ORDER BY position", [run_id]
     ).fetchall()
     return [{"rule": r, "evaluated": e, "kept": k, "dropped": d} for r, e, k, d in rows]
+
+
+class QueryError(ValueError):
+    """A query DuckDB refused (syntax, unknown table, a write on a read-only connection); the message says why."""
+
+
+def user_query(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """The result of an analyst's SQL as an Arrow table."""
+    try:
+        result = con.sql(sql)
+    except duckdb.Error as error:
+        raise QueryError(str(error).strip()) from error
+    if result is None:
+        raise QueryError("the query returned no result set (the warehouse is read-only here)")
+    return result.to_arrow_table()
+
+
+def recent_runs(con: duckdb.DuckDBPyConnection, limit: int) -> pa.Table:
+    """The newest ``limit`` runs of the ledger with their counters and failure messages."""
+    return con.execute(
+        "SELECT left(run_id, 8) AS run, flow, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, "
+        "round(epoch(finished_at) - epoch(started_at), 1) AS seconds, "
+        "read, written, duplicates, filtered, quarantined, kept, message "
+        "FROM runs ORDER BY started_at DESC LIMIT ?", [int(limit)]
+    ).to_arrow_table()
+
+
+def label_tasks(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
+    """(task, labelled posts, distinct labels) for every label task."""
+    return con.execute(
+        "SELECT task, count(DISTINCT post_id), count(DISTINCT label) FROM post_labels GROUP BY task ORDER BY task"
+    ).fetchall()
+
+
+def model_scores(con: duckdb.DuckDBPyConnection, task: str | None = None) -> list[tuple]:
+    """The registry, newest first: model, kind, task, variant, train posts, val / test accuracy %, test macro-F1 %,
+    created."""
+    return con.execute(
+        """
+        SELECT m.model_id, m.kind, m.task, m.variant, m.train_posts,
+               round(100 * v.accuracy, 1), round(100 * t.accuracy, 1), round(100 * t.macro_f1, 1),
+               strftime(m.created_at, '%Y-%m-%d %H:%M')
+        FROM models m
+        LEFT JOIN model_evaluations v ON v.model_id = m.model_id AND v.split = 'val' AND v.condition = 'both'
+        LEFT JOIN model_evaluations t ON t.model_id = m.model_id AND t.split = 'test' AND t.condition = 'both'
+        WHERE ? IS NULL OR m.task = ?
+        ORDER BY m.created_at DESC, m.model_id
+        """,
+        [task, task],
+    ).fetchall()

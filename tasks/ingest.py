@@ -385,8 +385,8 @@ def _prepare_in_worker(chunk: list[RawRecord]) -> PreparedBatch:
 class Ingestor:
     """Runs one ingest: workers land and prepare batches in parallel, this process commits them in order."""
 
-    def __init__(self, paths: Home, run_id: str, options: IngestOptions, workers: int | None = None) -> None:
-        self.paths = paths
+    def __init__(self, home: Home, run_id: str, options: IngestOptions, workers: int | None = None) -> None:
+        self.home = home
         self.run_id = run_id
         self.options = options
         self.workers = workers if workers is not None else default_workers()
@@ -406,7 +406,7 @@ class Ingestor:
         return BatchContext(
             normalize=build_normalizer(opts, self.records),
             run_id=self.run_id,
-            home=self.paths.root,
+            home=self.home.root,
             labels_by_id=self.labels_by_id,
             label_task=opts.label_task,
             label_source=f"file:{Path(opts.labels_csv).name}" if opts.labels_csv else None,
@@ -417,12 +417,12 @@ class Ingestor:
         ctx = self.context()
         progress = tqdm(desc=f"ingest {self.options.fmt}", unit=" records", disable=not sys.stderr.isatty(),
                         mininterval=0.5)
-        self._writer = HeldWriter(self.paths.warehouse, self.run_id)
+        self._writer = HeldWriter(self.home.warehouse, self.run_id)
         try:
             for prepared in self._prepared(ctx):
                 self._commit(prepared)
                 progress.update(prepared.landed.records)
-            warehouse.refresh_raw_view(self._writer.connection(), self.paths.raw)
+            warehouse.refresh_raw_view(self._writer.connection(), self.home.raw)
         finally:
             self._writer.release()
             progress.close()
@@ -448,7 +448,7 @@ class Ingestor:
         con = self._writer.connection()
         earlier = warehouse.landed_batch_path(con, prepared.batch_id)
         if earlier is not None and earlier != prepared.landed.relative_path:  # landed on an earlier day
-            (self.paths.root / prepared.landed.relative_path).unlink(missing_ok=True)
+            (self.home.root / prepared.landed.relative_path).unlink(missing_ok=True)
         landed = prepared.landed
         new_by_platform = warehouse.write_batch(
             con,
@@ -515,8 +515,6 @@ def merge_totals(first: IngestTotals, second: IngestTotals) -> IngestTotals:
     return merged
 
 
-def run_ingest(options: IngestOptions, home: str, run_id: str) -> IngestTotals:
+def run_ingest(options: IngestOptions, home: Home, run_id: str) -> IngestTotals:
     """Ingest ``options.paths`` into the warehouse at ``home`` as run ``run_id``."""
-    from storage.home import Home
-
-    return Ingestor(Home.at(home).ensure(), run_id, options).run()
+    return Ingestor(home.ensure(), run_id, options).run()

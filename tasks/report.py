@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Sequence
 
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from rich.console import Console
 from rich.table import Table
 
@@ -66,6 +71,18 @@ def print_rule_summary(rows: Sequence[dict], total_in: int, kept: int, console: 
 def print_rows(columns: Sequence[str], rows: Sequence[Sequence[object]], title: str = "") -> None:
     """Any query result as a table."""
     _console().print(_table(title, columns, rows))
+
+
+def print_table(table: pa.Table, fmt: str) -> None:
+    """An Arrow table as a table, CSV (with a header row) or JSON (a list of objects) on stdout."""
+    if fmt == "csv":
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer)
+        sys.stdout.write(buffer.getvalue().decode())
+    elif fmt == "json":
+        sys.stdout.write(orjson.dumps(table.to_pylist(), default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print_rows(table.column_names, [list(row.values()) for row in table.to_pylist()])
 
 
 def print_demo_summary(summary: dict, console: Console | None = None) -> None:

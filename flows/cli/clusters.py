@@ -1,44 +1,97 @@
-"""Handlers of paper 000's commands: `train autoencoder`, `embed`, `cluster`, `report`."""
+"""Paper 000's commands: `train autoencoder`, `embed`, `cluster`, `report`."""
 
 from __future__ import annotations
 
 import argparse
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from flows.errors import UserError
+from flows.cli.common import (
+    EXIT_OK,
+    Subcommands,
+    UserError,
+    fraction,
+    given,
+    positive_int,
+    quiet_prefect,
+    round_or_blank,
+    user_errors,
+)
+from flows.cli.fusion import learning_errors
 from storage import warehouse
+from storage.home import Home
 
-EXIT_OK = 0
 CLUSTER_OPTIONS = ("n_clusters", "distance_threshold", "geo_weight", "variance", "micro_clusters", "perplexity",
                    "seed")
 
 
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Problems the user can fix become UserError (exit 2 with the message)."""
-    from tasks.fusion import LearningInputError
+def register(commands: Subcommands, train_models: Subcommands, predict_models: Subcommands) -> None:
+    """Add `train autoencoder`, `embed`, `cluster`, `report`."""
+    auto = train_models.add_parser("autoencoder", help="paper 000's correlational autoencoder of text and image")
+    auto.add_argument("--epochs", type=positive_int, help="most epochs (default 20)")
+    auto.add_argument("--batch-size", type=positive_int, help="posts per batch (default 32)")
+    auto.add_argument("--learning-rate", type=float, help="RMSprop learning rate (default 0.001)")
+    auto.add_argument("--patience", type=positive_int, help="epochs without a lower validation error before stopping")
+    auto.add_argument("--image-size", type=positive_int, help="grey image side in pixels (default 158, the paper's)")
+    auto.add_argument("--colour", action="store_true", help="colour images instead of the paper's grey")
+    auto.add_argument("--code-size", type=positive_int, help="size of the joint hidden code, the embedding (default 64)")
+    auto.add_argument("--correlation-weight", type=float, help="lambda, weight of the views' correlation")
+    auto.add_argument("--content-words", type=positive_int, help="words of the text decoder's bag (default 2000)")
+    auto.add_argument("--word-dimensions", type=positive_int, help="word2vec size when trained here (default 400)")
+    auto.add_argument("--word-vectors", metavar="PATH",
+                      help="pretrained word vectors from a local file (word2vec .bin / .txt, gensim .kv) instead "
+                      "of word2vec trained on the posts")
+    auto.add_argument("--device", help="auto (default: CUDA when present), cpu or cuda")
+    auto.add_argument("--threads", type=positive_int, help="CPU threads for training (default: every core)")
+    auto.add_argument("--seed", type=int, help="random seed (default 13)")
+    auto.add_argument("--all-posts", action="store_true", help="every non-deleted post, not only the curated ones")
+    auto.add_argument("--retrain", action="store_true",
+                      help="train again even when a model of the same data and settings exists")
 
-    try:
-        yield
-    except (LearningInputError, FileNotFoundError, ImportError, ValueError, warehouse.WarehouseBusy) as error:
-        raise UserError(str(error)) from error
+    auto.set_defaults(handler=cmd_train_autoencoder)
 
+    embed = commands.add_parser("embed", help="embed the posts not yet embedded (Parquet + the view `embeddings`)")
+    embed.add_argument("--model", dest="model_id", metavar="ID", help="autoencoder model id (default: the newest)")
+    embed.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
 
-def _quiet_prefect() -> None:
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    embed.set_defaults(handler=cmd_embed)
 
+    cluster = commands.add_parser("cluster", help="cluster the embedded posts; writes cluster_runs, clusters, "
+                                  "cluster_assignments and an HTML report")
+    cluster.add_argument("--method", choices=("paper", "default"), default="default",
+                         help="paper: PCA -> t-SNE -> kernel CCA with coordinates -> agglomerative (up to 30k "
+                         "posts); default: PCA -> mini-batch k-means micro-clusters -> Ward on their centres")
+    cluster.add_argument("--model", dest="model_id", metavar="ID",
+                         help="embedding model (default: the newest with embeddings)")
+    cluster.add_argument("--clusters", dest="n_clusters", type=positive_int, metavar="N",
+                         help="number of clusters (default 42, the paper's)")
+    cluster.add_argument("--distance-threshold", type=float, metavar="D",
+                         help="cut the hierarchy at this distance instead of a number of clusters")
+    cluster.add_argument("--geo-weight", type=float, metavar="W",
+                         help="default method: geography's share against content's, 1 = equal (default), 0 ignores "
+                         "coordinates (the paper method weighs them by kernel CCA)")
+    cluster.add_argument("--variance", type=fraction, metavar="F",
+                         help="PCA: variance fraction kept (paper method 0.982, default method 0.95)")
+    cluster.add_argument("--micro-clusters", type=positive_int, metavar="N",
+                         help="default method: k-means centres (default 2000)")
+    cluster.add_argument("--perplexity", type=float, metavar="P", help="t-SNE perplexity (default 30)")
+    cluster.add_argument("--seed", type=int, help="random seed (default 13)")
+    cluster.add_argument("--label-task", metavar="TASK", help="label task for ARI / NMI (default: the largest one; none: skip)")
+    cluster.add_argument("--assign", action="store_true",
+                         help="no refit: place newly embedded posts in the clusters of the newest run of --method")
+    cluster.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    cluster.add_argument("--list", action="store_true", help="list the clustering runs and stop")
 
-def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    cluster.set_defaults(handler=cmd_cluster)
+
+    report = commands.add_parser("report", help="the HTML report of a clustering run (default: the newest)")
+    report.add_argument("--run", help="cluster run id (see `postatlas cluster --list`)")
+    report.set_defaults(handler=cmd_report)
 
 
 def autoencoder_settings(args: argparse.Namespace) -> dict:
     """The AutoencoderSettings given on the command line, as a dict the flow accepts."""
     from tasks.autoencoder import AutoencoderSettings
 
-    overrides = _given(args, ("epochs", "batch_size", "learning_rate", "patience", "image_size", "code_size",
+    overrides = given(args, ("epochs", "batch_size", "learning_rate", "patience", "image_size", "code_size",
                               "correlation_weight", "content_words", "word_dimensions", "word_vectors", "device",
                               "threads", "seed"))
     if args.colour:
@@ -46,26 +99,26 @@ def autoencoder_settings(args: argparse.Namespace) -> dict:
     return AutoencoderSettings().with_overrides(overrides).as_dict()
 
 
-def cmd_train_autoencoder(args: argparse.Namespace, home: str) -> int:
+def cmd_train_autoencoder(args: argparse.Namespace, home: Home) -> int:
     from flows.clusters import train_autoencoder_flow
     from tasks.autoencoder import model_summary
     from tasks.report import print_rows
 
-    _quiet_prefect()
-    with _user_errors():
-        result = train_autoencoder_flow(home=home, settings=autoencoder_settings(args),
+    quiet_prefect()
+    with user_errors(*learning_errors()):
+        result = train_autoencoder_flow(home=str(home), settings=autoencoder_settings(args),
                                         curated_only=False if args.all_posts else None, retrain=args.retrain)
         print_rows(("", "value"), model_summary(home, result["model_id"]), "Autoencoder (paper 000) trained")
     return EXIT_OK
 
 
-def cmd_embed(args: argparse.Namespace, home: str) -> int:
+def cmd_embed(args: argparse.Namespace, home: Home) -> int:
     from flows.clusters import embed_flow
     from tasks.report import print_rows
 
-    _quiet_prefect()
-    with _user_errors():
-        result = embed_flow(home=home, model_id=args.model_id, device=args.device)
+    quiet_prefect()
+    with user_errors(*learning_errors()):
+        result = embed_flow(home=str(home), model_id=args.model_id, device=args.device)
     print_rows(("", "value"), [
         ("model_id", result["model_id"]),
         ("embedded now", result["embedded"]),
@@ -83,7 +136,7 @@ DEFAULT_ONLY = {"geo_weight": "--geo-weight", "micro_clusters": "--micro-cluster
 
 
 def cluster_settings(args: argparse.Namespace) -> dict:
-    settings = _given(args, CLUSTER_OPTIONS)
+    settings = given(args, CLUSTER_OPTIONS)
     misplaced = [flag for name, flag in DEFAULT_ONLY.items() if name in settings and args.method == "paper"]
     if misplaced:
         raise UserError(f"{' and '.join(misplaced)} {'is' if len(misplaced) == 1 else 'are'} for --method default "
@@ -95,24 +148,19 @@ def cluster_settings(args: argparse.Namespace) -> dict:
     return settings
 
 
-def _print_runs(home: str) -> None:
+def _print_runs(home: Home) -> None:
     from storage import clusters as cluster_store
-    from storage.home import Home
     from tasks.report import print_rows
 
-    with warehouse.reader(Home.at(home).warehouse) as con:
+    with warehouse.reader(home.warehouse) as con:
         rows = cluster_store.cluster_runs(con)
     print_rows(("run", "method", "posts", "clusters", "silhouette", "ARI", "NMI", "labels", "assigned since", "fitted"),
-               [(r["run"], r["method"], r["posts"], r["n_clusters"], _round(r["silhouette"]), _round(r["ari"]),
-                 _round(r["nmi"]), r["label_task"], r["assigned_since_fit"], f"{r['created_at']:%Y-%m-%d %H:%M}")
+               [(r["run"], r["method"], r["posts"], r["n_clusters"], round_or_blank(r["silhouette"]), round_or_blank(r["ari"]),
+                 round_or_blank(r["nmi"]), r["label_task"], r["assigned_since_fit"], f"{r['created_at']:%Y-%m-%d %H:%M}")
                 for r in rows], "Clustering runs")
 
 
-def _round(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
-
-
-def print_cluster_run(home: str, run: str, report_path: str | None) -> None:
+def print_cluster_run(home: Home, run: str, report_path: str | None) -> None:
     from tasks.cluster_report import cluster_rows
     from tasks.clustering import cluster_run_summary
     from tasks.report import print_rows
@@ -125,8 +173,8 @@ def print_cluster_run(home: str, run: str, report_path: str | None) -> None:
     print_rows(("", "value"), [
         ("run", run), ("method", summary["method"]), ("embedding model", summary["model_id"]),
         ("posts", f"{summary['posts']} fitted + {summary['assigned_since_fit']} assigned since"),
-        ("clusters", summary["n_clusters"]), ("silhouette", _round(summary["silhouette"])),
-        ("ARI / NMI", f"{_round(summary['ari'])} / {_round(summary['nmi'])}"
+        ("clusters", summary["n_clusters"]), ("silhouette", round_or_blank(summary["silhouette"])),
+        ("ARI / NMI", f"{round_or_blank(summary['ari'])} / {round_or_blank(summary['nmi'])}"
                       + (f" against labels of '{summary['label_task']}' ({summary['labelled_posts']} posts)"
                          if summary["label_task"] else " (no label task)")),
         ("with image / coordinates", f"{summary['posts_with_image']} / {summary['posts_with_coordinates']}"),
@@ -134,33 +182,33 @@ def print_cluster_run(home: str, run: str, report_path: str | None) -> None:
     ], "Clustering run")
 
 
-def cmd_cluster(args: argparse.Namespace, home: str) -> int:
+def cmd_cluster(args: argparse.Namespace, home: Home) -> int:
     from flows.clusters import assign_flow, cluster_flow
     from models.clustering import make_clusterer
 
-    _quiet_prefect()
-    with _user_errors():
+    quiet_prefect()
+    with user_errors(*learning_errors()):
         if args.list:
             _print_runs(home)
             return EXIT_OK
         if args.assign:
-            result = assign_flow(home=home, method=args.method, report=not args.no_report)
+            result = assign_flow(home=str(home), method=args.method, report=not args.no_report)
             print(f"{result['assigned']} new posts assigned to the clusters of {result['run']}")
             print_cluster_run(home, result["run"], result.get("report_path"))
             return EXIT_OK
         settings = cluster_settings(args)
         make_clusterer(args.method, **settings)  # bad settings fail here, before any flow run starts
-        result = cluster_flow(home=home, method=args.method, model_id=args.model_id, settings=settings,
+        result = cluster_flow(home=str(home), method=args.method, model_id=args.model_id, settings=settings,
                               label_task=args.label_task, report=not args.no_report)
         print_cluster_run(home, result["run"], result.get("report_path"))
     return EXIT_OK
 
 
-def cmd_report(args: argparse.Namespace, home: str) -> int:
+def cmd_report(args: argparse.Namespace, home: Home) -> int:
     from flows.clusters import report_flow
 
-    _quiet_prefect()
-    with _user_errors():
-        result = report_flow(home=home, run=args.run)
+    quiet_prefect()
+    with user_errors(*learning_errors()):
+        result = report_flow(home=str(home), run=args.run)
     print(f"report of {result['run']}: {result['report_path']}")
     return EXIT_OK

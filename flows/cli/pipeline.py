@@ -1,234 +1,121 @@
-"""What each CLI command does: run a flow (demo, ingest, curate) or read the warehouse (sql, runs)."""
+"""The data commands: `demo`, `ingest`, `collect`, `curate`. Each runs its Prefect flow, then prints a summary."""
 
 from __future__ import annotations
 
 import argparse
-import io
-import os
-import sys
 
-import duckdb
-import orjson
-import pyarrow.csv as pacsv
-
-from flows.errors import UserError
-from storage import warehouse
-from storage.readers import ReaderError
+from flows.cli.common import EXIT_OK, Subcommands, quiet_prefect, split_list, user_errors
 from storage.home import Home
 
-EXIT_OK = 0
-
-from flows.commands_clusters import cmd_cluster, cmd_embed, cmd_report, cmd_train_autoencoder  # paper 000's
-from flows.commands_words import (  # paper 001's commands
-    WORD_SPACE_MODELS,
-    cmd_image_map,
-    cmd_languages,
-    cmd_retrieve,
-    cmd_top_words,
-    cmd_train_word_space,
-    cmd_words,
-)
-
-__all__ = ["cmd_cluster", "cmd_embed", "cmd_image_map", "cmd_languages", "cmd_report", "cmd_retrieve",
-           "cmd_top_words", "cmd_words"]
+INGEST_FORMATS = ("twitter-v2", "twitter-v1", "reddit", "instaloader", "mvsa", "table")
 
 
-def _quiet_prefect() -> None:
-    """Keep Prefect's per-task INFO lines out of the terminal unless asked for."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+def register(commands: Subcommands) -> None:
+    """Add `demo`, `ingest`, `collect`, `curate`."""
+    demo = commands.add_parser("demo", help="generate the embedded dataset and run the whole pipeline on it")
+    demo.add_argument("--posts", type=int, default=3000, help="posts to generate (default 3000)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the generator (default 7)")
+    demo.add_argument("--no-learn", action="store_true", help="stop after curate (no fusion training)")
+    demo.set_defaults(handler=cmd_demo)
+
+    ingest = commands.add_parser("ingest", help="read files people already have into the warehouse")
+    ingest.add_argument("format", choices=INGEST_FORMATS)
+    ingest.add_argument("paths", nargs="+", help="files or folders")
+    ingest.add_argument("--platform", help="table format: the platform the rows come from (part of post_id)")
+    ingest.add_argument("--labels", dest="labels_csv", help="CSV of id,label to attach to the posts")
+    ingest.add_argument("--task", dest="label_task", help="label task name for --labels (e.g. sentiment)")
+    ingest.add_argument("--map", dest="field_map", action="append", default=[], metavar="FIELD=COLUMN",
+                        help="table format: id, text, author, created_at, lat, lon, image, hashtags, place")
+    ingest.add_argument("--label", dest="label_map", action="append", default=[], metavar="TASK=COLUMN",
+                        help="table format: a label column")
+    ingest.add_argument("--columns", type=split_list, default=[], help="table format: names for a headerless file")
+    ingest.add_argument("--media-dir", dest="media_dirs", action="append", default=[],
+                        help="folder with downloaded images named like their URLs' last segment")
+    ingest.add_argument("--batch-records", type=int, default=20_000,
+                        help="raw records per batch: each batch is landed and committed whole (default 20000)")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    collect = commands.add_parser("collect", help="collect from a platform's live API (see docs/COLLECTING.md)")
+    collect.add_argument("platform", choices=("twitter", "reddit", "instagram"))
+    collect.add_argument("--spec", required=True, help="YAML or TOML spec file (targets, limits, endpoint)")
+    collect.set_defaults(handler=cmd_collect)
+
+    curate = commands.add_parser("curate", help="filter the posts; records a decision per post and rule")
+    curate.add_argument("--only", type=split_list, help="comma-separated rules to run (default: all)")
+    curate.add_argument("--languages", type=split_list, help="allowed languages (default en,es,ca)")
+    curate.add_argument("--detector", choices=("fast", "langdetect"), help="language detector (default fast)")
+    curate.add_argument("--min-confidence", type=float, help="probability the allowed languages need together")
+    curate.add_argument("--min-words", type=int, help="min_words rule: words a caption needs (default 3)")
+    curate.add_argument("--per-user-mode", choices=("drop", "cap"), help="per_user: drop heavy users or cap them")
+    curate.add_argument("--per-user-max", type=int, help="per_user: N posts (default 20 for drop, 10 for cap)")
+    curate.add_argument("--home-cities", type=split_list,
+                        help="city_spam: cities that are not spam (default barcelona)")
+    curate.add_argument("--city-min-population", type=int, help="city_spam: smallest city that counts")
+    curate.add_argument("--require", type=split_list, help="require: image,coordinates,hashtags,text")
+    curate.add_argument("--bbox", type=lambda v: tuple(float(x) for x in split_list(v)),
+                        help="bbox: min_lon,min_lat,max_lon,max_lat")
+    curate.add_argument("--phash-distance", type=int, help="near_duplicate_image: max Hamming distance")
+    curate.add_argument("--partitions", type=int, default=0,
+                        help="detect languages in N partition tasks first (parallel; on Dask with --dask)")
+    curate.add_argument("--dask", help="run the partition tasks on Dask: local:N (a local cluster) or an address")
+    curate.set_defaults(handler=cmd_curate)
 
 
-def cmd_ingest(args: argparse.Namespace, home: str) -> int:
-    _quiet_prefect()
+def cmd_demo(args: argparse.Namespace, home: Home) -> int:
+    """Generate the embedded dataset and run the whole pipeline on it."""
+    quiet_prefect()
+    from flows.demo import demo_flow
+    from tasks.report import print_demo_summary
+
+    summary = demo_flow(posts=args.posts, seed=args.seed, home=str(home), learn=not args.no_learn)
+    print_demo_summary(summary)
+    return EXIT_OK
+
+
+def cmd_ingest(args: argparse.Namespace, home: Home) -> int:
+    """Read files into the warehouse."""
+    quiet_prefect()
     from flows.ingest import ingest_flow
+    from storage.readers import ReaderError
+    from storage.warehouse import WarehouseBusy
     from tasks.ingest import IngestError
     from tasks.report import print_ingest_summary
 
-    try:
+    with user_errors(ReaderError, IngestError, WarehouseBusy):
         totals = ingest_flow(
             fmt=args.format, paths=args.paths, platform=args.platform, labels_csv=args.labels_csv,
             label_task=args.label_task, field_map=args.field_map, label_map=args.label_map, columns=args.columns,
-            media_dirs=args.media_dirs, batch_records=args.batch_records, home=home,
+            media_dirs=args.media_dirs, batch_records=args.batch_records, home=str(home),
         )
-    except (ReaderError, IngestError, warehouse.WarehouseBusy) as error:
-        raise UserError(str(error)) from error
-    print_ingest_summary(totals, str(Home.at(home).warehouse))
+    print_ingest_summary(totals, str(home.warehouse))
     return EXIT_OK
 
 
-def cmd_collect(args: argparse.Namespace, home: str) -> int:
-    _quiet_prefect()
+def cmd_collect(args: argparse.Namespace, home: Home) -> int:
+    """Collect from a live API as the spec file says."""
+    quiet_prefect()
     from flows.collect import collect_flow
+    from storage.warehouse import WarehouseBusy
     from tasks.collect.base import CollectorError
     from tasks.report import print_collect_summary
 
-    try:
-        totals = collect_flow(platform=args.platform, spec=args.spec, home=home)
-    except (CollectorError, warehouse.WarehouseBusy) as error:
-        raise UserError(str(error)) from error
-    print_collect_summary(args.platform, totals, str(Home.at(home).warehouse))
+    with user_errors(CollectorError, WarehouseBusy):
+        totals = collect_flow(platform=args.platform, spec=args.spec, home=str(home))
+    print_collect_summary(args.platform, totals, str(home.warehouse))
     return EXIT_OK
 
 
-def cmd_curate(args: argparse.Namespace, home: str) -> int:
-    _quiet_prefect()
+def cmd_curate(args: argparse.Namespace, home: Home) -> int:
+    """Run the filters and print the per-rule table."""
+    quiet_prefect()
     from flows.curate import curate_flow, on_dask
+    from storage.warehouse import WarehouseBusy
     from tasks.curate_run import CurateError, options_from_cli
     from tasks.report import print_rule_summary
 
     flow_to_run = on_dask(args.dask) if args.dask else curate_flow
     partitions = args.partitions or (2 if args.dask else 0)
-    try:
-        result = flow_to_run(options=options_from_cli(vars(args)), home=home, partitions=partitions)
-    except (CurateError, warehouse.WarehouseBusy, FileNotFoundError) as error:
-        raise UserError(str(error)) from error
+    with user_errors(CurateError, WarehouseBusy, FileNotFoundError):
+        result = flow_to_run(options=options_from_cli(vars(args)), home=str(home), partitions=partitions)
     print_rule_summary(result["rules"], result["in"], result["kept"])
-    return EXIT_OK
-
-
-def cmd_demo(args: argparse.Namespace, home: str) -> int:
-    _quiet_prefect()
-    from flows.demo import demo_flow
-    from tasks.report import print_demo_summary
-
-    summary = demo_flow(posts=args.posts, seed=args.seed, home=home, learn=not args.no_learn)
-    print_demo_summary(summary)
-    return EXIT_OK
-
-
-def cmd_sql(args: argparse.Namespace, home: str) -> int:
-    path = Home.at(home).warehouse
-    try:
-        with warehouse.reader(path, wait_seconds=args.wait) as con:
-            result = con.sql(args.query)
-            if result is None:
-                raise UserError("the query returned no result set (the warehouse is read-only here)")
-            table = result.to_arrow_table()
-    except (FileNotFoundError, warehouse.WarehouseBusy) as error:
-        raise UserError(str(error)) from error
-    except duckdb.Error as error:
-        raise UserError(str(error).strip()) from error
-    write_result(table, args.format)
-    return EXIT_OK
-
-
-def write_result(table, fmt: str) -> None:
-    """Print an Arrow table as a table, CSV (with a header row) or JSON (a list of objects)."""
-    if fmt == "csv":
-        buffer = io.BytesIO()
-        pacsv.write_csv(table, buffer)
-        sys.stdout.write(buffer.getvalue().decode())
-    elif fmt == "json":
-        sys.stdout.write(orjson.dumps(table.to_pylist(), default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        from tasks.report import print_rows
-
-        print_rows(table.column_names, [list(row.values()) for row in table.to_pylist()])
-
-
-def cmd_runs(args: argparse.Namespace, home: str) -> int:
-    query = (
-        "SELECT left(run_id, 8) AS run, flow, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, "
-        "round(epoch(finished_at) - epoch(started_at), 1) AS seconds, "
-        "read, written, duplicates, filtered, quarantined, kept, message "
-        f"FROM runs ORDER BY started_at DESC LIMIT {int(args.limit)}"
-    )
-    return cmd_sql(argparse.Namespace(query=query, format="table", wait=None), home)
-
-
-def _fusion_settings(args: argparse.Namespace) -> dict:
-    """Only the options given on the command line; the rest keep FusionSettings' defaults."""
-    settings: dict = {}
-    train: dict = {}
-    image_train: dict = {}
-    for name in ("text_encoder", "image_size", "negatives", "main_task_weight", "ngrams", "image_backbone"):
-        if getattr(args, name) is not None:
-            settings[name] = getattr(args, name)
-    if args.balanced:
-        settings["balanced_classes"] = True
-    if args.grey:
-        settings["channels"] = 1
-    if args.end_to_end:
-        settings["share_image_encoder"] = False
-    for name in ("batch_size", "device", "seed", "patience"):
-        if getattr(args, name) is not None:
-            train[name] = image_train[name] = getattr(args, name)
-    if args.learning_rate is not None:
-        train["learning_rate"] = args.learning_rate
-    if args.image_learning_rate is not None:
-        image_train["learning_rate"] = args.image_learning_rate
-    if args.epochs is not None:
-        train["epochs"] = args.epochs
-    if args.image_epochs is not None:
-        image_train["epochs"] = args.image_epochs
-    from models.fusion_training import FusionSettings
-
-    defaults = FusionSettings()
-    settings["train"] = {**defaults.train.__dict__, **train}
-    settings["image_train"] = {**defaults.image_train.__dict__, **image_train}
-    return settings
-
-
-def cmd_train(args: argparse.Namespace, home: str) -> int:
-    _quiet_prefect()
-    from tasks.fusion import LearningInputError
-
-    if args.model in WORD_SPACE_MODELS:
-        return cmd_train_word_space(args, home)
-    if args.model == "autoencoder":
-        return cmd_train_autoencoder(args, home)
-    try:
-        if args.model == "fusion":
-            from flows.learn import train_fusion_flow
-            from tasks.report import print_fusion_summary
-
-            result = train_fusion_flow(task_name=args.task, variants=args.variant, home=home,
-                                       settings=_fusion_settings(args), curated_only=False if args.all_posts else None,
-                                       retrain=args.retrain, split_task=args.split_task)
-            print_fusion_summary(result)
-            return EXIT_OK
-    except (LearningInputError, FileNotFoundError, ImportError, ValueError, warehouse.WarehouseBusy) as error:
-        raise UserError(str(error)) from error
-    raise UserError(f"unknown model {args.model!r}")
-
-
-def cmd_predict(args: argparse.Namespace, home: str) -> int:
-    _quiet_prefect()
-    from flows.learn import predict_fusion_flow
-    from tasks.fusion import LearningInputError
-    from tasks.report import print_prediction_summary
-
-    try:
-        result = predict_fusion_flow(task_name=args.task, model_id=args.model_id, home=home)
-    except (LearningInputError, FileNotFoundError, ImportError, ValueError, warehouse.WarehouseBusy) as error:
-        raise UserError(str(error)) from error
-    print_prediction_summary(result, str(Home.at(home).warehouse))
-    return EXIT_OK
-
-
-def cmd_models(args: argparse.Namespace, home: str) -> int:
-    from tasks.report import print_rows
-
-    with warehouse.reader(Home.at(home).warehouse) as con:
-        if args.tasks:
-            rows = con.execute(
-                "SELECT task, count(DISTINCT post_id), count(DISTINCT label) FROM post_labels GROUP BY task "
-                "ORDER BY task").fetchall()
-            print_rows(("task", "labelled posts", "labels"), rows, "Label tasks")
-            return EXIT_OK
-        rows = con.execute(
-            """
-            SELECT m.model_id, m.kind, m.task, m.variant, m.train_posts,
-                   round(100 * v.accuracy, 1), round(100 * t.accuracy, 1), round(100 * t.macro_f1, 1),
-                   strftime(m.created_at, '%Y-%m-%d %H:%M')
-            FROM models m
-            LEFT JOIN model_evaluations v ON v.model_id = m.model_id AND v.split = 'val' AND v.condition = 'both'
-            LEFT JOIN model_evaluations t ON t.model_id = m.model_id AND t.split = 'test' AND t.condition = 'both'
-            WHERE ? IS NULL OR m.task = ?
-            ORDER BY m.created_at DESC, m.model_id
-            """,
-            [args.task, args.task],
-        ).fetchall()
-    print_rows(("model_id", "kind", "task", "variant", "train posts", "val acc %", "test acc %", "test macro-F1 %",
-                "created"), rows, "Models")
     return EXIT_OK

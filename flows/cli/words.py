@@ -1,4 +1,4 @@
-"""Handlers of paper 001's commands: train the word space and the regression CNN, and the analyses.
+"""Paper 001's commands: train the word space and the regression CNN, and the analyses.
 
 The analyses use the newest model of each kind unless `--model` names one, and train one with the defaults first
 when there is none (a note says so).
@@ -7,19 +7,77 @@ when there is none (a note says so).
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from flows.errors import UserError
+from flows.cli.common import EXIT_OK, Subcommands, UserError, given, note, positive_int, quiet_prefect
 from storage import warehouse
+from storage.home import Home
 
-WORD_SPACE_MODELS = ("word-space", "image-regression")
 AUTO_REGRESSION_SETTINGS: dict = {"train": {"epochs": 10}}
-EXIT_OK = 0
+
+
+def register(commands: Subcommands, train_models: Subcommands, predict_models: Subcommands) -> None:
+    """Add `train word-space`, `train image-regression`, `words`, `languages`, `top-words`, `retrieve`, `image-map`."""
+    space = train_models.add_parser("word-space", help="paper 001's Word2Vec + TF-IDF word space of the captions")
+    space.add_argument("--dimensions", type=positive_int, help="vector size (default 300)")
+    space.add_argument("--window", type=positive_int, help="context window in words (default 8)")
+    space.add_argument("--epochs", type=positive_int, help="passes over the captions (default 50)")
+    space.add_argument("--min-count", type=positive_int, help="words used fewer times are dropped (default 5)")
+    space.add_argument("--skip-gram", action="store_true", help="skip-gram instead of CBOW (slower, rare words)")
+    space.add_argument("--seed", type=int, help="random seed (default 13)")
+    space.add_argument("--all-posts", action="store_true", help="every non-deleted post, not only the curated ones")
+
+    space.set_defaults(handler=cmd_train_word_space)
+
+    regression = train_models.add_parser("image-regression",
+                                         help="paper 001's CNN projecting images into the word space")
+    regression.add_argument("--word-space", dest="word_space_id", metavar="ID",
+                            help="word-space model id (default: the newest; one is trained when there is none)")
+    regression.add_argument("--epochs", type=positive_int, help="most epochs (default 10)")
+    regression.add_argument("--image-size", type=positive_int, help="image side in pixels (default 64)")
+    regression.add_argument("--grey", action="store_true", help="grey images instead of colour")
+    regression.add_argument("--batch-size", type=positive_int, help="images per batch (default 64)")
+    regression.add_argument("--learning-rate", type=float, help="Adam learning rate (default 0.001)")
+    regression.add_argument("--device", help="auto (default: CUDA when present), cpu or cuda")
+    regression.add_argument("--seed", type=int, help="random seed (default 13)")
+    regression.add_argument("--threads", type=positive_int, help="CPU threads for training (default: every core)")
+    regression.add_argument("--all-posts", action="store_true", help="every non-deleted post, not only the curated ones")
+
+    regression.set_defaults(handler=cmd_train_word_space)
+
+    words = commands.add_parser("words", help="words nearest to a combination of words in the word space")
+    words.add_argument("words", nargs="+", help="query words, e.g. barcelona food")
+    words.add_argument("--top", type=positive_int, default=10, help="words to show (default 10)")
+    words.add_argument("--model", dest="model_id", metavar="ID", help="word-space model id (default: the newest)")
+
+    words.set_defaults(handler=cmd_words)
+
+    languages = commands.add_parser("languages", help="posts per detected language (curated posts)")
+    languages.set_defaults(handler=cmd_languages)
+
+    top_words = commands.add_parser("top-words", help="most used words per language")
+    top_words.add_argument("--language", help="only this language (ISO 639-1, e.g. es)")
+    top_words.add_argument("--top", type=positive_int, default=15, help="words per language (default 15)")
+    top_words.add_argument("--model", dest="model_id", metavar="ID",
+                           help="word-space model whose vocabulary counts (default: the newest)")
+
+    top_words.set_defaults(handler=cmd_top_words)
+
+    retrieve = commands.add_parser("retrieve", help="text-to-image retrieval: images nearest to words")
+    retrieve.add_argument("words", nargs="+", help="query words, e.g. beer barcelona")
+    retrieve.add_argument("--top", type=positive_int, default=16, help="images to return (default 16)")
+    retrieve.add_argument("--model", dest="model_id", metavar="ID",
+                          help="image-regression model id (default: the newest)")
+
+    retrieve.set_defaults(handler=cmd_retrieve)
+
+    image_map = commands.add_parser("image-map", help="t-SNE map of projected images, with thumbnails")
+    image_map.add_argument("--sample", type=positive_int, default=1000, help="posts to map (default 1000)")
+    image_map.add_argument("--model", dest="model_id", metavar="ID",
+                           help="image-regression model id (default: the newest)")
+    image_map.set_defaults(handler=cmd_image_map)
 
 
 @contextmanager
@@ -36,21 +94,9 @@ def _user_errors() -> Iterator[None]:
         raise UserError(str(error)) from error
 
 
-def _note(message: str) -> None:
-    print(f"note: {message}", file=sys.stderr, flush=True)
-
-
-def _quiet_prefect() -> None:
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
-
-def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
-
-
 def _space_settings(args: argparse.Namespace) -> dict:
     """The WordSpaceConfig fields given on the command line (the rest keep paper 001's defaults)."""
-    settings = _given(args, ("dimensions", "window", "epochs", "min_count", "seed"))
+    settings = given(args, ("dimensions", "window", "epochs", "min_count", "seed"))
     if args.skip_gram:
         settings["skip_gram"] = True
     return settings
@@ -58,18 +104,18 @@ def _space_settings(args: argparse.Namespace) -> dict:
 
 def _regression_settings(args: argparse.Namespace) -> dict:
     """The RegressionSettings given on the command line; the training loop's go under `train`."""
-    settings = _given(args, ("image_size",))
+    settings = given(args, ("image_size",))
     if args.grey:
         settings["channels"] = 1
-    settings["train"] = _given(args, ("epochs", "batch_size", "learning_rate", "device", "seed", "threads"))
+    settings["train"] = given(args, ("epochs", "batch_size", "learning_rate", "device", "seed", "threads"))
     return settings
 
 
-def _train_space(home: str, settings: dict, curated_only: bool | None) -> str:
+def _train_space(home: Home, settings: dict, curated_only: bool | None) -> str:
     from flows.words import train_word_space_flow
     from tasks.report import print_rows
 
-    result = train_word_space_flow(home=home, settings=settings, curated_only=curated_only)
+    result = train_word_space_flow(home=str(home), settings=settings, curated_only=curated_only)
     print_rows(("", "value"), [
         ("model_id", result["model_id"]),
         ("posts", f"{result['posts']} captions of the train split ({result['posts_read']} "
@@ -82,11 +128,11 @@ def _train_space(home: str, settings: dict, curated_only: bool | None) -> str:
     return result["model_id"]
 
 
-def _train_regression(home: str, word_space_id: str | None, settings: dict, curated_only: bool | None) -> str:
+def _train_regression(home: Home, word_space_id: str | None, settings: dict, curated_only: bool | None) -> str:
     from flows.words import train_image_regression_flow
     from tasks.report import print_rows
 
-    result = train_image_regression_flow(word_space_id=word_space_id, home=home, settings=settings,
+    result = train_image_regression_flow(word_space_id=word_space_id, home=str(home), settings=settings,
                                          curated_only=curated_only)
     sizes = result["split_sizes"]
     print_rows(("", "value"), [
@@ -105,35 +151,35 @@ def _train_regression(home: str, word_space_id: str | None, settings: dict, cura
     return result["model_id"]
 
 
-def _word_space_for(home: str, model_id: str | None) -> str:
+def _word_space_for(home: Home, model_id: str | None) -> str:
     """The named word space, else the newest, else a new one trained with the defaults."""
     from tasks.word_space import WORD_SPACE_KIND, newest_model
 
-    chosen = model_id or newest_model(Path(home), WORD_SPACE_KIND)
+    chosen = model_id or newest_model(home.root, WORD_SPACE_KIND)
     if chosen is None:
-        _note("no word-space model yet: training one with the defaults first (`postatlas train word-space`)")
-        _quiet_prefect()
+        note("no word-space model yet: training one with the defaults first (`postatlas train word-space`)")
+        quiet_prefect()
         chosen = _train_space(home, {}, None)
     return chosen
 
 
-def _regressor_for(home: str, model_id: str | None) -> str:
+def _regressor_for(home: Home, model_id: str | None) -> str:
     """The named regression CNN, else the newest, else a new one (10 epochs) into the newest word space."""
     from tasks.word_space import REGRESSION_KIND, newest_model
 
-    chosen = model_id or newest_model(Path(home), REGRESSION_KIND)
+    chosen = model_id or newest_model(home.root, REGRESSION_KIND)
     if chosen is None:
         space = _word_space_for(home, None)
-        _note(f"no image-regression model yet: training one ({AUTO_REGRESSION_SETTINGS['train']['epochs']} epochs) "
+        note(f"no image-regression model yet: training one ({AUTO_REGRESSION_SETTINGS['train']['epochs']} epochs) "
               f"into {space} first (`postatlas train image-regression`)")
-        _quiet_prefect()
+        quiet_prefect()
         chosen = _train_regression(home, space, AUTO_REGRESSION_SETTINGS, None)
     return chosen
 
 
-def cmd_train_word_space(args: argparse.Namespace, home: str) -> int:
+def cmd_train_word_space(args: argparse.Namespace, home: Home) -> int:
     """`train word-space` and `train image-regression`."""
-    _quiet_prefect()
+    quiet_prefect()
     curated_only = False if args.all_posts else None
     with _user_errors():
         if args.model == "word-space":
@@ -149,25 +195,25 @@ def _query_words(words: list[str]) -> list[str]:
     return [word.lower().lstrip("#") for word in words]
 
 
-def cmd_words(args: argparse.Namespace, home: str) -> int:
+def cmd_words(args: argparse.Namespace, home: Home) -> int:
     from tasks.report import print_rows
     from tasks.word_space import nearest_words
 
     with _user_errors():
         words = _query_words(args.words)
-        result = nearest_words(Path(home), _word_space_for(home, args.model_id), words, args.top)
+        result = nearest_words(home.root, _word_space_for(home, args.model_id), words, args.top)
     print_rows(("word", "similarity"), [(word, f"{score:.3f}") for word, score in result["words"]],
                f"Words nearest to {' + '.join(words)} (model {result['model_id']})")
     print(f"chart: {result['png']}")
     return EXIT_OK
 
 
-def cmd_languages(args: argparse.Namespace, home: str) -> int:
+def cmd_languages(args: argparse.Namespace, home: Home) -> int:
     from tasks.report import print_rows
     from tasks.word_space import languages
 
     with _user_errors():
-        result = languages(Path(home))
+        result = languages(home.root)
     total = result["posts"]
     print_rows(("language", "posts", "share %"), [(lang, n, f"{100 * n / total:.1f}") for lang, n in
                                                   result["languages"]],
@@ -176,12 +222,12 @@ def cmd_languages(args: argparse.Namespace, home: str) -> int:
     return EXIT_OK
 
 
-def cmd_top_words(args: argparse.Namespace, home: str) -> int:
+def cmd_top_words(args: argparse.Namespace, home: Home) -> int:
     from tasks.report import print_rows
     from tasks.word_space import MAX_LANGUAGE_PANELS, top_words
 
     with _user_errors():
-        result = top_words(Path(home), _word_space_for(home, args.model_id), args.language, args.top)
+        result = top_words(home.root, _word_space_for(home, args.model_id), args.language, args.top)
     shown = list(result["languages"].items())[:MAX_LANGUAGE_PANELS]
     longest = max(len(pairs) for _, pairs in shown)
     rows = [(rank + 1, *(f"{pairs[rank][0]} ({pairs[rank][1]})" if rank < len(pairs) else "" for _, pairs in shown))
@@ -192,13 +238,13 @@ def cmd_top_words(args: argparse.Namespace, home: str) -> int:
     return EXIT_OK
 
 
-def cmd_retrieve(args: argparse.Namespace, home: str) -> int:
+def cmd_retrieve(args: argparse.Namespace, home: Home) -> int:
     from tasks.report import print_rows
     from tasks.word_space import retrieve
 
     with _user_errors():
         words = _query_words(args.words)
-        result = retrieve(Path(home), _regressor_for(home, args.model_id), words, args.top)
+        result = retrieve(home.root, _regressor_for(home, args.model_id), words, args.top)
     print_rows(("rank", "post_id", "score", "image", "text"), [
         (hit["rank"], hit["post_id"], f"{hit['score']:.3f}", hit["image"],
          textwrap.shorten(" ".join((hit["text"] or "").split()), width=50, placeholder=" ..."))
@@ -210,11 +256,11 @@ def cmd_retrieve(args: argparse.Namespace, home: str) -> int:
     return EXIT_OK
 
 
-def cmd_image_map(args: argparse.Namespace, home: str) -> int:
+def cmd_image_map(args: argparse.Namespace, home: Home) -> int:
     from tasks.word_space import image_map
 
     with _user_errors():
-        result = image_map(Path(home), _regressor_for(home, args.model_id), args.sample)
+        result = image_map(home.root, _regressor_for(home, args.model_id), args.sample)
     print(f"t-SNE map of {result['points']} projected images ({result['sampled']} posts sampled, "
           f"model {result['model_id']})")
     print(f"map: {result['png']}")

@@ -99,8 +99,8 @@ class _RewriteAdapter(requests.adapters.HTTPAdapter):
 class CollectRun:
     """One run of one collector; pages are committed one by one, each with its cursor."""
 
-    def __init__(self, paths: Home, run_id: str, module, spec: CollectSpec, collector: Collector) -> None:
-        self.paths = paths
+    def __init__(self, home: Home, run_id: str, module, spec: CollectSpec, collector: Collector) -> None:
+        self.home = home
         self.run_id = run_id
         self.spec = spec
         self.module = module
@@ -108,11 +108,11 @@ class CollectRun:
         self.collection = f"{collector.platform}:{spec.name}"
         self.totals = CollectTotals()
         self.context = BatchContext(
-            normalize=NORMALIZERS[collector.fmt], run_id=run_id, home=paths.root, labels_by_id={},
+            normalize=NORMALIZERS[collector.fmt], run_id=run_id, home=home.root, labels_by_id={},
             label_task=None, label_source=None, media_dirs=(),
         )
         self.images = _image_session(spec)
-        self.writer = HeldWriter(paths.warehouse, run_id)
+        self.writer = HeldWriter(home.warehouse, run_id)
 
     def run(self) -> CollectTotals:
         con = self.writer.connection()
@@ -203,7 +203,7 @@ class CollectRun:
     def _download_images(self, con, post_ids: list[str]) -> None:
         for post_id, position, url in collector_state.remote_images(con, post_ids):
             try:
-                stored = download_image(url, self.images, self.paths.root)
+                stored = download_image(url, self.images, self.home.root)
             except MediaError as error:
                 self.totals.image_failures[error.reason] += 1
                 continue
@@ -214,11 +214,11 @@ class CollectRun:
             self.totals.images += 1
 
 
-def run_collect(platform: str, spec_path: str, home: str, run_id: str) -> CollectTotals:
+def run_collect(platform: str, spec_path: str, home: Home, run_id: str) -> CollectTotals:
     """Collect from ``platform`` as ``spec_path`` says, into the warehouse at ``home``."""
     module, spec = load_platform_spec(platform, spec_path)
-    paths = Home.at(home).ensure()
-    work_dir = paths.root / "collect-work" / f"{platform}-{spec.name}"
+    home.ensure()
+    work_dir = home.collect_work / f"{platform}-{spec.name}"
     work_dir.mkdir(parents=True, exist_ok=True)
     collector = module.make_collector(spec, work_dir) if platform == "instagram" else module.make_collector(spec)
-    return CollectRun(paths, run_id, module, spec, collector).run()
+    return CollectRun(home, run_id, module, spec, collector).run()

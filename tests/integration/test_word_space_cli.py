@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from flows import commands_words
 from flows.cli import main
+from flows.cli import words as word_commands
 from tests.helpers import DATA_TABLES, query, snapshot
 
 pytestmark = pytest.mark.integration
@@ -115,7 +115,7 @@ def test_languages_and_top_words(cli, demo_home: Path) -> None:
 def test_retrieve_trains_a_regression_cnn_first_and_returns_posts_with_images(
     cli, demo_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(commands_words, "AUTO_REGRESSION_SETTINGS",
+    monkeypatch.setattr(word_commands, "AUTO_REGRESSION_SETTINGS",
                         {"image_size": 16, "train": {"epochs": 1, "threads": 1, "device": "cpu"}})
     code, out, err = cli("retrieve", "paella", "bcn", "--top", "6")
     assert code == 0, err
