@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.home import DEFAULT_HOME, HOME_ENV, Home
 from tasks.locks import LIMIT_NAME
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,10 +51,10 @@ class Layout:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Layout":
         env = dict(os.environ if env is None else env)
-        home = Path(env.get("POSTATLAS_HOME") or Path.home() / ".postatlas").expanduser().resolve()
-        ops = Path(env.get("POSTATLAS_OPS") or home / "ops").expanduser().resolve()
-        results = Path(env.get("PREFECT_LOCAL_STORAGE_PATH") or home / "prefect-results").expanduser().resolve()
-        return cls(home, ops, results)
+        home = Home.at(env.get(HOME_ENV) or DEFAULT_HOME)
+        ops = Path(env.get("POSTATLAS_OPS") or home.ops).expanduser().resolve()
+        results = Path(env.get("PREFECT_LOCAL_STORAGE_PATH") or home.prefect_results).expanduser().resolve()
+        return cls(home.root, ops, results)
 
 
 def prefect_cli() -> list[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HOME_ENV = "POSTATLAS_HOME"
+DEFAULT_HOME = "~/.postatlas"
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Home:
         """The home ``home``, else $POSTATLAS_HOME, else ~/.postatlas."""
         if isinstance(home, Home):
             return home
-        chosen = home or os.environ.get(HOME_ENV) or Path.home() / ".postatlas"
+        chosen = home or os.environ.get(HOME_ENV) or DEFAULT_HOME
         return cls(Path(chosen).expanduser().resolve())
 
     def __str__(self) -> str:
@@ -93,6 +94,16 @@ class Home:
     def demo_data(self) -> Path:
         """The generated demo datasets."""
         return self.root / "demo-data"
+
+    @property
+    def ops(self) -> Path:
+        """`make serve`'s logs and pids (POSTATLAS_OPS moves them)."""
+        return self.root / "ops"
+
+    @property
+    def prefect_results(self) -> Path:
+        """Persisted Prefect task results, read by retries (PREFECT_LOCAL_STORAGE_PATH moves them)."""
+        return self.root / "prefect-results"
 
     def ensure(self) -> Home:
         """Create the top folders if they are missing and return self."""

@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 import imagehash
 from PIL import Image, UnidentifiedImageError
 
+from storage.home import Home
+
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 100_000_000
 
@@ -61,7 +63,7 @@ def _check(source: Path) -> tuple[int, int, str, str]:
         raise MediaError("corrupt_image", f"{type(error).__name__}: {error}") from error
 
 
-def download_image(url: str, session, home: Path, timeout: float = 30.0) -> StoredImage:
+def download_image(url: str, session, home: Home, timeout: float = 30.0) -> StoredImage:
     """Fetch ``url`` with ``session`` (a requests.Session), then verify and store it like a local image."""
     response = session.get(url, timeout=timeout, stream=True)
     if response.status_code != 200:
@@ -72,7 +74,7 @@ def download_image(url: str, session, home: Path, timeout: float = 30.0) -> Stor
         if len(data) > MAX_IMAGE_BYTES:
             raise MediaError("image_too_large", f"more than {MAX_IMAGE_BYTES} bytes at {url}")
     suffix = Path(urlparse(url).path).suffix.lower() or ".jpg"
-    with tempfile.NamedTemporaryFile(suffix=suffix, dir=home, delete=False) as handle:
+    with tempfile.NamedTemporaryFile(suffix=suffix, dir=home.root, delete=False) as handle:
         handle.write(data)
     try:
         return store_image(Path(handle.name), home)
@@ -80,12 +82,12 @@ def download_image(url: str, session, home: Path, timeout: float = 30.0) -> Stor
         os.unlink(handle.name)
 
 
-def store_image(source: Path, home: Path) -> StoredImage:
+def store_image(source: Path, home: Home) -> StoredImage:
     """Verify ``source`` and copy it into ``media/<aa>/<sha256><ext>`` (once per content)."""
     width, height, mime, phash = _check(source)
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     relative = Path("media") / digest[:2] / f"{digest}{source.suffix.lower() or '.img'}"
-    target = home / relative
+    target = home.path(relative)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")

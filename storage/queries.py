@@ -44,11 +44,11 @@ def user_query(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
 
 def recent_runs(con: duckdb.DuckDBPyConnection, limit: int) -> pa.Table:
     """The newest ``limit`` runs of the ledger with their counters and failure messages."""
-    return con.execute(
+    return con.sql(
         "SELECT left(run_id, 8) AS run, flow, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, "
         "round(epoch(finished_at) - epoch(started_at), 1) AS seconds, "
         "read, written, duplicates, filtered, quarantined, kept, message "
-        "FROM runs ORDER BY started_at DESC LIMIT ?", [int(limit)]
+        "FROM runs ORDER BY started_at DESC LIMIT ?", params=[int(limit)]
     ).to_arrow_table()
 
 

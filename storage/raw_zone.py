@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from storage.home import Home
 from storage.records import RawRecord
 
 RAW_SCHEMA = pa.schema(
@@ -53,12 +54,12 @@ def batch_id_of(records: list[RawRecord]) -> str:
     return digest.hexdigest()[:32]
 
 
-def land(records: list[RawRecord], home: Path, batch_id: str, landed_on: datetime | None = None) -> LandedBatch:
+def land(records: list[RawRecord], home: Home, batch_id: str, landed_on: datetime | None = None) -> LandedBatch:
     """Write ``records`` as one compressed Parquet file (atomically) and return where it is."""
     platform = records[0].platform
     day = (landed_on or datetime.now(UTC)).strftime("%Y-%m-%d")
     relative = Path("raw") / f"platform={platform}" / f"date={day}" / f"batch-{batch_id}.parquet"
-    target = home / relative
+    target = home.path(relative)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         table = pa.table(

@@ -29,10 +29,10 @@ from tqdm import tqdm
 
 from storage import raw_zone, schema, warehouse
 from storage.encoding import corpus_encoding
+from storage.home import Home
 from storage.media_store import MediaError, find_local_copy, store_image
 from storage.readers import iter_records, read_id_labels
 from storage.records import Parsed, RawRecord
-from storage.home import Home
 from tasks.curate import FastDetector, top_languages
 from tasks.locks import warehouse_writer
 from tasks.normalize.instagram import normalize_instaloader
@@ -186,7 +186,7 @@ class BatchContext:
 
     normalize: Callable[[RawRecord], Parsed]
     run_id: str
-    home: Path
+    home: Home
     labels_by_id: dict[str, str]
     label_task: str | None
     label_source: str | None
@@ -406,7 +406,7 @@ class Ingestor:
         return BatchContext(
             normalize=build_normalizer(opts, self.records),
             run_id=self.run_id,
-            home=self.home.root,
+            home=self.home,
             labels_by_id=self.labels_by_id,
             label_task=opts.label_task,
             label_source=f"file:{Path(opts.labels_csv).name}" if opts.labels_csv else None,
@@ -448,7 +448,7 @@ class Ingestor:
         con = self._writer.connection()
         earlier = warehouse.landed_batch_path(con, prepared.batch_id)
         if earlier is not None and earlier != prepared.landed.relative_path:  # landed on an earlier day
-            (self.home.root / prepared.landed.relative_path).unlink(missing_ok=True)
+            self.home.path(prepared.landed.relative_path).unlink(missing_ok=True)
         landed = prepared.landed
         new_by_platform = warehouse.write_batch(
             con,

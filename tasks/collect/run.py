@@ -17,9 +17,9 @@ import pyarrow.compute as pc
 import requests
 
 from storage import collector_state, warehouse
+from storage.home import Home
 from storage.media_store import MediaError, download_image
 from storage.records import RawRecord
-from storage.home import Home
 from tasks.collect.base import CollectionStopped, Collector, CollectorError, Limits, Page
 from tasks.collect.spec import CollectSpec, load_spec
 from tasks.ingest import NORMALIZERS, BatchContext, HeldWriter, prepare_batch
@@ -108,7 +108,7 @@ class CollectRun:
         self.collection = f"{collector.platform}:{spec.name}"
         self.totals = CollectTotals()
         self.context = BatchContext(
-            normalize=NORMALIZERS[collector.fmt], run_id=run_id, home=home.root, labels_by_id={},
+            normalize=NORMALIZERS[collector.fmt], run_id=run_id, home=home, labels_by_id={},
             label_task=None, label_source=None, media_dirs=(),
         )
         self.images = _image_session(spec)
@@ -203,7 +203,7 @@ class CollectRun:
     def _download_images(self, con, post_ids: list[str]) -> None:
         for post_id, position, url in collector_state.remote_images(con, post_ids):
             try:
-                stored = download_image(url, self.images, self.home.root)
+                stored = download_image(url, self.images, self.home)
             except MediaError as error:
                 self.totals.image_failures[error.reason] += 1
                 continue
