@@ -13,6 +13,7 @@ to ``<ops>/pids`` where ``<ops>`` is $POSTATLAS_OPS or ``$POSTATLAS_HOME/ops`` (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,14 +43,17 @@ class Layout:
 
     @property
     def logs(self) -> Path:
+        """Server and worker logs."""
         return self.ops / "logs"
 
     @property
     def pids(self) -> Path:
+        """Pid files of what `make serve` started."""
         return self.ops / "pids"
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Layout":
+    def from_env(cls, env: dict[str, str] | None = None) -> Layout:
+        """The layout the environment ``env`` (default: this process's) asks for."""
         env = dict(os.environ if env is None else env)
         home = Home.at(env.get(HOME_ENV) or DEFAULT_HOME)
         ops = Path(env.get("POSTATLAS_OPS") or home.ops).expanduser().resolve()
@@ -63,6 +67,7 @@ def prefect_cli() -> list[str]:
 
 
 def local_api_url(port: int) -> str:
+    """The API address of a server on this machine's loopback."""
     return f"http://127.0.0.1:{port}/api"
 
 
@@ -117,6 +122,7 @@ def _alive(pid: int) -> bool:
 
 
 def running_pid(layout: Layout, name: str) -> int | None:
+    """The pid of ``name`` (server, worker-cpu, ...) when it is still running."""
     path = _pid_file(layout, name)
     try:
         pid = int(path.read_text().strip())
@@ -158,10 +164,8 @@ def stop_process(layout: Layout, name: str, grace: float = 15.0) -> bool:
         except ProcessLookupError:
             return True
         time.sleep(0.2)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     return True
 
 
@@ -208,6 +212,7 @@ def stop(layout: Layout) -> int:
 
 
 def status(port: int, layout: Layout) -> int:
+    """Print whether the server answers and which processes run; 0 when all do."""
     api_url = os.environ.get("PREFECT_API_URL") or local_api_url(port)
     print(f"server {api_url}: {'healthy' if healthy(api_url) else 'not answering'}")
     for name in ["server"] + [f"worker-{pool}" for pool in POOLS]:
@@ -261,6 +266,7 @@ def deploy(api_url: str, layout: Layout, base_env: dict[str, str] | None = None)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m deployments.ops serve|deploy|status|stop`."""
     parser = argparse.ArgumentParser(prog="python -m deployments.ops", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("serve", "deploy", "status"):

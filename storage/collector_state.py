@@ -24,6 +24,7 @@ def save_cursor(con: duckdb.DuckDBPyConnection, collection: str, platform: str, 
 
 
 def month_of(moment: datetime) -> str:
+    """The budget month (YYYY-MM, UTC) of ``moment``."""
     return moment.astimezone(UTC).strftime("%Y-%m")
 
 

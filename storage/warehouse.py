@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -143,10 +143,8 @@ def open_writer(path: Path, run_id: str | None = None) -> duckdb.DuckDBPyConnect
 
 def close_writer(path: Path, con: duckdb.DuckDBPyConnection) -> None:
     """Checkpoint while the note still names this run, remove the note, then close and let other processes in."""
-    try:
+    with suppress(duckdb.Error):  # close() checkpoints again and reports what is wrong
         con.execute("CHECKPOINT")
-    except duckdb.Error:
-        pass  # close() checkpoints again and reports what is wrong
     try:
         path.with_suffix(".writer").unlink(missing_ok=True)
     finally:

@@ -86,6 +86,7 @@ class IngestTotals:
     quarantine_reasons: Counter = field(default_factory=Counter)
 
     def counts(self) -> dict[str, int]:
+        """The run ledger's counters: read = written + duplicates + quarantined."""
         return {
             "read": self.read,
             "written": self.written,
@@ -95,6 +96,7 @@ class IngestTotals:
         }
 
     def breakdown(self) -> dict:
+        """Details for the run ledger and the artifact."""
         return {
             "records": self.records,
             "users": self.users,
@@ -398,10 +400,12 @@ class Ingestor:
             self.labels_by_id = read_id_labels(Path(options.labels_csv))
 
     def records(self) -> Iterator[RawRecord]:
+        """The raw records of the paths, streamed."""
         opts = self.options
         return iter_records(opts.fmt, [Path(p) for p in opts.paths], opts.platform, list(opts.columns) or None)
 
     def context(self) -> BatchContext:
+        """What the forked workers need to prepare batches."""
         opts = self.options
         return BatchContext(
             normalize=build_normalizer(opts, self.records),
@@ -414,6 +418,7 @@ class Ingestor:
         )
 
     def run(self) -> IngestTotals:
+        """Land, normalize and commit every batch in input order; the totals of the run."""
         ctx = self.context()
         progress = tqdm(desc=f"ingest {self.options.fmt}", unit=" records", disable=not sys.stderr.isatty(),
                         mininterval=0.5)
@@ -485,17 +490,20 @@ class HeldWriter:
         self._opened_at = 0.0
 
     def connection(self) -> duckdb.DuckDBPyConnection:
+        """The writer connection, opened (and the warehouse taken) on first use."""
         if self._con is None:
             self._con = self._held.enter_context(warehouse_writer(self.path, self.run_id))
             self._opened_at = time.monotonic()
         return self._con
 
     def release_if_held_long(self) -> None:
+        """Let go of the warehouse when held for ``hold_seconds`` so waiting readers get a turn."""
         if self._con is not None and time.monotonic() - self._opened_at >= self.hold_seconds:
             self.release()
             warehouse.give_turn(self.path)
 
     def release(self) -> None:
+        """Let go of the warehouse (it is taken again on the next write)."""
         self._con = None
         self._held.close()
 

@@ -48,10 +48,12 @@ class CollectTotals:
     stop_detail: str = ""
 
     def counts(self) -> dict[str, int]:
+        """The run ledger's counters."""
         return {"read": self.read, "written": self.written, "duplicates": self.duplicates,
                 "quarantined": self.quarantined, "pages": self.pages, "images": self.images}
 
     def breakdown(self) -> dict:
+        """Details for the run ledger and the artifact: quarantine reasons, image failures, why it stopped."""
         return {"quarantine_reasons": dict(self.quarantine_reasons), "image_failures": dict(self.image_failures),
                 "stop_reason": self.stop_reason, "stop_detail": self.stop_detail}
 
@@ -115,6 +117,7 @@ class CollectRun:
         self.writer = HeldWriter(home.warehouse, run_id)
 
     def run(self) -> CollectTotals:
+        """Collect pages until the collector or a limit stops, committing pages with their cursor."""
         con = self.writer.connection()
         cursor = collector_state.load_cursor(con, self.collection)
         limits = _limits(self.spec, collector_state.posts_read_this_month(con, self.collector.platform))

@@ -41,6 +41,7 @@ def require_secret(name: str, what: str) -> str:
 
 
 def raise_missing(name: str, env_name: str, what: str) -> None:
+    """Fail with what to set when a credential is missing."""
     from tasks.collect.base import CollectorError
 
     raise CollectorError(

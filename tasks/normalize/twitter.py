@@ -47,7 +47,7 @@ from tasks.normalize.common import SHAPE_ERRORS, load_json, parse_timestamp, qua
 PLATFORM = "twitter"
 V1_NOTICES = ("limit", "scrub_geo", "status_withheld", "user_withheld", "disconnect", "warning", "event",
               "friends", "direct_message", "control")
-MONTHS = {m: i for i, m in enumerate(("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec").split(), start=1)}
+MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
 
 
 class Includes(NamedTuple):
