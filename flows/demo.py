@@ -13,7 +13,7 @@ from flows.learn import predict_fusion_flow, train_fusion_flow
 from storage import queries, warehouse
 from storage.demo_files import write_files
 from storage.home import Home
-from tasks.demo_data import generate_demo
+from tasks.demo import generate_demo
 
 # (format, folder of the dataset, folder of downloaded images or None)
 DEMO_SOURCES = (
