@@ -8,7 +8,7 @@ from typing import Any
 from storage import queries, warehouse
 from storage.demo_files import write_files
 from storage.home import Home
-from tasks.demo_data import generate_demo
+from tasks.demo import generate_demo
 
 
 def write_dataset(posts: int, seed: int, home: Home) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from tasks.demo_data import generate_demo
+from tasks.demo import generate_demo
 from tests.helpers import DATA_TABLES, counts_add_up, query, snapshot
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import pytest
 import zstandard
 from PIL import Image
 
-from tasks.demo_data import CP1252_TITLE, TOPICS, DemoDataset, generate_demo
+from tasks.demo import CP1252_TITLE, TOPICS, DemoDataset, generate_demo
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$")
 STEM = re.compile(r"^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_UTC$")

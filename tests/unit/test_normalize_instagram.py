@@ -12,7 +12,7 @@ import pytest
 
 from storage.readers import iter_instaloader
 from storage.records import MEDIA_KEYS, POST_KEYS, USER_KEYS, Parsed, RawRecord
-from tasks.demo_data import DemoDataset, generate_demo
+from tasks.demo import DemoDataset, generate_demo
 from tasks.normalize.instagram import normalize_instaloader
 
 ROOT = "/data/demo"  # the normalizer is pure: paths are only matched, never opened
