@@ -8,6 +8,7 @@ from flows.cli.common import (
     EXIT_OK,
     Subcommands,
     UserError,
+    add_training_options,
     fraction,
     given,
     positive_int,
@@ -39,10 +40,7 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
     auto.add_argument("--word-vectors", metavar="PATH",
                       help="pretrained word vectors from a local file (word2vec .bin / .txt, gensim .kv) instead "
                       "of word2vec trained on the posts")
-    auto.add_argument("--device", help="auto (default: CUDA when present), cpu or cuda")
-    auto.add_argument("--threads", type=positive_int, help="CPU threads for training (default: every core)")
-    auto.add_argument("--seed", type=int, help="random seed (default 13)")
-    auto.add_argument("--all-posts", action="store_true", help="every non-deleted post, not only the curated ones")
+    add_training_options(auto)
     auto.add_argument("--retrain", action="store_true",
                       help="train again even when a model of the same data and settings exists")
 

@@ -59,6 +59,15 @@ def fraction(value: str) -> float:
     return number
 
 
+def add_training_options(parser: argparse.ArgumentParser, *, device: bool = True) -> None:
+    """The options every training command shares: where it runs, its seed, and which posts it reads."""
+    if device:
+        parser.add_argument("--device", help="auto (default: CUDA when present), cpu or cuda")
+        parser.add_argument("--threads", type=positive_int, help="CPU threads for training (default: every core)")
+    parser.add_argument("--seed", type=int, help="random seed (default 13)")
+    parser.add_argument("--all-posts", action="store_true", help="every non-deleted post, not only the curated ones")
+
+
 def given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
     """The options among ``names`` given on the command line (the rest keep their settings' defaults)."""
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}

@@ -11,7 +11,16 @@ import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flows.cli.common import EXIT_OK, Subcommands, UserError, given, note, positive_int, quiet_prefect
+from flows.cli.common import (
+    EXIT_OK,
+    Subcommands,
+    UserError,
+    add_training_options,
+    given,
+    note,
+    positive_int,
+    quiet_prefect,
+)
 from storage import warehouse
 from storage.home import Home
 
@@ -26,8 +35,7 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
     space.add_argument("--epochs", type=positive_int, help="passes over the captions (default 50)")
     space.add_argument("--min-count", type=positive_int, help="words used fewer times are dropped (default 5)")
     space.add_argument("--skip-gram", action="store_true", help="skip-gram instead of CBOW (slower, rare words)")
-    space.add_argument("--seed", type=int, help="random seed (default 13)")
-    space.add_argument("--all-posts", action="store_true", help="every non-deleted post, not only the curated ones")
+    add_training_options(space, device=False)
 
     space.set_defaults(handler=cmd_train_word_space)
 
@@ -40,10 +48,7 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
     regression.add_argument("--grey", action="store_true", help="grey images instead of colour")
     regression.add_argument("--batch-size", type=positive_int, help="images per batch (default 64)")
     regression.add_argument("--learning-rate", type=float, help="Adam learning rate (default 0.001)")
-    regression.add_argument("--device", help="auto (default: CUDA when present), cpu or cuda")
-    regression.add_argument("--seed", type=int, help="random seed (default 13)")
-    regression.add_argument("--threads", type=positive_int, help="CPU threads for training (default: every core)")
-    regression.add_argument("--all-posts", action="store_true", help="every non-deleted post, not only the curated ones")
+    add_training_options(regression)
 
     regression.set_defaults(handler=cmd_train_word_space)
 
