@@ -6,11 +6,10 @@ DaskTaskRunner spreads over a cluster (``postatlas curate --dask local:2`` or ``
 
 from __future__ import annotations
 
-from prefect import flow, task
+from prefect import Flow, flow, task
 
 from storage.home import Home
-from tasks.curate_partitions import cache_staged_languages, detect_partition
-from tasks.curate_run import run_curate
+from tasks.curate_run import cache_staged_languages, detect_partition, run_curate
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
 from tasks.report import publish_curate_artifacts
@@ -32,18 +31,18 @@ def curate_flow(options: dict | None = None, home: str | None = None, partitions
         staged: list[str] = []
         if partitions > 1:
             detector = options.get("detector", "fast")
-            futures = [detect_languages.submit(str(store.root), detector, k, partitions, run.run_id)
+            futures = [detect_languages.submit(store, detector, k, partitions, run.run_id)
                        for k in range(partitions)]
             staged = [future.result() for future in futures]
-            cache_languages(str(store.root), staged, run.run_id)
-        result = curate_posts(options, str(store.root), run.run_id, staged)
+            cache_languages(store, staged, run.run_id)
+        result = curate_posts(options, store, run.run_id, staged)
         run.counts = {"read": result["in"], "kept": result["kept"], "filtered": result["in"] - result["kept"]}
         run.breakdown = {"rules": result["rules"]}
         publish_curate_artifacts(result)
     return result
 
 
-def on_dask(address: str):
+def on_dask(address: str) -> Flow:
     """``curate_flow`` with its tasks on Dask: ``local:N`` starts a local cluster of N workers, else an address."""
     from prefect_dask import DaskTaskRunner
 

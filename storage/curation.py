@@ -87,12 +87,23 @@ def write_staged(table: pa.Table, path: Path) -> str:
 
 
 def apply_staged_languages(con: duckdb.DuckDBPyConnection, paths: list[str]) -> int:
-    """Cache the languages detected by partition tasks in posts; returns the rows updated."""
+    """Cache the languages detected by partition tasks in posts (one transaction); returns the rows updated."""
     if not paths:
         return 0
     detected = pa.concat_tables([pq.read_table(p) for p in paths])  # noqa: F841 (read by DuckDB)
-    rows = con.execute(
-        "UPDATE posts SET lang = d.lang, lang_confidence = d.lang_confidence, lang_detector = d.lang_detector "
-        "FROM detected d WHERE posts.post_id = d.post_id"
-    ).fetchall()
+    with transaction(con):
+        rows = con.execute(
+            "UPDATE posts SET lang = d.lang, lang_confidence = d.lang_confidence, lang_detector = d.lang_detector "
+            "FROM detected d WHERE posts.post_id = d.post_id"
+        ).fetchall()
     return rows[0][0] if rows else 0
+
+
+def read_staged_answers(paths: list[str]) -> dict[str, list[tuple[str, float]]]:
+    """The detector's answers staged by partition tasks: text -> [(language, probability), ...], best first."""
+    answers: dict[str, list[tuple[str, float]]] = {}
+    for path in paths:
+        table = pq.read_table(path)
+        for text, langs, probs in zip(*(table[c].to_pylist() for c in ("text", "langs", "probs")), strict=True):
+            answers[text] = list(zip(langs, probs, strict=True))
+    return answers

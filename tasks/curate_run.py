@@ -1,4 +1,10 @@
-"""Curate glue: warehouse posts -> the pure rules in tasks/curate.py -> decisions, curated set, language cache."""
+"""Curate glue: warehouse posts -> the pure rules in tasks/filters -> decisions, curated set, language cache.
+
+Language detection can run first by hash partition of the posts (``detect_partition``, one task each, on Dask
+workers when configured). Each partition stages as Parquet the top language per post (``cache_staged_languages``
+stores it in ``posts``) and the detector's full answer per distinct text, which the language rule then reads
+instead of detecting again. Detection is deterministic, so the warehouse ends the same with any number of workers.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,19 @@ from dataclasses import fields
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from storage import curation
+from storage import curation, warehouse
 from storage.home import Home
-from tasks.curate import ALL_RULES, CurateConfig, RuleResult, run_rules, summarize
-from tasks.curate_partitions import staged_detector
+from tasks.filters import (
+    ALL_RULES,
+    DETECTORS,
+    CurateConfig,
+    LanguageDetector,
+    RuleResult,
+    detection_text,
+    run_rules,
+    summarize,
+    top_languages,
+)
 from tasks.locks import warehouse_writer
 
 
@@ -95,23 +110,76 @@ def detected_languages(posts: pa.Table, results: list[RuleResult], detector: str
     return fresh.append_column("lang_detector", pa.array([detector] * fresh.num_rows, pa.string()))
 
 
-def run_curate(options: dict, home: str, run_id: str, staged: list[str] | None = None) -> dict:
+def run_curate(options: dict, home: Home, run_id: str, staged: list[str] | None = None) -> dict:
     """Apply the rules to every post in the warehouse and record the outcome; returns the summary.
 
     ``staged``: the files of language-detection partition tasks, whose answers the language rule reuses.
     """
     config = make_config(options)
-    paths = Home.at(home)
-    with warehouse_writer(paths.warehouse, run_id) as con:
+    with warehouse_writer(home.warehouse, run_id) as con:
         posts = curation.load_posts_for_curation(con)
     results = run_rules(posts, config, staged_detector(staged, config.detector) if staged else None)
     kept_ids = (
         pc.filter(results[-1].post_ids, results[-1].kept) if results else posts["post_id"].combine_chunks()
     )
     summary = summarize(results)
-    with warehouse_writer(paths.warehouse, run_id) as con:
+    with warehouse_writer(home.warehouse, run_id) as con:
         curation.write_curation(
             con, run_id, decisions_table(results, run_id), kept_ids.cast(pa.string()), summary,
             detected_languages(posts, results, config.detector),
         )
     return {"in": posts.num_rows, "kept": len(kept_ids), "rules": summary}
+
+
+def detect_partition(home: Home, detector: str, partition: int, partitions: int, run_id: str) -> str:
+    """Detect the languages of one partition of the posts not yet detected by ``detector``; the staged file."""
+    with warehouse.reader(home.warehouse) as con:
+        posts = curation.posts_to_detect(con, detector, partition, partitions)
+    language = DETECTORS[detector]()
+    texts = detection_text(posts["text"]) if posts.num_rows else pa.array([], pa.string())
+    unique = pc.unique(pc.drop_null(texts)).to_pylist()
+    answers = language.detect(unique)
+    known = _Answers(language.name, dict(zip(unique, answers, strict=True)), language)
+    lang, confidence = top_languages(posts["text"], known) if posts.num_rows else ([], [])
+    staged = pa.table({
+        "post_id": posts["post_id"],
+        "lang": pa.array(lang, pa.string()),
+        "lang_confidence": pa.array(confidence, pa.float64()),
+        "lang_detector": pa.array([detector] * posts.num_rows, pa.string()),
+    })
+    answers_table = pa.table({
+        "text": pa.array(unique, pa.string()),
+        "langs": pa.array([[code for code, _ in found] for found in answers], pa.list_(pa.string())),
+        "probs": pa.array([[p for _, p in found] for found in answers], pa.list_(pa.float64())),
+    })
+    stem = home.staging / run_id / f"{detector}-{partition:03d}-of-{partitions:03d}"
+    curation.write_staged(answers_table, stem.with_name(stem.name + "-answers.parquet"))
+    return curation.write_staged(staged, stem.with_name(stem.name + "-languages.parquet"))
+
+
+def cache_staged_languages(home: Home, staged: list[str], run_id: str) -> int:
+    """Store the partitions' detections in ``posts`` (one transaction); the number of posts updated."""
+    with warehouse_writer(home.warehouse, run_id) as con:
+        return curation.apply_staged_languages(con, staged)
+
+
+class _Answers:
+    """A detector that answers from detections made earlier (by text), asking ``fallback`` for the rest."""
+
+    def __init__(self, name: str, answers: dict[str, list[tuple[str, float]]], fallback: LanguageDetector) -> None:
+        self.name = name
+        self.answers = answers
+        self.fallback = fallback
+
+    def detect(self, texts: list[str]) -> list[list[tuple[str, float]]]:
+        """The earlier answer for each text; texts without one are detected by ``fallback`` and remembered."""
+        missing = [text for text in texts if text not in self.answers]
+        if missing:
+            self.answers.update(zip(missing, self.fallback.detect(missing), strict=True))
+        return [self.answers[text] for text in texts]
+
+
+def staged_detector(staged: list[str], detector: str) -> LanguageDetector:
+    """The detector curate's language rule uses after partition tasks ran: their answers, else ``detector``."""
+    answers = curation.read_staged_answers([path.replace("-languages.parquet", "-answers.parquet") for path in staged])
+    return _Answers(detector, answers, DETECTORS[detector]())

@@ -33,7 +33,7 @@ from storage.home import Home
 from storage.media_store import MediaError, find_local_copy, store_image
 from storage.readers import iter_records, read_id_labels
 from storage.records import Parsed, RawRecord
-from tasks.curate import FastDetector, top_languages
+from tasks.filters import FastDetector, top_languages
 from tasks.locks import warehouse_writer
 from tasks.normalize.instagram import normalize_instaloader
 from tasks.normalize.mvsa import make_mvsa_normalizer

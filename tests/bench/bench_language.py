@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tasks.curate import (
+from tasks.filters import (
     POST_SCHEMA,
     CurateConfig,
     FastDetector,
@@ -67,8 +67,8 @@ def allowed_probability(detector: LanguageDetector, texts: list[str]) -> tuple[l
 def scores(truth: list[bool], p_allowed: list[float], threshold: float) -> tuple[float, float, float]:
     """Accuracy, keep-recall and drop-recall of 'keep if p >= threshold'."""
     keep = [p >= threshold for p in p_allowed]
-    right_keep = sum(k and t for k, t in zip(keep, truth))
-    right_drop = sum(not k and not t for k, t in zip(keep, truth))
+    right_keep = sum(k and t for k, t in zip(keep, truth, strict=True))
+    right_drop = sum(not k and not t for k, t in zip(keep, truth, strict=True))
     return (right_keep + right_drop) / len(truth), right_keep / sum(truth), right_drop / (len(truth) - sum(truth))
 
 

@@ -10,21 +10,20 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tasks import curate
-from tasks.curate import (
+from tasks.filters import (
     POST_SCHEMA,
     CurateConfig,
     FastDetector,
     LangdetectDetector,
+    LanguageDetector,
     RuleResult,
     detect_parallel,
-    greedy_near_duplicates,
-    parse_phash,
     run_rules,
     summarize,
     survivors,
     top_languages,
 )
+from tasks.filters.near_duplicates import greedy_near_duplicates, parse_phash
 
 TWEETLID = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tweetlid" / "train_complete_clean.txt"
 needs_tweetlid = pytest.mark.skipif(not TWEETLID.exists(), reason=f"real data not found at {TWEETLID}")
@@ -55,14 +54,14 @@ def posts(*rows: dict) -> pa.Table:
     return pa.Table.from_pylist(full, schema=POST_SCHEMA)
 
 
-def run(table: pa.Table, *rules: str, detect: curate.LanguageDetector | None = None, **options) -> list[RuleResult]:
+def run(table: pa.Table, *rules: str, detect: LanguageDetector | None = None, **options) -> list[RuleResult]:
     """run_rules with only ``rules`` and ``options``."""
     return run_rules(table, CurateConfig(rules=rules, **options), detect)
 
 
 def decisions(result: RuleResult) -> dict[str, str | None]:
     """post_id -> drop reason for one rule; a kept post must have no reason, a dropped one must have one."""
-    rows = list(zip(result.post_ids.to_pylist(), result.kept.to_pylist(), result.detail.to_pylist()))
+    rows = list(zip(result.post_ids.to_pylist(), result.kept.to_pylist(), result.detail.to_pylist(), strict=True))
     assert all(kept == (detail is None) for _, kept, detail in rows), rows
     return {pid: detail for pid, _, detail in rows}
 
@@ -405,7 +404,7 @@ def test_config_and_inputs_are_checked() -> None:
 
 
 def test_detect_parallel_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(curate, "PARALLEL_MIN_TEXTS", 10)
+    monkeypatch.setattr("tasks.filters.language.PARALLEL_MIN_TEXTS", 10)
     texts = [f"el texto número {i} de hoy" if i % 2 else f"the text number {i} of today" for i in range(40)]
     detector = FastDetector()
     assert detect_parallel(detector, texts, processes=2) == detector.detect(texts)
@@ -447,9 +446,9 @@ def test_language_rule_on_real_tweets(detector: str) -> None:
     rows = [row for row in tweetlid_rows() if row[0] in SAMPLE_IDS]
     table = posts(*({"post_id": row[0], "text": row[3]} for row in rows))
     (result,) = run(table, "language", detector=detector)
-    kept = {pid for pid, keep in zip(result.post_ids.to_pylist(), result.kept.to_pylist()) if keep}
+    kept = {pid for pid, keep in zip(result.post_ids.to_pylist(), result.kept.to_pylist(), strict=True) if keep}
     assert kept == {pid for pid, lang in SAMPLE_IDS.items() if lang in ("es", "ca", "en")}
-    found = dict(zip(result.post_ids.to_pylist(), result.lang.to_pylist()))
+    found = dict(zip(result.post_ids.to_pylist(), result.lang.to_pylist(), strict=True))
     assert {pid: found[pid] for pid in kept} == {pid: SAMPLE_IDS[pid] for pid in kept}
 
 
