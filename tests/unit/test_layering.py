@@ -85,3 +85,24 @@ def test_the_command_line_only_reads() -> None:
                                 "storage.warehouse")) == []
     used = set().union(*(_warehouse_names(path) for path in _modules("flows/cli")))
     assert used <= {"reader", "WarehouseBusy"}
+
+
+PURE_TASKS = ("tasks/normalize", "tasks/filters")
+POST_MODEL = ("storage.records", "storage.encoding")  # leaf modules: dataclasses and byte decoding, no I/O
+
+
+def test_pure_tasks_touch_no_files_and_no_database() -> None:
+    """Normalizers and filters take and return values; of storage they know only the post model."""
+    for folder in PURE_TASKS:
+        assert _violations(folder, ("storage", "duckdb", "prefect", "tasks.ingest", "tasks.curate_run"),
+                           allowed=POST_MODEL) == []
+    demo = [path for path in _modules("tasks/demo") if path.name != "run.py"]  # run.py is the demo's glue
+    assert [f"{path.name}: {name}" for path in demo for name in _imports(path)
+            if name.split(".")[0] in ("storage", "duckdb", "prefect", "models")] == []
+
+
+def test_the_post_model_is_a_leaf() -> None:
+    """storage.records and storage.encoding import nothing of the project, so pure code may share them."""
+    for module in POST_MODEL:
+        path = REPO / (module.replace(".", "/") + ".py")
+        assert {name for name in _imports(path) if name.split(".")[0] in PACKAGES} == set()
