@@ -6,10 +6,12 @@ DaskTaskRunner spreads over a cluster (``postatlas curate --dask local:2`` or ``
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from prefect import Flow, flow, task
 
 from storage.home import Home
-from tasks.curate_run import cache_staged_languages, detect_partition, run_curate
+from tasks.curate_run import CurateResult, cache_staged_languages, detect_partition, run_curate
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
 from tasks.report import publish_curate_artifacts
@@ -23,7 +25,7 @@ cache_languages = task(name="cache-languages", timeout_seconds=3600, persist_res
 
 
 @flow(name="curate")
-def curate_flow(options: dict | None = None, home: str | None = None, partitions: int = 0) -> dict:
+def curate_flow(options: dict | None = None, home: str | None = None, partitions: int = 0) -> CurateResult:
     """Filter the warehouse's posts with ``options`` (CurateConfig fields; defaults = paper 001's filters)."""
     store = Home.at(home)
     options = options or {}
@@ -36,8 +38,8 @@ def curate_flow(options: dict | None = None, home: str | None = None, partitions
             staged = [future.result() for future in futures]
             cache_languages(store, staged, run.run_id)
         result = curate_posts(options, store, run.run_id, staged)
-        run.counts = {"read": result["in"], "kept": result["kept"], "filtered": result["in"] - result["kept"]}
-        run.breakdown = {"rules": result["rules"]}
+        run.counts = {"read": result.read, "kept": result.kept, "filtered": result.filtered}
+        run.breakdown = {"rules": [asdict(rule) for rule in result.rules]}
         publish_curate_artifacts(result)
     return result
 

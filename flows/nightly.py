@@ -16,4 +16,4 @@ def nightly_flow(specs: list[str], curate_options: dict | None = None, home: str
     collected = {spec: collect_flow(platform=spec_platform(spec), spec=spec, home=home).stop_reason
                  for spec in specs}
     curated = curate_flow(options=curate_options or {}, home=home)
-    return {"collected": collected, "kept": curated["kept"], "in": curated["in"]}
+    return {"collected": collected, "kept": curated.kept, "in": curated.read}

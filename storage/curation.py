@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -39,10 +40,13 @@ def write_curation(
     run_id: str,
     decisions: pa.Table,
     kept_post_ids: pa.Array,
-    summary: list[dict],
+    summary: Sequence[tuple[str, int, int, int]],
     languages: pa.Table | None,
 ) -> None:
-    """Replace the latest decisions and curated set, keep the per-rule summary, cache detected languages."""
+    """Replace the latest decisions and curated set, keep the per-rule summary, cache detected languages.
+
+    ``summary``: (rule, evaluated, kept, dropped) per rule, in rule order.
+    """
     with transaction(con):
         if languages is not None and languages.num_rows:
             con.register("detected", languages)
@@ -61,10 +65,10 @@ def write_curation(
         con.execute("INSERT INTO curated_set BY NAME SELECT * FROM kept")
         con.unregister("kept")
         con.execute("DELETE FROM filter_summary WHERE run_id = ?", [run_id])
-        for position, row in enumerate(summary):
+        for position, (rule, evaluated, kept_by_rule, dropped) in enumerate(summary):
             con.execute(
                 "INSERT INTO filter_summary VALUES (?, ?, ?, ?, ?, ?)",
-                [run_id, position, row["rule"], row["evaluated"], row["kept"], row["dropped"]],
+                [run_id, position, rule, evaluated, kept_by_rule, dropped],
             )
 
 

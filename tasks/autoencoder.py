@@ -29,8 +29,8 @@ from models.training import TrainConfig, fit
 from models.word_space import WordSpaceConfig, train_word_space
 from storage import datasets, learning, model_store, warehouse
 from storage import embeddings as embedding_store
-from storage.image_arrays import image_array
 from storage.home import Home
+from storage.image_arrays import image_array
 from storage.word_vectors import load_pretrained_vectors
 from tasks.fusion import LearningInputError
 from tasks.locks import warehouse_writer

@@ -14,8 +14,8 @@ from jinja2 import Environment, select_autoescape
 
 from storage import clusters as cluster_store
 from storage import warehouse
-from storage.image_arrays import image_array
 from storage.home import Home
+from storage.image_arrays import image_array
 from tasks.fusion import LearningInputError
 from tasks.locks import warehouse_writer
 from tasks.plots import cluster_scatter, contact_sheet, figure_png

@@ -8,7 +8,7 @@ instead of detecting again. Detection is deterministic, so the warehouse ends th
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import astuple, dataclass, fields
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,6 +20,7 @@ from tasks.filters import (
     DETECTORS,
     CurateConfig,
     LanguageDetector,
+    RuleCount,
     RuleResult,
     detection_text,
     run_rules,
@@ -31,6 +32,20 @@ from tasks.locks import warehouse_writer
 
 class CurateError(ValueError):
     """Curate options that cannot work."""
+
+
+@dataclass(frozen=True)
+class CurateResult:
+    """What a curate run did: posts read, posts kept, and the per-rule counts in rule order."""
+
+    read: int
+    kept: int
+    rules: tuple[RuleCount, ...]
+
+    @property
+    def filtered(self) -> int:
+        """Posts some rule dropped (read = kept + filtered)."""
+        return self.read - self.kept
 
 
 _CLI_TO_CONFIG = {
@@ -110,7 +125,7 @@ def detected_languages(posts: pa.Table, results: list[RuleResult], detector: str
     return fresh.append_column("lang_detector", pa.array([detector] * fresh.num_rows, pa.string()))
 
 
-def run_curate(options: dict, home: Home, run_id: str, staged: list[str] | None = None) -> dict:
+def run_curate(options: dict, home: Home, run_id: str, staged: list[str] | None = None) -> CurateResult:
     """Apply the rules to every post in the warehouse and record the outcome; returns the summary.
 
     ``staged``: the files of language-detection partition tasks, whose answers the language rule reuses.
@@ -125,10 +140,10 @@ def run_curate(options: dict, home: Home, run_id: str, staged: list[str] | None 
     summary = summarize(results)
     with warehouse_writer(home.warehouse, run_id) as con:
         curation.write_curation(
-            con, run_id, decisions_table(results, run_id), kept_ids.cast(pa.string()), summary,
+            con, run_id, decisions_table(results, run_id), kept_ids.cast(pa.string()), [astuple(c) for c in summary],
             detected_languages(posts, results, config.detector),
         )
-    return {"in": posts.num_rows, "kept": len(kept_ids), "rules": summary}
+    return CurateResult(posts.num_rows, len(kept_ids), tuple(summary))
 
 
 def detect_partition(home: Home, detector: str, partition: int, partitions: int, run_id: str) -> str:

@@ -30,8 +30,8 @@ from models.sentence import SENTENCE_DIMENSIONS, encode_sentences
 from models.split import assign_splits
 from models.text import Vocabulary
 from storage import datasets, learning, model_store, warehouse
-from storage.image_arrays import image_array
 from storage.home import Home
+from storage.image_arrays import image_array
 from tasks.locks import warehouse_writer
 
 PREDICT_CHUNK = 20_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict, astuple
 
 import orjson
 import pyarrow as pa
@@ -12,6 +13,7 @@ import pyarrow.csv as pacsv
 from rich.console import Console
 from rich.table import Table
 
+from tasks.curate_run import CurateResult
 from tasks.ingest import IngestTotals
 
 
@@ -58,14 +60,14 @@ def print_ingest_summary(totals: IngestTotals, warehouse: str, console: Console 
     console.print(f"warehouse: {warehouse}")
 
 
-def print_rule_summary(rows: Sequence[dict], total_in: int, kept: int, console: Console | None = None) -> None:
+def print_rule_summary(result: CurateResult, console: Console | None = None) -> None:
     """The per-rule discards table of a curate run (as in paper 001)."""
     console = console or _console()
     console.print(
         _table("Curate: posts evaluated, kept and dropped per rule (in order)", ("rule", "evaluated", "kept", "dropped"),
-               [(r["rule"], r["evaluated"], r["kept"], r["dropped"]) for r in rows])
+               [astuple(rule) for rule in result.rules])
     )
-    console.print(f"in {total_in} = kept {kept} + filtered {total_in - kept}")
+    console.print(f"in {result.read} = kept {result.kept} + filtered {result.filtered}")
 
 
 def print_rows(columns: Sequence[str], rows: Sequence[Sequence[object]], title: str = "") -> None:
@@ -89,8 +91,7 @@ def print_demo_summary(summary: dict, console: Console | None = None) -> None:
     """What the demo did: posts per platform, kept and dropped per rule, quarantined per reason, where it is."""
     console = console or _console()
     console.print(_table("Posts per platform", ("platform", "posts", "curated"), summary["platforms"]))
-    curate = summary["curate"]
-    print_rule_summary(curate["rules"], curate["in"], curate["kept"], console)
+    print_rule_summary(summary["curate"], console)
     if summary["quarantine"]:
         console.print(_table("Quarantined input, per reason", ("reason", "scope", "rows"), summary["quarantine"]))
     if "fusion" in summary:
@@ -158,17 +159,16 @@ def publish_ingest_artifacts(totals: IngestTotals) -> None:
     )
 
 
-def publish_curate_artifacts(result: dict) -> None:
+def publish_curate_artifacts(result: CurateResult) -> None:
     """Kept and dropped per rule, as markdown and table artifacts of the flow run."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    rows = [(r["rule"], r["evaluated"], r["kept"], r["dropped"]) for r in result["rules"]]
     create_markdown_artifact(
-        f"## Curate\n\nin {result['in']} = kept {result['kept']} + filtered {result['in'] - result['kept']}\n\n"
-        + _markdown_table(("rule", "evaluated", "kept", "dropped"), rows),
+        f"## Curate\n\nin {result.read} = kept {result.kept} + filtered {result.filtered}\n\n"
+        + _markdown_table(("rule", "evaluated", "kept", "dropped"), [astuple(rule) for rule in result.rules]),
         key="curate-summary", description="posts kept and dropped per rule",
     )
-    create_table_artifact(list(result["rules"]), key="curate-rules")
+    create_table_artifact([asdict(rule) for rule in result.rules], key="curate-rules")
 
 
 def publish_collect_artifacts(platform: str, totals) -> None:

@@ -46,8 +46,8 @@ from models.word_space import (
 from storage import learning, model_store, warehouse, word_queries
 from storage.datasets import image_cache
 from storage.figures import save_figure
-from storage.image_arrays import image_array
 from storage.home import Home
+from storage.image_arrays import image_array
 from storage.word_vectors import load_word_space, save_word_space
 from tasks.locks import warehouse_writer
 from tasks.plots import bar_chart, contact_sheet, top_words_figure, tsne_thumbnail_map

@@ -117,5 +117,5 @@ def cmd_curate(args: argparse.Namespace, home: Home) -> int:
     partitions = args.partitions or (2 if args.dask else 0)
     with user_errors(CurateError, WarehouseBusy, FileNotFoundError):
         result = flow_to_run(options=options_from_cli(vars(args)), home=str(home), partitions=partitions)
-    print_rule_summary(result["rules"], result["in"], result["kept"])
+    print_rule_summary(result)
     return EXIT_OK

@@ -8,6 +8,7 @@ from typing import Any
 from storage import queries, warehouse
 from storage.demo_files import write_files
 from storage.home import Home
+from tasks.curate_run import CurateResult
 from tasks.demo import generate_demo
 
 
@@ -20,7 +21,7 @@ def write_dataset(posts: int, seed: int, home: Home) -> Path:
     return root
 
 
-def summarize(home: Home, curate_run: dict) -> dict[str, Any]:
+def summarize(home: Home, curate_run: CurateResult) -> dict[str, Any]:
     """Posts per platform, the curate rules' counts and the quarantine reasons, from the warehouse."""
     with warehouse.reader(home.warehouse) as con:
         return {

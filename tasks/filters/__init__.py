@@ -10,7 +10,7 @@ from tasks.filters.language import (
     detection_text,
     top_languages,
 )
-from tasks.filters.rules import POST_SCHEMA, RuleResult, language_rule, run_rules, summarize, survivors
+from tasks.filters.rules import POST_SCHEMA, RuleCount, RuleResult, language_rule, run_rules, summarize, survivors
 
 __all__ = [
     "ALL_RULES",
@@ -20,6 +20,7 @@ __all__ = [
     "FastDetector",
     "LangdetectDetector",
     "LanguageDetector",
+    "RuleCount",
     "RuleResult",
     "detect_parallel",
     "detection_text",

@@ -74,14 +74,22 @@ def run_rules(posts: pa.Table, config: CurateConfig, detect: LanguageDetector | 
     return results
 
 
-def summarize(results: list[RuleResult]) -> list[dict]:
+@dataclass(frozen=True)
+class RuleCount:
+    """How many posts one rule evaluated, kept and dropped (a row of paper 001's discards table)."""
+
+    rule: str
+    evaluated: int
+    kept: int
+    dropped: int
+
+
+def summarize(results: list[RuleResult]) -> list[RuleCount]:
     """Per rule: how many posts it evaluated, kept and dropped."""
     summary = []
     for result in results:
         kept = pc.sum(result.kept).as_py() or 0
-        summary.append(
-            {"rule": result.rule, "evaluated": len(result.kept), "kept": kept, "dropped": len(result.kept) - kept}
-        )
+        summary.append(RuleCount(result.rule, len(result.kept), kept, len(result.kept) - kept))
     return summary
 
 

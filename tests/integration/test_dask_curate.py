@@ -39,10 +39,10 @@ def test_curate_on_two_dask_workers_matches_the_default_runner(
     default = curate_flow(options=options, home=str(home), partitions=2)
     on_cluster = on_dask("local:2")(options=options, home=str(other), partitions=2)
 
-    assert default["kept"] == on_cluster["kept"] and 0 < default["kept"] < ROWS
+    assert default.kept == on_cluster.kept and 0 < default.kept < ROWS
     assert _content(home) == _content(other)
     reference = curate_flow(options=options, home=str(unpartitioned))  # no partition tasks at all
-    assert reference["kept"] == default["kept"]
+    assert reference.kept == default.kept
     # same decisions; only the wording differs where the cached language decided ("p(allowed)<=" vs "=")
     assert [row[:3] for row in _content(unpartitioned)["decisions"]] == [row[:3] for row in _content(home)["decisions"]]
     assert query(other, "SELECT count(*) FROM posts WHERE lang_detector = 'langdetect'") == [(ROWS,)]

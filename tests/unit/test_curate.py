@@ -16,6 +16,7 @@ from tasks.filters import (
     FastDetector,
     LangdetectDetector,
     LanguageDetector,
+    RuleCount,
     RuleResult,
     detect_parallel,
     run_rules,
@@ -132,9 +133,9 @@ def test_summarize_and_survivors() -> None:
     table = posts({"text": None}, {"text": "dos palabras"}, {}, {"text": TEXT.upper()})
     results = run(table, "empty", "min_words", "duplicate")
     assert summarize(results) == [
-        {"rule": "empty", "evaluated": 4, "kept": 3, "dropped": 1},
-        {"rule": "min_words", "evaluated": 3, "kept": 2, "dropped": 1},
-        {"rule": "duplicate", "evaluated": 2, "kept": 1, "dropped": 1},
+        RuleCount("empty", evaluated=4, kept=3, dropped=1),
+        RuleCount("min_words", evaluated=3, kept=2, dropped=1),
+        RuleCount("duplicate", evaluated=2, kept=1, dropped=1),
     ]
     assert survivors(table, results)["post_id"].to_pylist() == ["t:3"]
 
@@ -377,7 +378,7 @@ def test_all_rules_give_the_same_decisions_on_chunked_input() -> None:
     assert chunked["text"].num_chunks > 1
     split = run_rules(chunked, CurateConfig(**options), detector)
     assert [decisions(r) for r in split] == [decisions(r) for r in whole]
-    assert [(s["rule"], s["evaluated"], s["dropped"]) for s in summarize(whole)] == [
+    assert [(s.rule, s.evaluated, s.dropped) for s in summarize(whole)] == [
         ("empty", 7, 1),
         ("min_words", 6, 1),
         ("language", 5, 0),
