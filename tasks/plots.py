@@ -73,7 +73,7 @@ def contact_sheet(images: Sequence[np.ndarray], captions: Sequence[str], columns
     columns = min(columns, len(images))
     rows = math.ceil(len(images) / columns)
     fig = _figure(3 * columns, 3.6 * rows)
-    for position, (image, caption) in enumerate(zip(images, captions)):
+    for position, (image, caption) in enumerate(zip(images, captions, strict=True)):
         ax = fig.add_subplot(rows, columns, position + 1)
         ax.imshow(image)
         ax.set_axis_off()

@@ -47,7 +47,7 @@ def tweeteval_table(folder: Path, target: Path) -> Path:
         labels = (folder / f"{part}_labels.txt").read_text().split()
         ids = [f"{part}-{i}" for i in range(len(labels))]
         inner = assign_splits(ids, (0.95, 0.05, 0.0)) if part == "train" else ["test"] * len(ids)
-        rows += [(i, t.strip(), mapping[label], split) for i, t, label, split in zip(ids, texts, labels, inner)]
+        rows += [(i, t.strip(), mapping[label], split) for i, t, label, split in zip(ids, texts, labels, inner, strict=False)]
     with target.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t")
         writer.writerow(("id", "text", "label", "split"))

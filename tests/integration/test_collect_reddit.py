@@ -14,8 +14,8 @@ import prawcore.sessions
 import pytest
 
 import tasks.collect.reddit
-from storage.records import RawRecord
 from storage.home import Home
+from storage.records import RawRecord
 from tasks.collect.base import CollectionStopped, CollectorError, Limits, Page
 from tasks.collect.reddit import (
     ATTEMPTS,

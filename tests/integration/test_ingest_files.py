@@ -104,7 +104,7 @@ def _write_bad_inputs(folder: Path) -> dict[str, Path]:
     mvsa.mkdir()
     (mvsa / "1.txt").write_bytes("caf\xe9 con leche en la Barceloneta, qu\xe9 bueno".encode("cp1252"))
     (mvsa / "1.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    (mvsa / "2.txt").write_bytes("plain utf-8 text here".encode())
+    (mvsa / "2.txt").write_bytes(b"plain utf-8 text here")
     return {"tweets": tweets, "mvsa": mvsa}
 
 

@@ -53,7 +53,7 @@ def test_contact_sheet_shows_every_image_with_its_caption(tmp_path: Path) -> Non
     captions = [f"caption {i} " + "long words " * 20 for i in range(5)]
     fig = contact_sheet(images, captions, columns=3)
     assert len(fig.axes) == 5
-    for ax, image in zip(fig.axes, images):
+    for ax, image in zip(fig.axes, images, strict=False):
         (shown,) = ax.images
         np.testing.assert_array_equal(shown.get_array(), image)
         assert ax.get_title().startswith("caption")

@@ -83,7 +83,7 @@ def test_min_count_drops_rare_words_and_an_empty_vocabulary_is_an_error() -> Non
 def test_caption_vector_is_the_tfidf_weighted_mean_of_known_words() -> None:
     corpus = [["x", "a", "b"], ["x", "a", "c"], ["x", "b"], ["x", "d"]]
     space = train_word_space(corpus, WordSpaceConfig(dimensions=8, epochs=2, min_count=1, workers=1))
-    idf = dict(zip(space.vectors.index_to_key, space.idf))
+    idf = dict(zip(space.vectors.index_to_key, space.idf, strict=False))
     hand_idf = {"x": 0.0, "a": 1.0, "b": 1.0, "c": 2.0, "d": 2.0}  # log2(4 captions / captions with the word)
     assert idf == pytest.approx(hand_idf)
     v = space.vectors
@@ -162,7 +162,7 @@ def test_save_load_round_trip_keeps_vectors_weights_and_neighbours(space: WordSp
     np.testing.assert_array_equal(loaded.idf, space.idf)
     assert loaded.nearest_words(["beer", "barcelona"]) == space.nearest_words(["beer", "barcelona"])
     captions = [["beer", "tapas"], ["nothing"]]
-    for mine, theirs in zip(loaded.caption_vectors(captions), space.caption_vectors(captions)):
+    for mine, theirs in zip(loaded.caption_vectors(captions), space.caption_vectors(captions), strict=False):
         np.testing.assert_array_equal(mine, theirs)
 
     smaller = train_word_space([["one", "two"], ["two"]], WordSpaceConfig(dimensions=4, epochs=1, min_count=1))
