@@ -13,8 +13,8 @@ import pyarrow.csv as pacsv
 
 from flows.errors import UserError
 from storage import warehouse
-from storage.readers import ReaderError
 from storage.home import Home
+from storage.readers import ReaderError
 
 EXIT_OK = 0
 
@@ -171,7 +171,7 @@ def _fusion_settings(args: argparse.Namespace) -> dict:
 
 def cmd_train(args: argparse.Namespace, home: str) -> int:
     _quiet_prefect()
-    from tasks.fusion import LearningInputError
+    from tasks.learn.errors import LearningInputError
 
     if args.model in WORD_SPACE_MODELS:
         return cmd_train_word_space(args, home)
@@ -195,7 +195,7 @@ def cmd_train(args: argparse.Namespace, home: str) -> int:
 def cmd_predict(args: argparse.Namespace, home: str) -> int:
     _quiet_prefect()
     from flows.learn import predict_fusion_flow
-    from tasks.fusion import LearningInputError
+    from tasks.learn.errors import LearningInputError
     from tasks.report import print_prediction_summary
 
     try:

@@ -41,13 +41,13 @@ sys.path.insert(0, str(REPO))
 from models.fusion_training import FusionSettings, build_model, train_classifier  # noqa: E402
 from models.image_regression import ImageRegressor, RegressionSettings, train_regressor  # noqa: E402
 from models.sentence import SENTENCE_DIMENSIONS  # noqa: E402
-from models.training import TrainConfig  # noqa: E402
-from models.word_space import WordSpaceConfig, train_word_space  # noqa: E402
+from models.training import TrainSettings  # noqa: E402
+from models.word_space import WordSpaceSettings, train_word_space  # noqa: E402
 
 VOCABULARY = 20_000  # tokens in the classifiers' vocabulary and in the captions (--vocabulary)
 CLASSES = 10  # --classes
 IMAGE_VECTOR_DIM = 128  # the default ResNet's last width: what `image_vectors` gives the fusions
-WORD_SPACE_DIM = WordSpaceConfig().dimensions
+WORD_SPACE_DIM = WordSpaceSettings().dimensions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +113,7 @@ def synthetic_captions(count: int, vocabulary: int, seed: int = 13) -> list[list
 # ----------------------------------------------------------------------------- measurements
 
 
-def epoch_config(base: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+def epoch_config(base: TrainSettings, args: argparse.Namespace) -> TrainSettings:
     """The project's training settings, for warm-up + measured epochs, no early stop, no progress bars."""
     epochs = args.warmup + args.epochs
     return dataclasses.replace(base, epochs=epochs, patience=epochs + 1, device=args.device, threads=args.threads,
@@ -161,7 +161,7 @@ def regression(args: argparse.Namespace, data: dict[str, Any]) -> float:
 
 def word2vec(args: argparse.Namespace, data: dict[str, Any]) -> float:
     captions = data["captions"]
-    config = dataclasses.replace(WordSpaceConfig(), epochs=args.w2v_epochs, workers=args.w2v_workers)
+    config = dataclasses.replace(WordSpaceSettings(), epochs=args.w2v_epochs, workers=args.w2v_workers)
     started = time.perf_counter()
     train_word_space(captions, config)
     return len(captions) * config.epochs / (time.perf_counter() - started)
@@ -170,7 +170,7 @@ def word2vec(args: argparse.Namespace, data: dict[str, Any]) -> float:
 def benchmarks(args: argparse.Namespace) -> list[Benchmark]:
     cnn = "ResNet CNN on uint8 64x64x3 images"
     vectors = f"{IMAGE_VECTOR_DIM}-d image vectors"
-    w2v = WordSpaceConfig()
+    w2v = WordSpaceSettings()
     return [
         Benchmark("image", f"image: {cnn}", "samples/s", fusion("image")),
         Benchmark("text", "text: bag-max", "samples/s", fusion("text")),
@@ -262,8 +262,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--classes", type=int, default=CLASSES, help=f"classes (default {CLASSES})")
     parser.add_argument("--captions", type=int, default=20_000, help="word2vec captions (default 20000)")
     parser.add_argument("--w2v-epochs", type=int, default=5, help="word2vec epochs per run (default 5)")
-    parser.add_argument("--w2v-workers", type=int, default=WordSpaceConfig().workers,
-                        help=f"gensim worker threads (default {WordSpaceConfig().workers}, as the project trains)")
+    parser.add_argument("--w2v-workers", type=int, default=WordSpaceSettings().workers,
+                        help=f"gensim worker threads (default {WordSpaceSettings().workers}, as the project trains)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if args.only:

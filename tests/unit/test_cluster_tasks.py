@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from models.cluster_summary import summarise_clusters
-from tasks.clustering import assignments_table, choose_label_task, clusters_table, refit_due
-from tasks.fusion import LearningInputError
+from tasks.learn.clustering import assignments_table, choose_label_task, clusters_table, refit_due
+from tasks.learn.errors import LearningInputError
 
 NOW = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from models.corrnet import (
-    AutoencoderConfig,
     CorrNetAutoencoder,
+    CorrNetSettings,
     content_bags,
     content_vocabulary,
     corrnet_loss,
@@ -17,12 +17,12 @@ from models.corrnet import (
     reconstruction_error,
 )
 from models.text import CLASSIFIER_TOKENIZER, WORD_SPACE_TOKENIZER, TweetTokenizer
-from models.training import TrainConfig, fit, to_batch
+from models.training import TrainSettings, fit, to_batch
 
 CLASSES, CLASS_WORDS, NOISE_WORDS, SIZE = 4, 4, 8, 32
 VOCABULARY = 2 + CLASSES * CLASS_WORDS + NOISE_WORDS
-TINY = AutoencoderConfig(image_size=SIZE, conv_width=16, conv_stages=3, lstm_hidden=16, code_size=16, max_tokens=6)
-FAST = TrainConfig(epochs=12, batch_size=32, optimizer="rmsprop", learning_rate=1e-3, patience=20, progress=False,
+TINY = CorrNetSettings(image_size=SIZE, conv_width=16, conv_stages=3, lstm_hidden=16, code_size=16, max_tokens=6)
+FAST = TrainSettings(epochs=12, batch_size=32, optimizer="rmsprop", learning_rate=1e-3, patience=20, progress=False,
                    threads=2)
 
 
@@ -50,7 +50,7 @@ def synthetic_posts(n: int, seed: int, view_rate: float = 0.85) -> tuple[dict[st
     return arrays, labels
 
 
-def tiny_model(config: AutoencoderConfig = TINY, seed: int = 0) -> CorrNetAutoencoder:
+def tiny_model(config: CorrNetSettings = TINY, seed: int = 0) -> CorrNetAutoencoder:
     torch.manual_seed(seed)
     return CorrNetAutoencoder(config, VOCABULARY, 12, VOCABULARY - 2)
 
@@ -75,7 +75,7 @@ def trained() -> tuple[CorrNetAutoencoder, dict[str, float], dict[str, np.ndarra
 
 
 def test_paper_defaults_encode_and_decode_158_pixel_grey_images():
-    config = AutoencoderConfig()
+    config = CorrNetSettings()
     assert (config.image_size, config.channels, config.conv_width, config.lstm_hidden) == (158, 1, 64, 32)
     vectors = np.random.default_rng(0).normal(size=(30, 400)).astype(np.float32)
     model = CorrNetAutoencoder(config, 30, 400, 50, vectors).eval()
@@ -168,7 +168,7 @@ def test_posts_without_any_view_add_nothing_to_the_loss():
 
 
 def replace_weight(model: CorrNetAutoencoder, correlation_weight: float) -> CorrNetAutoencoder:
-    model.config = replace(model.config, correlation_weight=correlation_weight)
+    model.settings = replace(model.settings, correlation_weight=correlation_weight)
     return model
 
 

@@ -11,10 +11,11 @@ from models.encoders import (
     RecurrentEncoder,
     ResNetImageEncoder,
 )
-from models.fusion import VARIANTS, FusionClassifier, FusionConfig, ranking_loss
+from models.fusion import VARIANTS, FusionClassifier, FusionClassifierSettings, ranking_loss
 from models.fusion_training import FusionSettings, build_model, evaluate, subset, train_classifier
-from models.training import TrainConfig, fit, predict
+from models.training import TrainSettings, fit, predict
 from storage import model_store
+from storage.home import Home
 
 CLASSES, VOCABULARY, SIZE = 3, 12, 16
 
@@ -40,7 +41,7 @@ def small_model(variant: str) -> FusionClassifier:
     return build_model(variant, settings, CLASSES, VOCABULARY, 0, None)
 
 
-FAST = TrainConfig(epochs=6, batch_size=32, learning_rate=0.01, patience=10, progress=False, threads=1)
+FAST = TrainSettings(epochs=6, batch_size=32, learning_rate=0.01, patience=10, progress=False, threads=1)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -72,17 +73,17 @@ def test_variants_built_for_missing_modalities_predict_from_either_one(variant):
 def test_saved_and_loaded_model_predicts_identically(tmp_path):
     arrays, split = tiny_posts()
     model = small_model("common")
-    train_classifier(model, arrays, split, TrainConfig(epochs=2, progress=False, threads=1))
-    model_store.save_model(tmp_path, "m1", {"weights": model.state_dict()})
+    train_classifier(model, arrays, split, TrainSettings(epochs=2, progress=False, threads=1))
+    model_store.save_model(Home(tmp_path), "m1", {"weights": model.state_dict()})
     loaded = small_model("common")
-    loaded.load_state_dict(model_store.load_model(tmp_path, "models/m1/model.pt")["weights"])
+    loaded.load_state_dict(model_store.load_model(Home(tmp_path), "models/m1/model.pt")["weights"])
     inputs = {k: v for k, v in arrays.items() if k != "label"}
     assert np.array_equal(predict(model, inputs, device="cpu"), predict(loaded.eval(), inputs, device="cpu"))
 
 
 def test_resuming_from_a_checkpoint_gives_the_same_model_as_an_uninterrupted_run():
     arrays, split = tiny_posts()
-    config = TrainConfig(epochs=4, batch_size=32, patience=10, progress=False, threads=1)
+    config = TrainSettings(epochs=4, batch_size=32, patience=10, progress=False, threads=1)
     torch.manual_seed(1)
     straight = small_model("common")
     train_classifier(straight, arrays, split, config)
@@ -90,7 +91,7 @@ def test_resuming_from_a_checkpoint_gives_the_same_model_as_an_uninterrupted_run
     saved: list[dict] = []
     torch.manual_seed(1)
     interrupted = small_model("common")
-    train_classifier(interrupted, arrays, split, TrainConfig(**{**config.__dict__, "epochs": 2}),
+    train_classifier(interrupted, arrays, split, TrainSettings(**{**config.__dict__, "epochs": 2}),
                      save_checkpoint=lambda state: saved.append(state))
     resumed = small_model("common")
     result = train_classifier(resumed, arrays, split, config, resume_from=saved[-1])
@@ -106,7 +107,7 @@ def test_early_stopping_keeps_the_best_epoch():
     snapshots = []
     result = fit(model, subset(arrays, np.flatnonzero(split == "train")), lambda m, b: m.loss(b),
                  lambda m: (snapshots.append({k: v.clone() for k, v in m.state_dict().items()}), next(scores))[1],
-                 TrainConfig(epochs=6, patience=2, progress=False, threads=1))
+                 TrainSettings(epochs=6, patience=2, progress=False, threads=1))
     assert result.best_epoch == 2 and result.stopped_early and len(result.history) == 4
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, snapshots[1][name])
@@ -140,9 +141,9 @@ def test_encoders_ignore_padding_and_give_zero_for_empty_posts():
 
 def test_configuration_errors_name_the_choices():
     with pytest.raises(ValueError, match="choose one of image, text, late"):
-        FusionConfig("fancy", 3)
+        FusionClassifierSettings("fancy", 3)
     with pytest.raises(ValueError, match="needs an image encoder"):
-        FusionClassifier(FusionConfig("joint", 3), EmbeddingBagEncoder(5), None)
+        FusionClassifier(FusionClassifierSettings("joint", 3), EmbeddingBagEncoder(5), None)
     with pytest.raises(FileNotFoundError, match="never downloads"):
         model_store.load_pretrained_network("/nonexistent/resnet.pt")
 
@@ -180,7 +181,7 @@ def test_pretrained_networks_load_from_export_and_torchscript_files(tmp_path):
 def test_a_checkpoint_of_another_architecture_is_ignored_not_fatal():
     arrays, split = tiny_posts()
     saved: list[dict] = []
-    train_classifier(small_model("text"), arrays, split, TrainConfig(epochs=1, progress=False, threads=1),
+    train_classifier(small_model("text"), arrays, split, TrainSettings(epochs=1, progress=False, threads=1),
                      save_checkpoint=saved.append)
     result = train_classifier(small_model("joint"), arrays, split, FAST, resume_from=saved[-1])
     assert [epoch.epoch for epoch in result.history] == list(range(1, FAST.epochs + 1))

@@ -16,10 +16,10 @@ from models.image_regression import (
     row_cosines,
     train_regressor,
 )
-from models.training import TrainConfig
+from models.training import TrainSettings
 
 TINY = RegressionSettings(image_size=16, channels=1, widths=(8, 16),
-                          train=TrainConfig(epochs=15, batch_size=16, device="cpu", progress=False, patience=10, threads=1))
+                          train=TrainSettings(epochs=15, batch_size=16, device="cpu", progress=False, patience=10, threads=1))
 
 
 def test_cosine_loss_is_zero_for_identical_directions_and_two_for_opposite_ones() -> None:

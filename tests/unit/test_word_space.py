@@ -13,7 +13,7 @@ import pytest
 from models.word_space import (
     UnknownWords,
     WordSpace,
-    WordSpaceConfig,
+    WordSpaceSettings,
     language_counts,
     nearest_rows,
     top_words_by_language,
@@ -24,7 +24,7 @@ from storage.word_vectors import load_word_space, save_word_space
 
 BEER = ["beer", "cerveza", "brewery", "lager"]
 FOOD = ["food", "paella", "tapas", "restaurant"]
-SMALL = WordSpaceConfig(dimensions=16, window=3, epochs=50, min_count=1, workers=1)
+SMALL = WordSpaceSettings(dimensions=16, window=3, epochs=50, min_count=1, workers=1)
 
 
 def topic_corpus(seed: int = 0, captions: int = 400) -> list[list[str]]:
@@ -65,7 +65,7 @@ def test_combined_query_is_the_unit_sum_of_unit_vectors_and_excludes_the_query_w
 def test_training_is_repeatable_for_a_seed_with_one_worker() -> None:
     corpus = topic_corpus(captions=100)
     first, again = train_word_space(corpus, SMALL), train_word_space(corpus, SMALL)
-    other_seed = train_word_space(corpus, WordSpaceConfig(**{**SMALL.__dict__, "seed": 14}))
+    other_seed = train_word_space(corpus, WordSpaceSettings(**{**SMALL.__dict__, "seed": 14}))
     assert first.vectors.index_to_key == again.vectors.index_to_key
     np.testing.assert_array_equal(first.vectors.vectors, again.vectors.vectors)
     assert not np.array_equal(first.vectors.vectors, other_seed.vectors.vectors)
@@ -73,16 +73,16 @@ def test_training_is_repeatable_for_a_seed_with_one_worker() -> None:
 
 def test_min_count_drops_rare_words_and_an_empty_vocabulary_is_an_error() -> None:
     corpus = [["often", "rare"], ["often"], ["often"]]
-    assert train_word_space(corpus, WordSpaceConfig(dimensions=4, epochs=1, min_count=2)).vectors.index_to_key == [
+    assert train_word_space(corpus, WordSpaceSettings(dimensions=4, epochs=1, min_count=2)).vectors.index_to_key == [
         "often"
     ]
     with pytest.raises(ValueError, match="min_count=5"):
-        train_word_space(corpus, WordSpaceConfig(dimensions=4, epochs=1))
+        train_word_space(corpus, WordSpaceSettings(dimensions=4, epochs=1))
 
 
 def test_caption_vector_is_the_tfidf_weighted_mean_of_known_words() -> None:
     corpus = [["x", "a", "b"], ["x", "a", "c"], ["x", "b"], ["x", "d"]]
-    space = train_word_space(corpus, WordSpaceConfig(dimensions=8, epochs=2, min_count=1, workers=1))
+    space = train_word_space(corpus, WordSpaceSettings(dimensions=8, epochs=2, min_count=1, workers=1))
     idf = dict(zip(space.vectors.index_to_key, space.idf))
     hand_idf = {"x": 0.0, "a": 1.0, "b": 1.0, "c": 2.0, "d": 2.0}  # log2(4 captions / captions with the word)
     assert idf == pytest.approx(hand_idf)
@@ -155,8 +155,8 @@ def test_tsne_map_shape_and_determinism_for_a_seed(caplog: pytest.LogCaptureFixt
 
 def test_save_load_round_trip_keeps_vectors_weights_and_neighbours(space: WordSpace, tmp_path: Path) -> None:
     target = tmp_path / "models" / "word_space"
-    assert save_word_space(space, target) == target
-    loaded = load_word_space(target)
+    assert save_word_space(target, space.vectors, space.idf) == target
+    loaded = WordSpace(*load_word_space(target))
     assert loaded.vectors.index_to_key == space.vectors.index_to_key
     np.testing.assert_array_equal(loaded.vectors.vectors, space.vectors.vectors)
     np.testing.assert_array_equal(loaded.idf, space.idf)
@@ -165,7 +165,7 @@ def test_save_load_round_trip_keeps_vectors_weights_and_neighbours(space: WordSp
     for mine, theirs in zip(loaded.caption_vectors(captions), space.caption_vectors(captions)):
         np.testing.assert_array_equal(mine, theirs)
 
-    smaller = train_word_space([["one", "two"], ["two"]], WordSpaceConfig(dimensions=4, epochs=1, min_count=1))
-    save_word_space(smaller, target)
-    assert load_word_space(target).vectors.index_to_key == ["two", "one"]
+    smaller = train_word_space([["one", "two"], ["two"]], WordSpaceSettings(dimensions=4, epochs=1, min_count=1))
+    save_word_space(target, smaller.vectors, smaller.idf)
+    assert load_word_space(target)[0].index_to_key == ["two", "one"]
     assert sorted(path.name for path in target.parent.iterdir()) == ["word_space"]
