@@ -1,8 +1,9 @@
 """Paper 000's flows: train the correlational autoencoder, embed posts, cluster them, report; and the nightly
 flow that embeds the new posts and either refits the clusters or assigns the new posts to the existing ones.
 
-Tasks take the home, training-set snapshots, ids and settings, and persist their results: a retried run redoes only what failed
-(an interrupted training resumes from its last epoch's checkpoint; embedding skips posts already embedded).
+Tasks take the home, training-set snapshots, ids and settings, and persist their results: a retried run redoes
+only what failed (an interrupted training resumes from its last epoch's checkpoint; embedding skips posts already
+embedded).
 """
 
 from __future__ import annotations

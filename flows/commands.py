@@ -13,8 +13,8 @@ import pyarrow.csv as pacsv
 
 from flows.errors import UserError
 from storage import warehouse
-from storage.home import Home
 from storage.readers import ReaderError
+from storage.home import Home
 
 EXIT_OK = 0
 

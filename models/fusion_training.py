@@ -53,7 +53,8 @@ class FusionSettings(Settings):
     share_image_encoder: bool = True
     image_backbone: str | None = None
     train: TrainSettings = field(default_factory=lambda: TrainSettings(epochs=40, learning_rate=0.003, patience=10))
-    image_train: TrainSettings = field(default_factory=lambda: TrainSettings(epochs=25, learning_rate=0.001, patience=8))
+    image_train: TrainSettings = field(
+        default_factory=lambda: TrainSettings(epochs=25, learning_rate=0.001, patience=8))
 
     def __post_init__(self) -> None:
         if self.text_encoder not in TEXT_ENCODER_CHOICES:

@@ -160,7 +160,8 @@ def fit(
         torch.manual_seed(settings.seed * 100_003 + epoch)
         model.train()
         total, batches = 0.0, range(0, samples, settings.batch_size)
-        bar = tqdm(batches, desc=f"{description} epoch {epoch}", leave=False, disable=None if settings.progress else True)
+        bar = tqdm(batches, desc=f"{description} epoch {epoch}", leave=False,
+                   disable=None if settings.progress else True)
         for begin in bar:
             batch = to_batch(train, order[begin : begin + settings.batch_size], device)
             optimizer.zero_grad(set_to_none=True)

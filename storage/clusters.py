@@ -238,14 +238,9 @@ def load_clusterer(home: Home, relative_path: str) -> Any:
         return pickle.load(handle)
 
 
-def report_path(home: Home, run: str) -> Path:
-    """Where a run's HTML report goes: reports/clusters/<run>.html."""
-    return home.reports / "clusters" / f"{run}.html"
-
-
 def save_report(home: Home, run: str, html: str) -> Path:
-    """Write a run's HTML report atomically; returns its path."""
-    path = report_path(home, run)
+    """Write a run's HTML report atomically as reports/clusters/<run>.html; returns its path."""
+    path = home.reports / "clusters" / f"{run}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.write_text(html, encoding="utf-8")

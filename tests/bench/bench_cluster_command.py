@@ -78,6 +78,7 @@ def run_once(home: Path, args: list[str]) -> tuple[float, float]:
 
 
 def main() -> None:
+    """Run the benchmark from the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)

@@ -52,6 +52,8 @@ WORD_SPACE_DIM = WordSpaceSettings().dimensions
 
 @dataclasses.dataclass(frozen=True)
 class Benchmark:
+    """One measured model: its name, description, unit and how to run it."""
+
     name: str
     description: str
     unit: str
@@ -121,10 +123,12 @@ def epoch_config(base: TrainSettings, args: argparse.Namespace) -> TrainSettings
 
 
 def measured_rate(history: list, warmup: int) -> float:
+    """Median samples/s over the epochs after the warm-up."""
     return statistics.median(report.samples_per_second for report in history[warmup:])
 
 
 def split_column(args: argparse.Namespace) -> np.ndarray:
+    """The split column: the train samples, then the validation ones."""
     return np.array(["train"] * args.samples + ["val"] * args.val, dtype=object)
 
 
@@ -152,6 +156,7 @@ def fusion(variant: str, text_encoder: str = "bag-max", cnn: bool = False) -> Ca
 
 
 def regression(args: argparse.Namespace, data: dict[str, Any]) -> float:
+    """Samples/s of paper 001's regression CNN."""
     settings = RegressionSettings()
     model = ImageRegressor(WORD_SPACE_DIM, settings)
     arrays = {"image": data["pixels"], "target": data["target"]}
@@ -160,6 +165,7 @@ def regression(args: argparse.Namespace, data: dict[str, Any]) -> float:
 
 
 def word2vec(args: argparse.Namespace, data: dict[str, Any]) -> float:
+    """Captions/s of gensim Word2Vec as the word space trains it."""
     captions = data["captions"]
     config = dataclasses.replace(WordSpaceSettings(), epochs=args.w2v_epochs, workers=args.w2v_workers)
     started = time.perf_counter()
@@ -168,6 +174,7 @@ def word2vec(args: argparse.Namespace, data: dict[str, Any]) -> float:
 
 
 def benchmarks(args: argparse.Namespace) -> list[Benchmark]:
+    """Every benchmark, in report order."""
     cnn = "ResNet CNN on uint8 64x64x3 images"
     vectors = f"{IMAGE_VECTOR_DIM}-d image vectors"
     w2v = WordSpaceSettings()
@@ -196,6 +203,7 @@ def benchmarks(args: argparse.Namespace) -> list[Benchmark]:
 
 
 def cpu_model() -> str:
+    """The CPU's model name."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -206,6 +214,7 @@ def cpu_model() -> str:
 
 
 def machine_info(args: argparse.Namespace) -> dict[str, Any]:
+    """The machine, library versions and load the numbers were measured under."""
     info: dict[str, Any] = {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
@@ -224,10 +233,12 @@ def machine_info(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def format_rate(value: float) -> str:
+    """A rate with sensible precision."""
     return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
 def print_report(args: argparse.Namespace, info: dict[str, Any], rows: list[dict[str, Any]], command: str) -> None:
+    """The results as the markdown BENCHMARKS.md holds."""
     print(f"\nCommand: `{command}`\n")
     print(f"- CPU: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable); torch {info['torch']}, "
           f"{info['torch_threads']} threads; Python {info['python']}")
@@ -245,6 +256,7 @@ def print_report(args: argparse.Namespace, info: dict[str, Any], rows: list[dict
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's options."""
     names = [b.name for b in benchmarks(argparse.Namespace(captions=0, w2v_epochs=0, w2v_workers=0))]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -287,6 +299,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark from the command line."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     command = " ".join([".venv/bin/python", "tests/bench/bench_training.py", *map(shlex.quote, sys.argv[1:])])

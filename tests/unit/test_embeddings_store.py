@@ -21,6 +21,7 @@ def _view_rows(home: Home) -> list[tuple]:
 
 
 def test_parts_of_one_run_never_replace_each_other(tmp_path: Path) -> None:
+    """Parts of one run never replace each other."""
     home = Home(tmp_path)
     vectors = np.ones((2, 3), dtype=np.float32)
     first = embeddings.write_part(home, "m", "run-1", ["a", "b"], vectors)
@@ -33,6 +34,7 @@ def test_parts_of_one_run_never_replace_each_other(tmp_path: Path) -> None:
 
 
 def test_half_written_files_are_not_read_and_an_emptied_view_still_answers(tmp_path: Path) -> None:
+    """Half written files are not read and an emptied view still answers."""
     home = Home(tmp_path)
     embeddings.write_part(home, "m", "run-1", ["a"], np.zeros((1, 4), dtype=np.float32))
     (home.embeddings / "m" / ".part-x.123.partial").write_bytes(b"PAR1 truncated")

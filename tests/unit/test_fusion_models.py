@@ -37,6 +37,7 @@ def tiny_posts(n: int = 240, seed: int = 0) -> tuple[dict[str, np.ndarray], np.n
 
 
 def small_model(variant: str) -> FusionClassifier:
+    """A variant's network with small sizes."""
     settings = FusionSettings(embedding_dim=16, hidden=16, image_size=SIZE, image_widths=(8, 16), dropout=0.1)
     return build_model(variant, settings, CLASSES, VOCABULARY, 0, None)
 
@@ -46,6 +47,7 @@ FAST = TrainSettings(epochs=6, batch_size=32, learning_rate=0.01, patience=10, p
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_variant_learns_and_its_loss_falls(variant):
+    """Every variant learns and its loss falls."""
     arrays, split = tiny_posts()
     model = small_model(variant)
     result = train_classifier(model, arrays, split, FAST)
@@ -56,6 +58,7 @@ def test_every_variant_learns_and_its_loss_falls(variant):
 
 @pytest.mark.parametrize("variant", ["late", "joint", "common"])
 def test_variants_built_for_missing_modalities_predict_from_either_one(variant):
+    """Variants built for missing modalities predict from either one."""
     arrays, split = tiny_posts()
     model = small_model(variant)
     train_classifier(model, arrays, split, FAST)
@@ -71,6 +74,7 @@ def test_variants_built_for_missing_modalities_predict_from_either_one(variant):
 
 
 def test_saved_and_loaded_model_predicts_identically(tmp_path):
+    """Saved and loaded model predicts identically."""
     arrays, split = tiny_posts()
     model = small_model("common")
     train_classifier(model, arrays, split, TrainSettings(epochs=2, progress=False, threads=1))
@@ -82,6 +86,7 @@ def test_saved_and_loaded_model_predicts_identically(tmp_path):
 
 
 def test_resuming_from_a_checkpoint_gives_the_same_model_as_an_uninterrupted_run():
+    """Resuming from a checkpoint gives the same model as an uninterrupted run."""
     arrays, split = tiny_posts()
     config = TrainSettings(epochs=4, batch_size=32, patience=10, progress=False, threads=1)
     torch.manual_seed(1)
@@ -101,6 +106,7 @@ def test_resuming_from_a_checkpoint_gives_the_same_model_as_an_uninterrupted_run
 
 
 def test_early_stopping_keeps_the_best_epoch():
+    """Early stopping keeps the best epoch."""
     arrays, split = tiny_posts()
     scores = iter([0.5, 0.9, 0.6, 0.6, 0.6, 0.6])
     model = small_model("text")
@@ -114,6 +120,7 @@ def test_early_stopping_keeps_the_best_epoch():
 
 
 def test_ranking_loss_prefers_matching_pairs():
+    """Ranking loss prefers matching pairs."""
     torch.manual_seed(0)
     text = torch.randn(8, 4)
     labels = torch.arange(8) % 2
@@ -125,6 +132,7 @@ def test_ranking_loss_prefers_matching_pairs():
 
 
 def test_encoders_ignore_padding_and_give_zero_for_empty_posts():
+    """Encoders ignore padding and give zero for empty posts."""
     ids = torch.tensor([[4, 5, 0, 0], [4, 5, 0, 0], [0, 0, 0, 0]])
     ids_longer = torch.tensor([[4, 5, 0, 0, 0, 0]])
     for encoder in (EmbeddingBagEncoder(10, 8, "max", 0.0), EmbeddingBagEncoder(10, 8, "mean", 0.0),
@@ -140,6 +148,7 @@ def test_encoders_ignore_padding_and_give_zero_for_empty_posts():
 
 
 def test_configuration_errors_name_the_choices():
+    """Configuration errors name the choices."""
     with pytest.raises(ValueError, match="choose one of image, text, late"):
         FusionClassifierSettings("fancy", 3)
     with pytest.raises(ValueError, match="needs an image encoder"):
@@ -150,6 +159,7 @@ def test_configuration_errors_name_the_choices():
 
 @pytest.mark.parametrize("encoder", ["bag-mean", "gru", "lstm", "minilm", "minilm+bag"])
 def test_every_text_encoder_learns_the_text_classifier(encoder):
+    """Every text encoder learns the text classifier."""
     arrays, split = tiny_posts()
     feature_dim = 0
     if encoder.startswith("minilm"):  # stand-in sentence vectors carrying the class, as MiniLM's would
@@ -168,6 +178,7 @@ def test_every_text_encoder_learns_the_text_classifier(encoder):
 
 
 def test_pretrained_networks_load_from_export_and_torchscript_files(tmp_path):
+    """Pretrained networks load from export and torchscript files."""
     network = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()
     images = torch.rand(2, 3, 16, 16)
     batch = {0: torch.export.Dim("batch")}  # exported with a free batch size, as docs/LEARNING.md says
@@ -179,6 +190,7 @@ def test_pretrained_networks_load_from_export_and_torchscript_files(tmp_path):
 
 
 def test_a_checkpoint_of_another_architecture_is_ignored_not_fatal():
+    """A checkpoint of another architecture is ignored not fatal."""
     arrays, split = tiny_posts()
     saved: list[dict] = []
     train_classifier(small_model("text"), arrays, split, TrainSettings(epochs=1, progress=False, threads=1),
@@ -188,6 +200,7 @@ def test_a_checkpoint_of_another_architecture_is_ignored_not_fatal():
 
 
 def test_an_empty_split_is_scored_as_missing_not_a_crash():
+    """An empty split is scored as missing not a crash."""
     arrays, split = tiny_posts()
     model = small_model("joint")
     rows = evaluate(model, subset({k: v for k, v in arrays.items() if k != "label"}, np.array([], dtype=int)),
