@@ -15,7 +15,6 @@ from prefect import flow, task
 from models.corrnet import AutoencoderSettings
 from storage.home import Home
 from tasks.learn.autoencoder import (
-    AutoencoderTraining,
     Embedded,
     embed_posts,
     newest_autoencoder,
@@ -50,6 +49,14 @@ plan_task = task(name="plan-clusters", timeout_seconds=600)(nightly_plan)
 newest_autoencoder_task = task(name="newest-autoencoder", timeout_seconds=600)(newest_autoencoder)
 latest_run_task = task(name="latest-cluster-run", timeout_seconds=600)(latest_run_id)
 publish_task = task(name="publish-cluster-artifacts", timeout_seconds=600)(publish_cluster_artifacts)
+
+
+@dataclass(frozen=True)
+class AutoencoderTraining:
+    """The trained (or reused) autoencoder and the training set it read."""
+
+    model_id: str
+    dataset: str
 
 
 @dataclass(frozen=True)

@@ -53,14 +53,6 @@ RUNTIME_TRAIN_SETTINGS = ("progress", "device", "threads")  # how, not what, the
 
 
 @dataclass(frozen=True)
-class AutoencoderTraining:
-    """The trained (or reused) autoencoder and the training set it read."""
-
-    model_id: str
-    dataset: str
-
-
-@dataclass(frozen=True)
 class Embedded:
     """What `embed` did: posts embedded now and before, posts it could not embed or embedded from nothing."""
 

@@ -27,6 +27,7 @@ from models.fusion_training import (
 from models.sentence import SENTENCE_DIMENSIONS, encode_sentences
 from models.split import assign_splits
 from models.text import Vocabulary
+from models.training import TrainSettings
 from storage import datasets, learning, model_store, warehouse
 from storage.home import Home
 from storage.image_arrays import image_array
@@ -229,7 +230,7 @@ class FusionRecipe(Recipe[_Inputs, FusionClassifier]):
         """The settings, the image classifier read and the training set."""
         return {**super().config(), "image_model_id": self.image_model_id}
 
-    def _train_settings(self) -> Any:
+    def _train_settings(self) -> TrainSettings:
         return self.settings.image_train if self.variant == "image" else self.settings.train
 
     def inputs(self, home: Home) -> _Inputs:
