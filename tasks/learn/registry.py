@@ -54,14 +54,13 @@ class TrainingSet:
     data frames)."""
 
     path: Path
-    posts: int
     with_image: int
 
 
 def write_training_set(home: Home, name: str, posts: pa.Table, meta: dict[str, Any]) -> TrainingSet:
     """Write the snapshot (kept as it is when it exists already) and say where it is."""
     path = datasets.write_dataset(home, name, posts, meta)
-    return TrainingSet(path, meta["posts"], meta["with_image"])
+    return TrainingSet(path, meta["with_image"])
 
 
 @dataclass(frozen=True)
