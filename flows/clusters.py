@@ -1,25 +1,36 @@
 """Paper 000's flows: train the correlational autoencoder, embed posts, cluster them, report; and the nightly
 flow that embeds the new posts and either refits the clusters or assigns the new posts to the existing ones.
 
-Tasks take paths, ids and plain dicts only, and persist their results: a retried run redoes only what failed
-(an interrupted training resumes from its last epoch's checkpoint; embedding skips posts already embedded).
+Tasks take the home, training-set snapshots, ids and settings, and persist their results: a retried run redoes
+only what failed (an interrupted training resumes from its last epoch's checkpoint; embedding skips posts already
+embedded).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from prefect import flow, task
 
+from models.corrnet import AutoencoderSettings
 from storage.home import Home
-from tasks.autoencoder import (
-    AutoencoderSettings,
+from tasks.learn.autoencoder import (
+    Embedded,
     embed_posts,
-    newest_autoencoder_or_none,
+    newest_autoencoder,
     prepare_posts,
     train_autoencoder,
 )
-from tasks.cluster_report import publish_cluster_artifacts, write_report
-from tasks.clustering import assign_new_posts, cluster_posts, latest_run_id, nightly_plan
-from tasks.fusion import LearningInputError
+from tasks.learn.cluster_report import publish_cluster_artifacts, write_report
+from tasks.learn.clustering import (
+    Assignment,
+    ClusteringRun,
+    assign_new_posts,
+    cluster_posts,
+    latest_run_id,
+    nightly_plan,
+)
+from tasks.learn.errors import LearningInputError
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
 
@@ -35,12 +46,39 @@ assign_posts_task = task(name="assign-new-posts", timeout_seconds=3600, persist_
     assign_new_posts)
 report_task = task(name="cluster-report", timeout_seconds=3600, persist_result=True, **WRITE_RETRY)(write_report)
 plan_task = task(name="plan-clusters", timeout_seconds=600)(nightly_plan)
-newest_autoencoder_task = task(name="newest-autoencoder", timeout_seconds=600)(newest_autoencoder_or_none)
+newest_autoencoder_task = task(name="newest-autoencoder", timeout_seconds=600)(newest_autoencoder)
 latest_run_task = task(name="latest-cluster-run", timeout_seconds=600)(latest_run_id)
 publish_task = task(name="publish-cluster-artifacts", timeout_seconds=600)(publish_cluster_artifacts)
 
 
-def report_and_publish(home: str, run_id: str, run: str) -> str:
+@dataclass(frozen=True)
+class AutoencoderTraining:
+    """The trained (or reused) autoencoder and the training set it read."""
+
+    model_id: str
+    dataset: str
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    """A run's written HTML report."""
+
+    run: str
+    report_path: str
+
+
+@dataclass(frozen=True)
+class NightlyClusters:
+    """What the nightly run did: refit (and why) or assigned to `run`, posts embedded, the report written."""
+
+    run: str
+    refit: bool
+    reason: str
+    embedded: int
+    report_path: str
+
+
+def report_and_publish(home: Home, run_id: str, run: str) -> str:
     """The run's HTML report and its Prefect artifacts; returns the report's path."""
     path = report_task(home, run_id, run)
     publish_task(home, run)
@@ -48,74 +86,74 @@ def report_and_publish(home: str, run_id: str, run: str) -> str:
 
 # When no autoencoder is registered the nightly run trains one itself, on the `cpu` pool: 64 px images keep that
 # to minutes (the weekly training on the `gpu` pool uses the paper's 158 px).
-NIGHTLY_FALLBACK_SETTINGS = AutoencoderSettings().with_overrides({"image_size": 64}).as_dict()
+NIGHTLY_FALLBACK_SETTINGS = AutoencoderSettings().with_overrides({"image_size": 64})
 
 
 @flow(name="train-autoencoder")
 def train_autoencoder_flow(home: str | None = None, settings: dict | None = None, curated_only: bool | None = None,
-                           retrain: bool = False) -> dict:
-    """Train paper 000's autoencoder on the (curated) posts and register it; returns its model id and scores."""
+                           retrain: bool = False) -> AutoencoderTraining:
+    """Train paper 000's autoencoder on the (curated) posts and register it; returns its model id."""
     store = Home.at(home)
     config = AutoencoderSettings.from_dict(settings or {})
     with tracked_run(store, "train-autoencoder", {"curated_only": curated_only, "retrain": retrain}) as run:
-        dataset_dir = prepare_autoencoder_posts(str(store.root), curated_only)
-        model_id = train_autoencoder_task(dataset_dir, config.as_dict(), str(store.root), run.run_id, retrain)
+        dataset = prepare_autoencoder_posts(store, curated_only)
+        model_id = train_autoencoder_task(dataset, config, store, run.run_id, retrain)
         run.counts = {"models": 1}
-    return {"model_id": model_id, "dataset": dataset_dir}
+    return AutoencoderTraining(model_id, str(dataset.path))
 
 
 @flow(name="embed")
-def embed_flow(home: str | None = None, model_id: str | None = None, device: str = "auto") -> dict:
+def embed_flow(home: str | None = None, model_id: str | None = None, device: str = "auto") -> Embedded:
     """Embed the posts a model has not embedded yet (Parquet under POSTATLAS_HOME/embeddings, view `embeddings`)."""
     store = Home.at(home)
     with tracked_run(store, "embed", {"model_id": model_id}) as run:
-        result = embed_posts_task(str(store.root), run.run_id, model_id, device)
-        run.counts = {"written": result["embedded"]}
+        result = embed_posts_task(store, run.run_id, model_id, device)
+        run.counts = {"written": result.embedded}
     return result
 
 
 @flow(name="cluster")
 def cluster_flow(home: str | None = None, method: str = "default", model_id: str | None = None,
-                 settings: dict | None = None, label_task: str | None = None, report: bool = True) -> dict:
+                 settings: dict | None = None, label_task: str | None = None, report: bool = True) -> ClusteringRun:
     """Cluster a model's embeddings, write cluster_runs / clusters / cluster_assignments, and the HTML report."""
     store = Home.at(home)
     parameters = {"method": method, "model_id": model_id, "settings": settings, "label_task": label_task}
     with tracked_run(store, "cluster", parameters) as run:
-        result = cluster_posts_task(str(store.root), run.run_id, method, model_id, settings, label_task)
-        run.counts = {"written": result["posts"]}
+        result = cluster_posts_task(store, run.run_id, method, model_id, settings, label_task)
+        run.counts = {"written": result.posts}
         if report:
-            result["report_path"] = report_and_publish(str(store.root), run.run_id, result["run"])
+            result = replace(result, report_path=report_and_publish(store, run.run_id, result.run))
     return result
 
 
 @flow(name="assign-clusters")
 def assign_flow(home: str | None = None, method: str | None = None, run: str | None = None,
-                report: bool = True) -> dict:
+                report: bool = True) -> Assignment:
     """Place newly embedded posts in the clusters of an existing run (the newest of `method`) without a refit."""
     store = Home.at(home)
     with tracked_run(store, "assign-clusters", {"method": method, "run": run}) as ledger:
-        result = assign_posts_task(str(store.root), ledger.run_id, run, method)
-        ledger.counts = {"written": result["assigned"]}
+        result = assign_posts_task(store, ledger.run_id, run, method)
+        ledger.counts = {"written": result.assigned}
         if report:
-            result["report_path"] = report_and_publish(str(store.root), ledger.run_id, result["run"])
+            result = replace(result, report_path=report_and_publish(store, ledger.run_id, result.run))
     return result
 
 
 @flow(name="cluster-report")
-def report_flow(home: str | None = None, run: str | None = None) -> dict:
+def report_flow(home: str | None = None, run: str | None = None) -> ClusterReport:
     """Write the HTML report of a clustering run (the newest by default) and publish it as Prefect artifacts."""
     store = Home.at(home)
     with tracked_run(store, "cluster-report", {"run": run}) as ledger:
-        run = run or latest_run_task(str(store.root))
+        run = run or latest_run_task(store)
         if run is None:
             raise LearningInputError("no clustering run yet: run `postatlas cluster` first")
-        path = report_and_publish(str(store.root), ledger.run_id, run)
-    return {"run": run, "report_path": path}
+        path = report_and_publish(store, ledger.run_id, run)
+    return ClusterReport(run, path)
 
 
 @flow(name="nightly-clusters")
 def nightly_clusters_flow(home: str | None = None, method: str = "default", refit_days: float = 7.0,
-                          refit_fraction: float = 0.2, settings: dict | None = None) -> dict:
+                          refit_fraction: float = 0.2, settings: dict | None = None) -> NightlyClusters:
     """Embed new posts, then refit the clusters (weekly, or when many posts are new) or assign the new posts.
 
     Trains an autoencoder with the default settings first when none is registered (the weekly training flow
@@ -124,19 +162,18 @@ def nightly_clusters_flow(home: str | None = None, method: str = "default", refi
     store = Home.at(home)
     with tracked_run(store, "nightly-clusters", {"method": method, "refit_days": refit_days,
                                                  "refit_fraction": refit_fraction}) as run:
-        if newest_autoencoder_task(str(store.root)) is None:
-            dataset_dir = prepare_autoencoder_posts(str(store.root), None)
-            train_autoencoder_task(dataset_dir, NIGHTLY_FALLBACK_SETTINGS, str(store.root), run.run_id)
-        embedded = embed_posts_task(str(store.root), run.run_id)
-        due, reason, latest = plan_task(str(store.root), method, embedded["model_id"], refit_days, refit_fraction)
+        if newest_autoencoder_task(store) is None:
+            dataset = prepare_autoencoder_posts(store, None)
+            train_autoencoder_task(dataset, NIGHTLY_FALLBACK_SETTINGS, store, run.run_id)
+        embedded = embed_posts_task(store, run.run_id)
+        due, reason, latest = plan_task(store, method, embedded.model_id, refit_days, refit_fraction)
         if due:
-            result = cluster_posts_task(str(store.root), run.run_id, method, embedded["model_id"], settings)
-            chosen, counts = result["run"], {"written": result["posts"]}
+            fitted = cluster_posts_task(store, run.run_id, method, embedded.model_id, settings)
+            chosen, counts = fitted.run, {"written": fitted.posts}
         else:
-            result = assign_posts_task(str(store.root), run.run_id, latest)
-            chosen, counts = latest, {"written": result["assigned"]}
-        report_path = report_and_publish(str(store.root), run.run_id, chosen)
+            assigned = assign_posts_task(store, run.run_id, latest)
+            chosen, counts = latest, {"written": assigned.assigned}
+        report_path = report_and_publish(store, run.run_id, chosen)
         run.counts = counts
         run.message = f"{'refit' if due else 'assigned'}: {reason}"
-    return {"run": chosen, "refit": due, "reason": reason, "embedded": embedded["embedded"],
-            "report_path": report_path}
+    return NightlyClusters(chosen, due, reason, embedded.embedded, report_path)

@@ -27,7 +27,7 @@ DEMO_FUSION_SETTINGS = {
     "image_size": 32,
     "image_widths": [16, 32, 64],
     "embedding_dim": 64,
-    "train": {"epochs": 8, "patience": 3, "progress": False},
+    "train": {"epochs": 8, "patience": 3, "learning_rate": 0.001, "progress": False},
     "image_train": {"epochs": 8, "patience": 3, "progress": False},
 }
 

@@ -1,21 +1,25 @@
 """Learning flows for the `gpu` work pool (they fall back to the CPU): paper 003's classifiers, train and predict.
 
-Tasks take paths, ids and plain dicts only; a retried run redoes only the variants that failed (each trained
-variant is a persisted task result), and a variant interrupted mid-way resumes from its last epoch's checkpoint.
+Tasks take the home, training-set snapshots, ids and settings; a retried run redoes only the variants that failed
+(each trained variant is a persisted task result), and a variant interrupted mid-way resumes from its last
+epoch's checkpoint.
 """
 
 from __future__ import annotations
-
-from dataclasses import asdict
-from pathlib import Path
 
 from prefect import flow, task
 
 from models.fusion import VARIANTS
 from models.fusion_training import FusionSettings
-from storage import datasets, learning, warehouse
 from storage.home import Home
-from tasks.fusion import predict_posts, prepare_dataset, train_variant
+from tasks.learn.fusion import (
+    FusionPredictions,
+    FusionTraining,
+    evaluations,
+    predict_posts,
+    prepare_dataset,
+    train_variant,
+)
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
 from tasks.report import publish_fusion_artifacts, publish_prediction_artifacts
@@ -24,6 +28,7 @@ prepare_fusion_dataset = task(name="prepare-fusion-dataset", timeout_seconds=360
     prepare_dataset)
 train_fusion_variant = task(name="train-fusion-variant", timeout_seconds=24 * 3600, persist_result=True,
                             **WRITE_RETRY)(train_variant)
+fusion_evaluations = task(name="fusion-evaluations", timeout_seconds=600)(evaluations)
 predict_fusion_posts = task(name="predict-fusion", timeout_seconds=6 * 3600, persist_result=True, **WRITE_RETRY)(
     predict_posts)
 
@@ -49,15 +54,11 @@ def variant_order(variants: list[str], settings: FusionSettings, with_images: bo
     return ordered
 
 
-def dataset_has_images(dataset_dir: str) -> bool:
-    return datasets.read_dataset(Path(dataset_dir))[1]["with_image"] > 0
-
-
 @flow(name="train-fusion")
 def train_fusion_flow(
     task_name: str, variants: list[str] | None = None, home: str | None = None, settings: dict | None = None,
     curated_only: bool | None = None, retrain: bool = False, split_task: str | None = None,
-) -> dict:
+) -> FusionTraining:
     """Train paper 003's variants for a label task, evaluate each on the held-out split, register them.
 
     Variants already trained on the same snapshot with the same settings are reused unless `retrain`.
@@ -68,29 +69,26 @@ def train_fusion_flow(
     parameters = {"task": task_name, "variants": variants, "curated_only": curated_only, "retrain": retrain,
                   "split_task": split_task}
     with tracked_run(store, "train-fusion", parameters) as run:
-        dataset_dir = prepare_fusion_dataset(task_name, str(store.root), curated_only, split_task)
-        ordered = variant_order(variants or ["all"], config, dataset_has_images(dataset_dir))
+        dataset = prepare_fusion_dataset(task_name, store, curated_only, split_task)
+        ordered = variant_order(variants or ["all"], config, dataset.with_image > 0)
         model_ids: dict[str, str] = {}
-        config_dict = config.as_dict()
         for variant in ordered:
             image_model = model_ids.get("image") if variant not in ("image", "text") else None
-            model_ids[variant] = train_fusion_variant(dataset_dir, variant, config_dict, str(store.root), run.run_id,
-                                                      image_model, retrain)
-        with warehouse.reader(store.warehouse) as con:
-            evaluations = learning.evaluation_table(con, list(model_ids.values()))
+            model_ids[variant] = train_fusion_variant(dataset, variant, config, store, run.run_id, image_model,
+                                                      retrain)
         run.counts = {"models": len(model_ids)}
-        result = {"task": task_name, "models": model_ids, "evaluations": evaluations, "dataset": dataset_dir,
-                  "settings": asdict(config)}
+        result = FusionTraining(task_name, model_ids, fusion_evaluations(store, list(model_ids.values())),
+                                str(dataset.path), config.as_dict())
         publish_fusion_artifacts(result)
     return result
 
 
 @flow(name="predict-fusion")
-def predict_fusion_flow(task_name: str, model_id: str | None = None, home: str | None = None) -> dict:
+def predict_fusion_flow(task_name: str, model_id: str | None = None, home: str | None = None) -> FusionPredictions:
     """Predict the task for every curated post without a gold label, with the best (or the named) model."""
     store = Home.at(home)
     with tracked_run(store, "predict-fusion", {"task": task_name, "model_id": model_id}) as run:
-        result = predict_fusion_posts(task_name, str(store.root), run.run_id, model_id)
-        run.counts = {"predicted": result["predicted"]}
+        result = predict_fusion_posts(task_name, store, run.run_id, model_id)
+        run.counts = {"predicted": result.predicted}
         publish_prediction_artifacts(result)
     return result

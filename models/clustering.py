@@ -28,7 +28,7 @@ Cluster ids run from 0 (the largest cluster) up. Fitted clusterers are picklable
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,8 @@ from sklearn.kernel_approximation import Nystroem
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, pairwise_distances_argmin
 from sklearn.metrics import silhouette_score as sklearn_silhouette
 from sklearn.neighbors import NearestNeighbors
+
+from models.settings import Settings
 
 MIN_POSTS = 10
 MIN_GEO_POSTS = 10
@@ -64,7 +66,7 @@ def _check_fraction(name: str, value: float, low_open: bool) -> None:
 
 
 @dataclass(frozen=True)
-class PaperSettings:
+class PaperSettings(Settings):
     """Paper 000's pipeline. The kernel CCA uses `kcca_kernel_components` Nyström components per view and a ridge
     of `kcca_regularization` (see KernelCCA); `max_posts` bounds Ward's O(n^2) memory."""
 
@@ -91,7 +93,7 @@ class PaperSettings:
 
 
 @dataclass(frozen=True)
-class DefaultSettings:
+class DefaultSettings(Settings):
     """The scalable pipeline.
 
     PCA keeps the fewest components reaching `variance` of the standardised embeddings, at most `max_components`,
@@ -140,6 +142,7 @@ def unit_vectors(coordinates: np.ndarray) -> np.ndarray:
 
 
 def has_coordinates(coordinates: np.ndarray) -> np.ndarray:
+    """Which rows have both a latitude and a longitude."""
     return np.isfinite(coordinates).all(axis=1)
 
 
@@ -231,6 +234,7 @@ class KernelCCA:
         self.seed = seed
 
     def fit(self, content: np.ndarray, geo: np.ndarray) -> KernelCCA:
+        """Fit the feature maps and the canonical weights on paired rows of the two views."""
         views = [np.asarray(view, dtype=np.float64) for view in (content, geo)]
         self.maps_ = [
             Nystroem(kernel="rbf", gamma=_median_gamma(view, self.seed),
@@ -254,9 +258,11 @@ class KernelCCA:
         return features @ self.weights_[view]
 
     def transform_content(self, content: np.ndarray) -> np.ndarray:
+        """The content view's canonical variates."""
         return self._transform(0, content)
 
     def transform_geo(self, geo: np.ndarray) -> np.ndarray:
+        """The geography view's canonical variates."""
         return self._transform(1, geo)
 
 
@@ -272,6 +278,7 @@ class ContentProjection:
         self.seed = seed
 
     def fit(self, X: np.ndarray) -> ContentProjection:
+        """Fit the standardisation and the PCA on a sample of the rows."""
         sample = np.asarray(X[_sample(len(X), self.sample_size, self.seed)], dtype=np.float64)
         mean, scale = sample.mean(axis=0), sample.std(axis=0)
         scale[scale == 0] = 1.0
@@ -285,6 +292,7 @@ class ContentProjection:
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        """The rows in the fitted space, float32."""
         out = np.empty((len(X), self.weights_.shape[1]), dtype=np.float32)
         for start in range(0, len(X), _CHUNK):
             block = np.asarray(X[start:start + _CHUNK], dtype=np.float32)
@@ -310,6 +318,7 @@ class PaperClustering:
         self.settings = settings
 
     def fit(self, X: np.ndarray, coordinates: np.ndarray) -> PaperClustering:
+        """Cluster the posts: sets labels_, xy_, n_clusters_, centroids_ and parameters_."""
         s = self.settings
         X, coordinates = _check_inputs(X, coordinates, MIN_POSTS)
         if len(X) > s.max_posts:
@@ -332,7 +341,7 @@ class PaperClustering:
         self.n_clusters_ = int(self.labels_.max()) + 1
         self.centroids_ = np.stack([self.xy_[self.labels_ == c].mean(axis=0) for c in range(self.n_clusters_)])
         self.parameters_: dict[str, Any] = {
-            "method": "paper", "settings": asdict(s), "posts": len(X),
+            "method": "paper", "settings": s.as_dict(), "posts": len(X),
             "pca_components": int(self.pca_.n_components_),
             "explained_variance": float(self.pca_.explained_variance_ratio_.sum()),
             "perplexity": float(min(s.perplexity, (len(X) - 1) / 3)),
@@ -392,6 +401,7 @@ class ScalableClustering:
         self.settings = settings
 
     def fit(self, X: np.ndarray, coordinates: np.ndarray) -> ScalableClustering:
+        """Cluster the posts: sets labels_, xy_, n_clusters_, micro-clusters and parameters_."""
         s = self.settings
         X, coordinates = _check_inputs(X, coordinates, MIN_POSTS)
         self.projection_ = ContentProjection(s.variance, s.max_components, s.pca_sample, s.seed).fit(X)
@@ -425,7 +435,7 @@ class ScalableClustering:
         self.micro_xy_, self.jitter_ = self._layout()
         self.xy_ = self._place(micro)
         self.parameters_: dict[str, Any] = {
-            "method": "default", "settings": asdict(s), "posts": len(X),
+            "method": "default", "settings": s.as_dict(), "posts": len(X),
             "pca_components": int(self.projection_.weights_.shape[1]),
             "explained_variance": self.projection_.explained_variance_ratio_,
             "fraction_with_coordinates": float(has.mean()),
@@ -497,12 +507,7 @@ def make_clusterer(method: str, **overrides: Any) -> PaperClustering | ScalableC
     if method not in METHODS:
         raise ValueError(f"unknown clustering method {method!r}; choose from {', '.join(METHODS)}")
     settings_class, clusterer_class = METHODS[method]
-    known = {field.name for field in fields(settings_class)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(unknown)} for method {method!r}; "
-                         f"settings: {', '.join(sorted(known))}")
-    return clusterer_class(settings_class(**overrides))
+    return clusterer_class(settings_class.from_dict(overrides))
 
 
 def silhouette(X: np.ndarray, labels: np.ndarray, sample_size: int = 10_000, seed: int = 13) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -19,14 +19,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.encoders import RecurrentEncoder, ResNetImageEncoder
+from models.settings import Settings
 from models.text import stop_words
-from models.training import Arrays, autocast, predict, row_count, select_device, to_batch
+from models.training import Arrays, TrainSettings, autocast, predict, row_count, select_device, to_batch
 
 INPUTS = ("images", "has_image", "tokens", "has_text")
 
 
 @dataclass(frozen=True)
-class AutoencoderConfig:
+class CorrNetSettings(Settings):
     """The paper's sizes: grey 158 px images, 64 units in every conv layer, 32 in every LSTM layer.
 
     code_size: the joint hidden layer; the paper does not give it, 64 matches the width of the image features.
@@ -55,7 +56,7 @@ class AutoencoderConfig:
         sizes = (self.image_size, self.channels, self.conv_width, self.conv_stages, self.lstm_hidden, self.code_size,
                  self.max_tokens, self.content_words)
         if min(sizes) < 1:
-            raise ValueError("every size of an AutoencoderConfig must be at least 1")
+            raise ValueError("every size of the CorrNet settings must be at least 1")
         if self.image_size < 16:
             raise ValueError(f"image_size must be at least 16 pixels, got {self.image_size}")
         if min(self.correlation_weight, self.image_weight, self.text_weight) < 0:
@@ -65,6 +66,23 @@ class AutoencoderConfig:
     def halvings(self) -> int:
         """How often the image encoder halves the image: once in the stem from 64 px, once per later stage."""
         return self.conv_stages - 1 + (1 if self.image_size >= 64 else 0)
+
+
+@dataclass(frozen=True)
+class AutoencoderSettings(Settings):
+    """The network (paper 000's sizes by default), its training (RMSprop, lr 0.001) and the word vectors.
+
+    Word vectors: word2vec trained from scratch on the training posts (the paper used pretrained 400-d Twitter
+    vectors; `word_vectors` takes such a file from a local path, word2vec text or binary format).
+    """
+
+    model: CorrNetSettings = field(default_factory=CorrNetSettings)
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(
+        epochs=20, batch_size=32, learning_rate=0.001, optimizer="rmsprop", patience=4))
+    word_dimensions: int = 400
+    word_epochs: int = 20
+    word_min_count: int = 2
+    word_vectors: str | None = None
 
 
 class CorrNetAutoencoder(nn.Module):
@@ -78,7 +96,7 @@ class CorrNetAutoencoder(nn.Module):
 
     def __init__(
         self,
-        config: AutoencoderConfig,
+        settings: CorrNetSettings,
         vocabulary_size: int,
         word_dimensions: int,
         content_vocabulary_size: int,
@@ -88,30 +106,30 @@ class CorrNetAutoencoder(nn.Module):
         if initial_vectors is not None and initial_vectors.shape != (vocabulary_size, word_dimensions):
             raise ValueError(f"initial_vectors must be {vocabulary_size} x {word_dimensions}, "
                              f"got {' x '.join(map(str, initial_vectors.shape))}")
-        self.config = config
-        width = config.conv_width
+        self.settings = settings
+        width = settings.conv_width
         self.image_encoder = ResNetImageEncoder(
-            config.channels, (width,) * config.conv_stages, image_size=config.image_size, augment=False
+            settings.channels, (width,) * settings.conv_stages, image_size=settings.image_size, augment=False
         )
         self.text_encoder = RecurrentEncoder(
-            vocabulary_size, word_dimensions, config.lstm_hidden, "lstm", dropout=0.0, initial_vectors=initial_vectors
+            vocabulary_size, word_dimensions, settings.lstm_hidden, "lstm", dropout=0.0, initial_vectors=initial_vectors
         )
-        if initial_vectors is not None and config.freeze_word_vectors:
+        if initial_vectors is not None and settings.freeze_word_vectors:
             self.text_encoder.embedding.weight.requires_grad_(False)
-        self.image_projection = nn.Linear(self.image_encoder.output_dim, config.code_size, bias=False)
-        self.text_projection = nn.Linear(self.text_encoder.output_dim, config.code_size, bias=False)
-        self.code_bias = nn.Parameter(torch.zeros(config.code_size))
-        upsamplings = max(1, config.halvings)
-        self.grid = math.ceil(config.image_size / 2**upsamplings)
-        layers: list[nn.Module] = [nn.Linear(config.code_size, width * self.grid**2), nn.ReLU(),
+        self.image_projection = nn.Linear(self.image_encoder.output_dim, settings.code_size, bias=False)
+        self.text_projection = nn.Linear(self.text_encoder.output_dim, settings.code_size, bias=False)
+        self.code_bias = nn.Parameter(torch.zeros(settings.code_size))
+        upsamplings = max(1, settings.halvings)
+        self.grid = math.ceil(settings.image_size / 2**upsamplings)
+        layers: list[nn.Module] = [nn.Linear(settings.code_size, width * self.grid**2), nn.ReLU(),
                                    nn.Unflatten(1, (width, self.grid, self.grid))]
         for step in range(upsamplings):
             last = step == upsamplings - 1
-            layers.append(nn.ConvTranspose2d(width, config.channels if last else width, 4, 2, 1))
+            layers.append(nn.ConvTranspose2d(width, settings.channels if last else width, 4, 2, 1))
             if not last:
                 layers.append(nn.ReLU())
         self.image_decoder = nn.Sequential(*layers)
-        self.text_decoder = nn.Linear(config.code_size, content_vocabulary_size)
+        self.text_decoder = nn.Linear(settings.code_size, content_vocabulary_size)
 
     def encode_views(
         self, images: torch.Tensor, has_image: torch.Tensor, tokens: torch.Tensor, has_text: torch.Tensor
@@ -130,7 +148,7 @@ class CorrNetAutoencoder(nn.Module):
 
     def decode_images(self, codes: torch.Tensor) -> torch.Tensor:
         """Pixels in [0, 1], N x channels x image_size x image_size."""
-        size = self.config.image_size
+        size = self.settings.image_size
         grid = self.image_decoder(codes)
         return torch.sigmoid(F.interpolate(grid, size=(size, size), mode="bilinear", align_corners=False))
 
@@ -218,11 +236,11 @@ def mean_correlation(first: torch.Tensor, second: torch.Tensor, eps: float = 1e-
     return (covariance / scale).mean()
 
 
-def _objective(config: AutoencoderConfig, errors: _Errors) -> dict[str, torch.Tensor]:
+def _objective(settings: CorrNetSettings, errors: _Errors) -> dict[str, torch.Tensor]:
     """The objective's terms and their weighted total."""
     image, text = _mean(errors.image_sum, errors.image_count), _text_error(errors)
     correlation = mean_correlation(errors.image_codes, errors.text_codes)
-    total = config.image_weight * image + config.text_weight * text - config.correlation_weight * correlation
+    total = settings.image_weight * image + settings.text_weight * text - settings.correlation_weight * correlation
     return {"image_mse": image, "text_mse": text, "correlation": correlation, "total": total}
 
 
@@ -231,7 +249,7 @@ def corrnet_loss(model: CorrNetAutoencoder, batch: dict[str, torch.Tensor]) -> t
 
     A view absent from a post is never reconstructed; the correlation is taken over the posts with both views.
     """
-    return _objective(model.config, _errors(model, batch))["total"]
+    return _objective(model.settings, _errors(model, batch))["total"]
 
 
 @torch.no_grad()
@@ -254,7 +272,7 @@ def reconstruction_error(
     summed = _Errors(*(sum(getattr(errors, name) for errors in batches) for name in _Errors._fields[:6]),
                      image_codes=torch.cat([errors.image_codes for errors in batches]),
                      text_codes=torch.cat([errors.text_codes for errors in batches]))
-    return {name: float(value) for name, value in _objective(model.config, summed).items()}
+    return {name: float(value) for name, value in _objective(model.settings, summed).items()}
 
 
 def embed(model: CorrNetAutoencoder, arrays: Arrays, batch_size: int = 256, device: str | torch.device = "auto"

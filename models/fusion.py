@@ -12,12 +12,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from models.settings import Settings
+
 VARIANTS = ("image", "text", "late", "early", "joint", "common")
 UNIMODAL = ("image", "text")
 
 
 @dataclass(frozen=True)
-class FusionConfig:
+class FusionClassifierSettings(Settings):
     """Defaults from the paper's Table 3: h = 100, g = 3 negatives, main-task weight lambda = 3, max fusion."""
 
     variant: str
@@ -45,12 +47,14 @@ def _head(input_dim: int, hidden: int, classes: int, dropout: float) -> nn.Modul
 class FusionClassifier(nn.Module):
     """One of the six variants over a text encoder and an image encoder (each an nn.Module with output_dim)."""
 
-    def __init__(self, config: FusionConfig, text_encoder: nn.Module | None, image_encoder: nn.Module | None) -> None:
+    def __init__(
+        self, settings: FusionClassifierSettings, text_encoder: nn.Module | None, image_encoder: nn.Module | None
+    ) -> None:
         super().__init__()
-        self.config = config
+        self.settings = settings
         # Per-class weights of the classification loss (ones unless set_class_weights is called before training).
-        self.register_buffer("class_weights", torch.ones(config.classes))
-        variant = config.variant
+        self.register_buffer("class_weights", torch.ones(settings.classes))
+        variant = settings.variant
         if variant != "image" and text_encoder is None:
             raise ValueError(f"variant {variant!r} needs a text encoder")
         if variant != "text" and image_encoder is None:
@@ -67,11 +71,11 @@ class FusionClassifier(nn.Module):
             self.image_projection = nn.Linear(image_dim, text_dim)
             self.text_projection = nn.Linear(text_dim, text_dim)
         if variant == "late":
-            self.text_head = _head(text_dim, config.hidden, config.classes, config.dropout)
-            self.image_head = _head(image_dim, config.hidden, config.classes, config.dropout)
+            self.text_head = _head(text_dim, settings.hidden, settings.classes, settings.dropout)
+            self.image_head = _head(image_dim, settings.hidden, settings.classes, settings.dropout)
         else:
             fused_dim = {"image": image_dim, "text": text_dim, "early": image_dim + text_dim}.get(variant, text_dim)
-            self.head = _head(fused_dim, config.hidden, config.classes, config.dropout)
+            self.head = _head(fused_dim, settings.hidden, settings.classes, settings.dropout)
 
     def modality_vectors(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The text vector and the (projected, for joint and common) image vector of every post."""
@@ -92,7 +96,7 @@ class FusionClassifier(nn.Module):
     ) -> torch.Tensor:
         has_text = batch["has_text"].unsqueeze(-1)
         has_image = batch["has_image"].unsqueeze(-1)
-        variant = self.config.variant
+        variant = self.settings.variant
         if variant == "late":
             # Two classifiers; the product of the probabilities of the modalities present.
             text_scores = F.log_softmax(self.text_head(text), -1)
@@ -113,7 +117,7 @@ class FusionClassifier(nn.Module):
         self, text: torch.Tensor, image: torch.Tensor, has_text: torch.Tensor, has_image: torch.Tensor
     ) -> torch.Tensor:
         """Component-wise max (or mean) over the modalities present; zeros when neither is."""
-        if self.config.pooling == "mean":
+        if self.settings.pooling == "mean":
             count = (has_text.float() + has_image.float()).clamp(min=1)
             return (text * has_text + image * has_image) / count
         stacked = torch.stack(
@@ -124,24 +128,24 @@ class FusionClassifier(nn.Module):
 
     def set_class_weights(self, labels: torch.Tensor) -> None:
         """Weigh each class by n / (classes x its count), so rare classes count as much as common ones."""
-        counts = torch.bincount(labels, minlength=self.config.classes).float().clamp(min=1)
-        self.class_weights.copy_(counts.sum() / (self.config.classes * counts))
+        counts = torch.bincount(labels, minlength=self.settings.classes).float().clamp(min=1)
+        self.class_weights.copy_(counts.sum() / (self.settings.classes * counts))
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Negative log-likelihood; `common` adds the auxiliary ranking loss (paper eq. 14)."""
         text, image = self.modality_vectors(batch)
         labels = batch["label"]
-        config = self.config
-        if config.variant == "late":
+        settings = self.settings
+        if settings.variant == "late":
             weights = self.class_weights
             text_loss = F.nll_loss(F.log_softmax(self.text_head(text), -1), labels, weights, reduction="none")
             image_loss = F.nll_loss(F.log_softmax(self.image_head(image), -1), labels, weights, reduction="none")
             return (text_loss * batch["has_text"] + image_loss * batch["has_image"]).mean()
         main = F.nll_loss(self._log_probabilities(batch, text, image), labels, self.class_weights)
-        if config.variant != "common":
+        if settings.variant != "common":
             return main
-        return config.main_task_weight * main + ranking_loss(
-            image, text, labels, batch["has_image"], batch["has_text"], config.negatives
+        return settings.main_task_weight * main + ranking_loss(
+            image, text, labels, batch["has_image"], batch["has_text"], settings.negatives
         )
 
 

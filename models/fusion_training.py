@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,10 +17,11 @@ from models.encoders import (
     ResNetImageEncoder,
     SentencePlusBagEncoder,
 )
-from models.fusion import FusionClassifier, FusionConfig
+from models.fusion import FusionClassifier, FusionClassifierSettings
 from models.metrics import classification_scores
+from models.settings import Settings
 from models.text import CLASSIFIER_TOKENIZER, Vocabulary
-from models.training import FitResult, TrainConfig, fit, predict
+from models.training import FitResult, TrainSettings, fit, predict
 
 TEXT_ENCODER_CHOICES = ("bag-max", "bag-mean", "gru", "lstm", "minilm", "minilm+bag")
 SENTENCE_ENCODERS = ("minilm", "minilm+bag")
@@ -28,7 +29,7 @@ CONDITIONS = ("both", "image_only", "text_only")
 
 
 @dataclass(frozen=True)
-class FusionSettings:
+class FusionSettings(Settings):
     """Everything that shapes a fusion model; stored with every model in the registry.
 
     With share_image_encoder the four fusions read the frozen image vectors of the trained `image` classifier
@@ -51,25 +52,13 @@ class FusionSettings:
     pooling: str = "max"
     share_image_encoder: bool = True
     image_backbone: str | None = None
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40, learning_rate=0.003, patience=10))
-    image_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=25, learning_rate=0.001, patience=8))
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(epochs=40, learning_rate=0.003, patience=10))
+    image_train: TrainSettings = field(
+        default_factory=lambda: TrainSettings(epochs=25, learning_rate=0.001, patience=8))
 
     def __post_init__(self) -> None:
         if self.text_encoder not in TEXT_ENCODER_CHOICES:
             raise ValueError(f"text encoder must be one of {', '.join(TEXT_ENCODER_CHOICES)}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> FusionSettings:
-        values = dict(values)
-        for name in ("train", "image_train"):
-            if isinstance(values.get(name), dict):
-                values[name] = TrainConfig(**values[name])
-        if "image_widths" in values:
-            values["image_widths"] = tuple(values["image_widths"])
-        return cls(**values)
 
 
 def tokenize_texts(texts: Sequence[str | None], ngrams: int = 1) -> list[list[str]]:
@@ -98,8 +87,8 @@ def build_model(
     `backbone` is a pretrained image network (settings.image_backbone, loaded by the caller) used frozen in
     place of the CNN trained from scratch.
     """
-    config = FusionConfig(variant, classes, settings.hidden, settings.dropout, settings.negatives,
-                          settings.main_task_weight, settings.pooling)
+    head = FusionClassifierSettings(variant, classes, settings.hidden, settings.dropout, settings.negatives,
+                                    settings.main_task_weight, settings.pooling)
     text_encoder: torch.nn.Module | None = None
     if variant != "image":
         if settings.text_encoder == "minilm+bag":
@@ -125,7 +114,7 @@ def build_model(
         else:
             image_encoder = ResNetImageEncoder(settings.channels, settings.image_widths,
                                                image_size=settings.image_size)
-    return FusionClassifier(config, text_encoder, image_encoder)
+    return FusionClassifier(head, text_encoder, image_encoder)
 
 
 def subset(arrays: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -155,6 +144,7 @@ def _masked(arrays: dict[str, Any], condition: str) -> dict[str, Any]:
 
 
 def class_probabilities(model: FusionClassifier, arrays: dict[str, Any], device: str = "auto") -> np.ndarray:
+    """Probabilities of the classes, (posts, classes)."""
     return np.exp(predict(model, arrays, device=device))
 
 
@@ -177,7 +167,7 @@ def train_classifier(
     model: FusionClassifier,
     arrays: dict[str, np.ndarray],
     split: np.ndarray,
-    config: TrainConfig,
+    settings: TrainSettings,
     save_checkpoint: Callable[[dict[str, Any]], None] | None = None,
     resume_from: dict[str, Any] | None = None,
     balanced_classes: bool = False,
@@ -198,11 +188,11 @@ def train_classifier(
         # Macro-F1 rather than accuracy: on a small, skewed validation split a model that only predicts the
         # majority class can win on accuracy; and rather than the log-likelihood, which peaks in the first
         # epochs, before the model has learnt to separate the classes.
-        predicted = predict(current, {k: v for k, v in val.items() if k != "label"}, device=config.device).argmax(1)
-        return classification_scores(val_labels, predicted, int(model.config.classes))["macro_f1"]
+        predicted = predict(current, {k: v for k, v in val.items() if k != "label"}, device=settings.device).argmax(1)
+        return classification_scores(val_labels, predicted, int(model.settings.classes))["macro_f1"]
 
-    return fit(model, train, lambda m, batch: m.loss(batch), validation_macro_f1, config, save_checkpoint,
-               resume_from, description=f"{model.config.variant}")
+    return fit(model, train, lambda m, batch: m.loss(batch), validation_macro_f1, settings, save_checkpoint,
+               resume_from, description=f"{model.settings.variant}")
 
 
 def image_vectors(image_classifier: FusionClassifier, pixels: np.ndarray, device: str = "auto") -> np.ndarray:

@@ -8,7 +8,7 @@ the word space is only ever queried by direction (cosine), never by length.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,37 +18,26 @@ from torch.nn import functional as F
 
 from models.encoders import ResNetImageEncoder
 from models.fusion_training import subset
-from models.training import Arrays, FitResult, TrainConfig, fit, predict
+from models.settings import Settings
+from models.training import Arrays, FitResult, TrainSettings, fit, predict
 
 LOSS = "1 - cosine similarity"
 
 
 @dataclass(frozen=True)
-class RegressionSettings:
+class RegressionSettings(Settings):
     """Image shape, CNN widths and the training loop's settings; `train.epochs` defaults to 10."""
 
     image_size: int = 64
     channels: int = 3
     widths: tuple[int, ...] = (32, 64, 128)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10))
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(epochs=10))
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 (grey) or 3 (colour), got {self.channels}")
         if self.image_size < 8:
             raise ValueError(f"image_size must be at least 8 pixels, got {self.image_size}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "widths": list(self.widths)}
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RegressionSettings:
-        """Settings from a plain dict (missing keys keep their defaults; `train` may be partial)."""
-        values = dict(values)
-        train = TrainConfig(**{**asdict(cls().train), **values.pop("train", {})})
-        if "widths" in values:
-            values["widths"] = tuple(values["widths"])
-        return cls(**values, train=train)
 
 
 class ImageRegressor(nn.Module):
@@ -61,6 +50,7 @@ class ImageRegressor(nn.Module):
         self.output_dim = output_dim
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Word-space vectors of a batch of images."""
         return self.head(self.encoder(images))
 
 
@@ -86,7 +76,7 @@ def train_regressor(
     model: ImageRegressor,
     arrays: Arrays,
     split: np.ndarray,
-    config: TrainConfig,
+    settings: TrainSettings,
     save_checkpoint: Callable[[dict[str, Any]], None] | None = None,
     resume_from: dict[str, Any] | None = None,
 ) -> FitResult:
@@ -102,11 +92,11 @@ def train_regressor(
     val_targets = np.asarray(val["target"][np.arange(len(val_rows))])
 
     def mean_validation_cosine(current: nn.Module) -> float:
-        outputs = project_images(current, val["image"], device=config.device)
+        outputs = project_images(current, val["image"], device=settings.device)
         return float(row_cosines(outputs, val_targets).mean())
 
     return fit(model, subset(arrays, train_rows), lambda m, batch: cosine_loss(m(batch["image"]), batch["target"]),
-               mean_validation_cosine, config, save_checkpoint, resume_from, description="image regression")
+               mean_validation_cosine, settings, save_checkpoint, resume_from, description="image regression")
 
 
 def retrieval_ranks(image_vectors: np.ndarray, caption_vectors: np.ndarray) -> np.ndarray:

@@ -15,12 +15,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from models.settings import Settings
+
 Arrays = Mapping[str, np.ndarray]
 """Column name -> array with one row per sample (numpy arrays or memory maps; sliced per batch)."""
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainSettings(Settings):
     """How to fit a model; `patience` epochs without a better validation score stop training."""
 
     epochs: int = 30
@@ -51,6 +53,8 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 
 @dataclass
 class EpochReport:
+    """One epoch: its training loss, validation score and speed."""
+
     epoch: int
     train_loss: float
     validation_score: float
@@ -69,6 +73,7 @@ class FitResult:
     stopped_early: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        """A JSON-shaped dict (the registry's `metrics.fit`)."""
         return {**asdict(self), "history": [asdict(report) for report in self.history]}
 
 
@@ -82,6 +87,7 @@ def select_device(preference: str = "auto") -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's generators."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -94,6 +100,7 @@ def to_batch(arrays: Arrays, index: np.ndarray, device: torch.device) -> dict[st
 
 
 def row_count(arrays: Arrays) -> int:
+    """The arrays' common number of rows (an error when they differ)."""
     counts = {len(array) for array in arrays.values()}
     if len(counts) != 1:
         raise ValueError(f"every array needs the same number of rows, got {sorted(counts)}")
@@ -110,7 +117,7 @@ def fit(
     train: Arrays,
     loss_fn: Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor],
     validation_score: Callable[[nn.Module], float],
-    config: TrainConfig,
+    settings: TrainSettings,
     save_checkpoint: Callable[[dict[str, Any]], None] | None = None,
     resume_from: dict[str, Any] | None = None,
     description: str = "training",
@@ -120,13 +127,13 @@ def fit(
     `validation_score(model)` is higher-is-better. `save_checkpoint` receives the whole state after every epoch;
     passing that state back as `resume_from` continues exactly where it stopped.
     """
-    device = select_device(config.device)
+    device = select_device(settings.device)
     if device.type == "cpu":
-        torch.set_num_threads(config.threads or max(1, os.cpu_count() or 1))
-    seed_everything(config.seed)
+        torch.set_num_threads(settings.threads or max(1, os.cpu_count() or 1))
+    seed_everything(settings.seed)
     model.to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = OPTIMIZERS[config.optimizer](trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = OPTIMIZERS[settings.optimizer](trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     samples = row_count(train)
     result = FitResult(best_epoch=0, best_score=float("-inf"), device=str(device))
     best_weights = copy.deepcopy(model.state_dict())
@@ -142,27 +149,28 @@ def fit(
         result.best_epoch, result.best_score = resume_from["best_epoch"], resume_from["best_score"]
         result.history = [EpochReport(**report) for report in resume_from["history"]]
         start_epoch, epochs_without_gain = resume_from["epoch"] + 1, resume_from["epochs_without_gain"]
-        if epochs_without_gain >= config.patience:
-            start_epoch = config.epochs + 1
+        if epochs_without_gain >= settings.patience:
+            start_epoch = settings.epochs + 1
             result.stopped_early = True
 
-    for epoch in range(start_epoch, config.epochs + 1):
+    for epoch in range(start_epoch, settings.epochs + 1):
         started = time.perf_counter()
         # The order of an epoch depends on the seed and the epoch only, so a resumed run sees the same batches.
-        order = np.random.default_rng((config.seed, epoch)).permutation(samples)
-        torch.manual_seed(config.seed * 100_003 + epoch)
+        order = np.random.default_rng((settings.seed, epoch)).permutation(samples)
+        torch.manual_seed(settings.seed * 100_003 + epoch)
         model.train()
-        total, batches = 0.0, range(0, samples, config.batch_size)
-        bar = tqdm(batches, desc=f"{description} epoch {epoch}", leave=False, disable=None if config.progress else True)
+        total, batches = 0.0, range(0, samples, settings.batch_size)
+        bar = tqdm(batches, desc=f"{description} epoch {epoch}", leave=False,
+                   disable=None if settings.progress else True)
         for begin in bar:
-            batch = to_batch(train, order[begin : begin + config.batch_size], device)
+            batch = to_batch(train, order[begin : begin + settings.batch_size], device)
             optimizer.zero_grad(set_to_none=True)
             with autocast(device):
                 loss = loss_fn(model, batch)
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * len(batch[next(iter(batch))])
-            bar.set_postfix(loss=f"{total / min(samples, begin + config.batch_size):.4f}")
+            bar.set_postfix(loss=f"{total / min(samples, begin + settings.batch_size):.4f}")
         model.eval()
         with torch.no_grad():
             score = float(validation_score(model))
@@ -173,7 +181,7 @@ def fit(
             best_weights = copy.deepcopy(model.state_dict())
         else:
             epochs_without_gain += 1
-        if config.progress:
+        if settings.progress:
             tqdm.write(f"{description}: epoch {epoch} loss {total / samples:.4f} validation {score:.4f}")
         if save_checkpoint is not None:
             save_checkpoint(
@@ -188,7 +196,7 @@ def fit(
                     "history": [asdict(report) for report in result.history],
                 }
             )
-        if epochs_without_gain >= config.patience:
+        if epochs_without_gain >= settings.patience:
             result.stopped_early = True
             break
     model.load_state_dict(best_weights)

@@ -13,9 +13,11 @@ from gensim.models import KeyedVectors, TfidfModel, Word2Vec
 from openTSNE import TSNE
 from scipy import sparse
 
+from models.settings import Settings
+
 
 @dataclass(frozen=True)
-class WordSpaceConfig:
+class WordSpaceSettings(Settings):
     """Word2Vec settings; the defaults are paper 001's (300-d, window 8, 50 epochs).
 
     skip_gram: False trains CBOW, gensim's default and so what the paper (which names no algorithm) ran; CBOW is
@@ -63,6 +65,7 @@ class WordSpace:
 
     @property
     def dimensions(self) -> int:
+        """The vectors' size."""
         return self.vectors.vector_size
 
     def caption_vectors(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -113,20 +116,22 @@ class WordSpace:
             raise UnknownWords(missing, {word: difflib.get_close_matches(word, vocabulary, n=3) for word in missing})
 
 
-def train_word_space(token_lists: Sequence[Sequence[str]], config: WordSpaceConfig = WordSpaceConfig()) -> WordSpace:
+def train_word_space(
+    token_lists: Sequence[Sequence[str]], settings: WordSpaceSettings = WordSpaceSettings()
+) -> WordSpace:
     """Train Word2Vec on the tokenised captions and gensim's TF-IDF model (IDF = log2(N / df)) on the same corpus."""
     dictionary = Dictionary(token_lists)
-    if not any(count >= config.min_count for count in dictionary.cfs.values()):
-        raise ValueError(f"no word occurs at least min_count={config.min_count} times in the corpus")
+    if not any(count >= settings.min_count for count in dictionary.cfs.values()):
+        raise ValueError(f"no word occurs at least min_count={settings.min_count} times in the corpus")
     model = Word2Vec(
         sentences=token_lists,
-        vector_size=config.dimensions,
-        window=config.window,
-        epochs=config.epochs,
-        min_count=config.min_count,
-        workers=config.workers,
-        seed=config.seed,
-        sg=int(config.skip_gram),
+        vector_size=settings.dimensions,
+        window=settings.window,
+        epochs=settings.epochs,
+        min_count=settings.min_count,
+        workers=settings.workers,
+        seed=settings.seed,
+        sg=int(settings.skip_gram),
     )
     idfs = TfidfModel(dictionary=dictionary).idfs
     keyed = model.wv
@@ -166,7 +171,7 @@ def top_words_by_language(
     if len(token_lists) != len(languages):
         raise ValueError(f"{len(token_lists)} token lists but {len(languages)} languages")
     counters: dict[str, Counter[str]] = {}
-    for tokens, language in zip(token_lists, languages):
+    for tokens, language in zip(token_lists, languages, strict=True):
         counters.setdefault(language, Counter()).update(set(tokens).difference(exclude))
     return {
         language: sorted(counters[language].items(), key=lambda pair: (-pair[1], pair[0]))[:top]

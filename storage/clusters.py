@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from storage.home import Home
 from storage.warehouse import transaction
 
 CLUSTERER_FILE = "clusterer.pkl"
@@ -169,6 +170,7 @@ def add_assignments(con: duckdb.DuckDBPyConnection, run: str, assignments: pa.Ta
 
 
 def set_report_path(con: duckdb.DuckDBPyConnection, run: str, report_path: str) -> None:
+    """Record where the run's report was written (relative to the home)."""
     con.execute("UPDATE cluster_runs SET report_path = ? WHERE run = ?", [report_path, run])
 
 
@@ -182,6 +184,7 @@ def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def cluster_run(con: duckdb.DuckDBPyConnection, run: str) -> dict[str, Any] | None:
+    """A run's row (parameters parsed), or None."""
     rows = _rows(con.execute("SELECT * FROM cluster_runs WHERE run = ?", [run]))
     if not rows:
         return None
@@ -198,23 +201,14 @@ def latest_run(con: duckdb.DuckDBPyConnection, method: str | None = None) -> str
     return rows[0][0] if rows else None
 
 
-def cluster_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[str, Any]]:
-    return _rows(con.execute(
-        "SELECT run, method, model_id, posts, n_clusters, silhouette, label_task, ari, nmi, assigned_since_fit, "
-        "created_at, report_path FROM cluster_runs ORDER BY created_at DESC, run LIMIT ?", [limit]))
-
-
 def clusters_of(con: duckdb.DuckDBPyConnection, run: str) -> list[dict[str, Any]]:
+    """A run's clusters, largest first."""
     return _rows(con.execute("SELECT * FROM clusters WHERE run = ? ORDER BY size DESC, cluster_id", [run]))
 
 
-def clusterer_dir(home: Path, run: str) -> Path:
-    return home / "clusters" / run
-
-
-def save_clusterer(home: Path, run: str, clusterer: object) -> Path:
+def save_clusterer(home: Home, run: str, clusterer: object) -> Path:
     """Pickle the fitted clusterer (written whole or not at all); returns its path."""
-    path = clusterer_dir(home, run) / CLUSTERER_FILE
+    path = home.clusterers / run / CLUSTERER_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{CLUSTERER_FILE}.{os.getpid()}.partial")
     with partial.open("wb") as handle:
@@ -223,21 +217,23 @@ def save_clusterer(home: Path, run: str, clusterer: object) -> Path:
     return path
 
 
-def clusterer_exists(home: Path, relative_path: str | None) -> bool:
-    return relative_path is not None and (home / relative_path).is_file()
+def clusterer_exists(home: Home, relative_path: str | None) -> bool:
+    """Whether the fitted clusterer a run names is still on disk."""
+    return relative_path is not None and home.path(relative_path).is_file()
 
 
-def load_clusterer(home: Path, relative_path: str) -> Any:
+def load_clusterer(home: Home, relative_path: str) -> Any:
     """The fitted clusterer saved by this postatlas home (pickle: load only files postatlas wrote)."""
-    path = home / relative_path
+    path = home.path(relative_path)
     if not path.exists():
         raise FileNotFoundError(f"the fitted clusterer {path} is missing: refit with `postatlas cluster`")
     with path.open("rb") as handle:
         return pickle.load(handle)
 
 
-def save_report(path: Path, html: str) -> Path:
-    """Write an HTML report atomically."""
+def save_report(home: Home, run: str, html: str) -> Path:
+    """Write a run's HTML report atomically as reports/clusters/<run>.html; returns its path."""
+    path = home.reports / "clusters" / f"{run}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.write_text(html, encoding="utf-8")

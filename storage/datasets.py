@@ -12,19 +12,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from storage.home import Home
+
 POSTS, META = "posts.parquet", "meta.json"
 
 
-def datasets_root(home: Path) -> Path:
-    return home / "datasets"
-
-
-def image_cache(home: Path) -> Path:
-    return home / "cache" / "images"
-
-
-def write_dataset(directory: Path, posts: pa.Table, meta: dict[str, Any]) -> Path:
-    """Write a snapshot whole (a temporary folder renamed into place); an existing one is kept as is."""
+def write_dataset(home: Home, name: str, posts: pa.Table, meta: dict[str, Any]) -> Path:
+    """Write the snapshot `name` whole (a temporary folder renamed into place); an existing one is kept as is."""
+    directory = home.datasets / name
     if (directory / META).exists():
         return directory
     partial = directory.with_name(f"{directory.name}.partial-{os.getpid()}")
@@ -40,12 +35,14 @@ def write_dataset(directory: Path, posts: pa.Table, meta: dict[str, Any]) -> Pat
 
 
 def read_dataset(directory: Path) -> tuple[pa.Table, dict[str, Any]]:
+    """A snapshot's posts and metadata."""
     if not (directory / META).exists():
         raise FileNotFoundError(f"no dataset snapshot at {directory}: rerun the training flow")
     return pq.read_table(directory / POSTS), json.loads((directory / META).read_text())
 
 
 def cached_array(directory: Path, name: str) -> np.ndarray | None:
+    """An array saved next to the snapshot, memory-mapped, or None."""
     path = directory / f"{name}.npy"
     return np.load(path, mmap_mode="r") if path.exists() else None
 

@@ -16,37 +16,36 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from storage.home import Home
+
 PART_SUFFIX = ".parquet"
 EMPTY = ("(SELECT NULL::VARCHAR AS post_id, NULL::VARCHAR AS model_id, NULL::FLOAT[] AS vector, "
          "NULL::VARCHAR AS run_id WHERE false)")
 
 
-def embeddings_root(home: Path) -> Path:
-    return home / "embeddings"
+def _pattern(home: Home) -> str:
+    return str(home.embeddings / "*" / f"*{PART_SUFFIX}").replace("'", "''")
 
 
-def _pattern(home: Path) -> str:
-    return str(embeddings_root(home) / "*" / f"*{PART_SUFFIX}").replace("'", "''")
+def has_parts(home: Home) -> bool:
+    """Whether any model has embeddings on disk."""
+    return any(home.embeddings.glob(f"*/*{PART_SUFFIX}"))
 
 
-def has_parts(home: Path) -> bool:
-    return any(embeddings_root(home).glob(f"*/*{PART_SUFFIX}"))
-
-
-def refresh_view(con: duckdb.DuckDBPyConnection, home: Path) -> None:
+def refresh_view(con: duckdb.DuckDBPyConnection, home: Home) -> None:
     """Point the view `embeddings` (post_id, model_id, vector, run_id) at the Parquet files now present."""
     source = f"read_parquet('{_pattern(home)}', union_by_name = true)" if has_parts(home) else EMPTY
     con.execute(f"CREATE OR REPLACE VIEW embeddings AS SELECT post_id, model_id, vector, run_id FROM {source}")
 
 
-def part_names(home: Path, model_id: str) -> set[str]:
+def part_names(home: Home, model_id: str) -> set[str]:
     """The file names of a model's finished Parquet parts."""
-    return {part.name for part in (embeddings_root(home) / model_id).glob(f"*{PART_SUFFIX}")}
+    return {part.name for part in (home.embeddings / model_id).glob(f"*{PART_SUFFIX}")}
 
 
-def embedded_post_ids(home: Path, model_id: str, only_parts: set[str] | None = None) -> set[str]:
+def embedded_post_ids(home: Home, model_id: str, only_parts: set[str] | None = None) -> set[str]:
     """The posts this model has embedded (read from its Parquet files; only `only_parts` when given)."""
-    folder = embeddings_root(home) / model_id
+    folder = home.embeddings / model_id
     parts = sorted(folder.glob(f"*{PART_SUFFIX}"))
     if only_parts is not None:
         parts = [part for part in parts if part.name in only_parts]
@@ -56,12 +55,12 @@ def embedded_post_ids(home: Path, model_id: str, only_parts: set[str] | None = N
                .column("post_id").to_pylist())
 
 
-def write_part(home: Path, model_id: str, run_id: str, post_ids: list[str], vectors: np.ndarray) -> Path | None:
+def write_part(home: Home, model_id: str, run_id: str, post_ids: list[str], vectors: np.ndarray) -> Path | None:
     """Write one Parquet file of new embeddings, named by its posts (a retry never replaces another run's file);
     returns its path, None when there is nothing new."""
     if not post_ids:
         return None
-    folder = embeddings_root(home) / model_id
+    folder = home.embeddings / model_id
     folder.mkdir(parents=True, exist_ok=True)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     flat = pa.array(vectors.reshape(-1), pa.float32())
@@ -80,6 +79,6 @@ def write_part(home: Path, model_id: str, run_id: str, post_ids: list[str], vect
     return path
 
 
-def drop_model(home: Path, model_id: str) -> None:
+def drop_model(home: Home, model_id: str) -> None:
     """Remove a model's embeddings (its weights were retrained: the old vectors no longer belong to it)."""
-    shutil.rmtree(embeddings_root(home) / model_id, ignore_errors=True)
+    shutil.rmtree(home.embeddings / model_id, ignore_errors=True)

@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
+from storage.home import Home
+
 CHUNK = 512
 
 
@@ -39,25 +41,26 @@ def _cache_key(paths: Sequence[str | None], size: int, channels: int) -> str:
 
 
 def image_array(
-    home: Path,
+    home: Home,
     relative_paths: Sequence[str | None],
     size: int,
     channels: int,
-    cache_dir: Path | None,
+    cache: bool = False,
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(pixels (n, channels, size, size) uint8 memory map, present bool (n,)) for media paths relative to home.
 
-    A path of None, a missing file or a corrupt image gives a zero image and present False. The arrays are cached
-    under cache_dir by the list of paths and the shape, so every later call (and every model) reuses them;
-    without a cache_dir they are decoded into memory (prediction streams posts chunk by chunk that way).
+    A path of None, a missing file or a corrupt image gives a zero image and present False. With `cache` the arrays
+    are kept in the home's image cache by the list of paths and the shape, so every later call (and every model)
+    reuses them; without it they are decoded into memory (prediction streams posts chunk by chunk that way).
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 (grey) or 3 (colour), got {channels}")
-    if cache_dir is None:
+    if not cache:
         pixels = np.zeros((len(relative_paths), channels, size, size), dtype=np.uint8)
         present = _decode_into(home, relative_paths, size, channels, pixels, progress)
         return pixels, present
+    cache_dir = home.image_cache
     cache_dir.mkdir(parents=True, exist_ok=True)
     key = _cache_key(relative_paths, size, channels)
     pixels_file, present_file = cache_dir / f"images-{key}.npy", cache_dir / f"present-{key}.npy"
@@ -76,7 +79,7 @@ def image_array(
 
 
 def _decode_into(
-    home: Path, relative_paths: Sequence[str | None], size: int, channels: int, pixels: np.ndarray, progress: bool
+    home: Home, relative_paths: Sequence[str | None], size: int, channels: int, pixels: np.ndarray, progress: bool
 ) -> np.ndarray:
     """Decode every image into its row of `pixels`; returns which rows hold an image."""
     count = len(relative_paths)
@@ -84,7 +87,7 @@ def _decode_into(
 
     def decode(index: int) -> tuple[int, np.ndarray | None]:
         path = relative_paths[index]
-        return index, decode_square(home / path, size, channels) if path else None
+        return index, decode_square(home.path(path), size, channels) if path else None
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         bar = tqdm(total=count, desc=f"decoding images {size}px", unit="img", disable=None if progress else True, leave=False)

@@ -103,10 +103,12 @@ def register_model(
 
 
 def trained_model_exists(con: duckdb.DuckDBPyConnection, model_id: str) -> bool:
+    """Whether the registry holds this model id."""
     return bool(con.execute("SELECT count(*) FROM models WHERE model_id = ?", [model_id]).fetchall()[0][0])
 
 
 def model_row(con: duckdb.DuckDBPyConnection, model_id: str) -> dict[str, Any] | None:
+    """A model's registry row (config and metrics parsed), or None."""
     rows = con.execute("SELECT * FROM models WHERE model_id = ?", [model_id]).fetchall()
     if not rows:
         return None
@@ -114,6 +116,14 @@ def model_row(con: duckdb.DuckDBPyConnection, model_id: str) -> dict[str, Any] |
     row = dict(zip(names, rows[0], strict=True))
     row["config"], row["metrics"] = json.loads(row["config"]), json.loads(row["metrics"] or "{}")
     return row
+
+
+def newest_model_id(con: duckdb.DuckDBPyConnection, kind: str) -> str | None:
+    """The most recently registered model of a kind, or None."""
+    rows = con.execute(
+        "SELECT model_id FROM models WHERE kind = ? ORDER BY created_at DESC, model_id DESC LIMIT 1", [kind]
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def best_model_id(con: duckdb.DuckDBPyConnection, kind: str, task: str | None) -> str | None:

@@ -8,11 +8,14 @@ from typing import Any
 
 import torch
 
+from storage.home import Home
+
 CHECKPOINT, FINAL = "checkpoint.pt", "model.pt"
 
 
-def model_dir(home: Path, model_id: str) -> Path:
-    return home / "models" / model_id
+def model_dir(home: Home, model_id: str) -> Path:
+    """The folder of a model's files."""
+    return home.models / model_id
 
 
 def _atomic_save(state: dict[str, Any], path: Path) -> Path:
@@ -23,24 +26,25 @@ def _atomic_save(state: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def save_checkpoint(home: Path, model_id: str, state: dict[str, Any]) -> Path:
+def save_checkpoint(home: Home, model_id: str, state: dict[str, Any]) -> Path:
     """The state of the epoch that just ended (written whole or not at all)."""
     return _atomic_save(state, model_dir(home, model_id) / CHECKPOINT)
 
 
-def load_checkpoint(home: Path, model_id: str) -> dict[str, Any] | None:
+def load_checkpoint(home: Home, model_id: str) -> dict[str, Any] | None:
     """The last epoch's state of an interrupted training, or None."""
     path = model_dir(home, model_id) / CHECKPOINT
     return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
 
 
-def save_model(home: Path, model_id: str, state: dict[str, Any]) -> Path:
+def save_model(home: Home, model_id: str, state: dict[str, Any]) -> Path:
     """The trained model (weights, config, vocabulary); returns its path."""
     return _atomic_save(state, model_dir(home, model_id) / FINAL)
 
 
-def load_model(home: Path, checkpoint_path: str) -> dict[str, Any]:
-    path = home / checkpoint_path
+def load_model(home: Home, checkpoint_path: str) -> dict[str, Any]:
+    """A saved model's state from its path relative to the home (a clear error when the file is gone)."""
+    path = home.path(checkpoint_path)
     if not path.exists():
         raise FileNotFoundError(
             f"model file {path} is missing: retrain (`postatlas train ...`) or restore POSTATLAS_HOME/models"

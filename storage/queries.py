@@ -75,3 +75,12 @@ def model_scores(con: duckdb.DuckDBPyConnection, task: str | None = None) -> lis
         """,
         [task, task],
     ).fetchall()
+
+
+def clustering_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[tuple]:
+    """The newest clustering runs: run, method, posts, clusters, silhouette, ARI, NMI (3 decimals), label task,
+    posts assigned since the fit, when fitted."""
+    return con.execute(
+        "SELECT run, method, posts, n_clusters, round(silhouette, 3), round(ari, 3), round(nmi, 3), label_task, "
+        "assigned_since_fit, strftime(created_at, '%Y-%m-%d %H:%M') FROM cluster_runs "
+        "ORDER BY created_at DESC, run LIMIT ?", [limit]).fetchall()

@@ -1,4 +1,4 @@
-"""Reads and files of paper 001's word space: its posts, the newest models, cached image vectors, report paths."""
+"""Reads and files of paper 001's word space: its posts, cached image vectors, report paths."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from storage.home import Home
 from storage.model_store import model_dir
 
-REPORT_FOLDER = ("reports", "word-space")
+REPORT_FOLDER = "word-space"
 
 
 def word_space_posts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:
@@ -33,35 +34,27 @@ def word_space_posts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.T
     ).to_arrow_table()
 
 
-def newest_model_id(con: duckdb.DuckDBPyConnection, kind: str) -> str | None:
-    """The most recently registered model of a kind, or None."""
-    rows = con.execute(
-        "SELECT model_id FROM models WHERE kind = ? ORDER BY created_at DESC, model_id DESC LIMIT 1", [kind]
-    ).fetchall()
-    return rows[0][0] if rows else None
-
-
-def report_dir(home: Path) -> Path:
+def report_dir(home: Home) -> Path:
     """home/reports/word-space, created when missing."""
-    folder = home.joinpath(*REPORT_FOLDER)
+    folder = home.reports / REPORT_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def _vectors_file(home: Path, model_id: str, post_ids: Sequence[str]) -> Path:
+def _vectors_file(home: Home, model_id: str, post_ids: Sequence[str]) -> Path:
     digest = hashlib.blake2b(digest_size=10)
     for post_id in post_ids:
         digest.update(post_id.encode() + b"\0")
     return model_dir(home, model_id) / f"image-vectors-{digest.hexdigest()}.npy"
 
 
-def cached_image_vectors(home: Path, model_id: str, post_ids: Sequence[str]) -> np.ndarray | None:
+def cached_image_vectors(home: Home, model_id: str, post_ids: Sequence[str]) -> np.ndarray | None:
     """The model's image vectors of exactly these posts (in this order) when computed before, else None."""
     path = _vectors_file(home, model_id, post_ids)
     return np.load(path, allow_pickle=False) if path.exists() else None
 
 
-def save_image_vectors(home: Path, model_id: str, post_ids: Sequence[str], vectors: np.ndarray) -> Path:
+def save_image_vectors(home: Home, model_id: str, post_ids: Sequence[str], vectors: np.ndarray) -> Path:
     """Keep the vectors next to the model, keyed by the post id list (written whole or not at all)."""
     path = _vectors_file(home, model_id, post_ids)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Saving and loading a trained word space: gensim KeyedVectors files plus the IDF weights, one folder each."""
+"""Saving and loading a trained word space's arrays: gensim KeyedVectors files plus the IDF weights, one folder each."""
 
 from __future__ import annotations
 
@@ -10,25 +10,24 @@ from pathlib import Path
 import numpy as np
 from gensim.models import KeyedVectors
 
-from models.word_space import WordSpace
-
 VECTORS_FILE = "vectors.kv"
 IDF_FILE = "idf.npy"
 META_FILE = "word_space.json"
 FORMAT_VERSION = 1
 
 
-def save_word_space(space: WordSpace, directory: Path) -> Path:
-    """Write `space` to `directory`, replacing any earlier one: files go to a sibling temp folder renamed into place."""
+def save_word_space(directory: Path, vectors: KeyedVectors, idf: np.ndarray) -> Path:
+    """Write word vectors and their IDF weights to `directory`, replacing any earlier ones: files go to a sibling
+    temp folder renamed into place."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        space.vectors.save(str(staging / VECTORS_FILE))
-        np.save(staging / IDF_FILE, space.idf.astype(np.float32), allow_pickle=False)
-        meta = {"format": FORMAT_VERSION, "words": len(space.vectors), "dimensions": space.dimensions}
+        vectors.save(str(staging / VECTORS_FILE))
+        np.save(staging / IDF_FILE, idf.astype(np.float32), allow_pickle=False)
+        meta = {"format": FORMAT_VERSION, "words": len(vectors), "dimensions": vectors.vector_size}
         (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         retired = directory.with_name(f".{directory.name}.{os.getpid()}.old")
         if directory.exists():
@@ -40,14 +39,14 @@ def save_word_space(space: WordSpace, directory: Path) -> Path:
     return directory
 
 
-def load_word_space(directory: Path) -> WordSpace:
-    """Read a word space written by `save_word_space` (gensim's format unpickles: load only folders you wrote)."""
+def load_word_space(directory: Path) -> tuple[KeyedVectors, np.ndarray]:
+    """The word vectors and IDF weights written by `save_word_space` (gensim's format unpickles: load only folders
+    you wrote)."""
     directory = Path(directory)
     meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
     if meta.get("format") != FORMAT_VERSION:
         raise ValueError(f"{directory}: unsupported word space format {meta.get('format')!r}")
-    vectors = KeyedVectors.load(str(directory / VECTORS_FILE))
-    return WordSpace(vectors, np.load(directory / IDF_FILE, allow_pickle=False))
+    return KeyedVectors.load(str(directory / VECTORS_FILE)), np.load(directory / IDF_FILE, allow_pickle=False)
 
 
 def load_pretrained_vectors(path: str | os.PathLike) -> KeyedVectors:

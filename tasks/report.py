@@ -6,6 +6,7 @@ import io
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, astuple
+from typing import TYPE_CHECKING
 
 import orjson
 import pyarrow as pa
@@ -15,6 +16,9 @@ from rich.table import Table
 
 from tasks.curate_run import CurateResult
 from tasks.ingest import IngestTotals
+
+if TYPE_CHECKING:
+    from tasks.learn.fusion import FusionPredictions, FusionTraining
 
 
 def _console() -> Console:
@@ -100,15 +104,15 @@ def print_demo_summary(summary: dict, console: Console | None = None) -> None:
     if "clusters" in summary:
         clusters = summary["clusters"]
         console.print(
-            f"clusters: {clusters['n_clusters']} ({clusters['method']} method) of {clusters['posts']} posts "
-            f"embedded by {clusters['model_id']}; silhouette {_score(clusters['silhouette'])}, "
-            f"ARI {_score(clusters['ari'])}, NMI {_score(clusters['nmi'])} against the '{clusters['label_task']}' labels")
+            f"clusters: {clusters.n_clusters} ({clusters.method} method) of {clusters.posts} posts "
+            f"embedded by {clusters.model_id}; silhouette {_score(clusters.silhouette)}, "
+            f"ARI {_score(clusters.ari)}, NMI {_score(clusters.nmi)} against the '{clusters.label_task}' labels")
     console.print(f"warehouse: {summary['warehouse']}")
     console.print('try: postatlas sql "select rule, count(*) from filter_decisions where not kept group by 1"')
     console.print('     postatlas sql "select label, count(*) from predictions group by 1"')
     if "clusters" in summary:
         console.print('     postatlas sql "select cluster_id, size, top_terms from clusters order by size desc"')
-        console.print(f"cluster report: {summary['clusters']['report_path']}")
+        console.print(f"cluster report: {summary['clusters'].report_path}")
 
 
 def _score(value: float | None) -> str:
@@ -189,17 +193,17 @@ FUSION_COLUMNS = ("variant", "accuracy", "macro-F1", "micro-F1", "acc. image onl
                   "val. accuracy", "test posts", "model_id")
 
 
-def fusion_rows(result: dict) -> list[tuple]:
+def fusion_rows(result: FusionTraining) -> list[tuple]:
     """Paper 003's Tables 4 and 5 in one: test scores with both modalities, then with one missing."""
     by_model: dict[str, dict[tuple[str, str], dict]] = {}
-    for row in result["evaluations"]:
+    for row in result.evaluations:
         by_model.setdefault(row["model_id"], {})[(row["split"], row["condition"])] = row
 
     def percent(value: float | None) -> str:
         return "" if value is None or value != value else f"{100 * value:.1f}"
 
     rows = []
-    for variant, model_id in result["models"].items():
+    for variant, model_id in result.models.items():
         scores = by_model.get(model_id, {})
         both, image, text = (scores.get(("test", c), {}) for c in ("both", "image_only", "text_only"))
         val = scores.get(("val", "both"), {})
@@ -209,38 +213,42 @@ def fusion_rows(result: dict) -> list[tuple]:
     return rows
 
 
-def print_fusion_summary(result: dict, console: Console | None = None) -> None:
+def print_fusion_summary(result: FusionTraining, console: Console | None = None) -> None:
+    """The variants' test scores (paper 003's Tables 4 and 5) and how `predict fusion` picks one."""
     console = console or _console()
-    console.print(_table(f"Fusion classifiers for task {result['task']!r} (held-out test split, %)",
+    console.print(_table(f"Fusion classifiers for task {result.task!r} (held-out test split, %)",
                          FUSION_COLUMNS, fusion_rows(result)))
     console.print("Single-modality columns: the same test posts with the other modality removed (paper 003, "
                   "Table 5). `postatlas predict fusion` uses the best variant by validation accuracy.")
 
 
-def publish_fusion_artifacts(result: dict) -> None:
+def publish_fusion_artifacts(result: FusionTraining) -> None:
+    """The variants' test scores as a markdown artifact of the flow run."""
     from prefect.artifacts import create_markdown_artifact
 
     create_markdown_artifact(
-        f"## Fusion classifiers: task {result['task']}\n\n" + _markdown_table(FUSION_COLUMNS, fusion_rows(result)),
+        f"## Fusion classifiers: task {result.task}\n\n" + _markdown_table(FUSION_COLUMNS, fusion_rows(result)),
         key="train-fusion-summary", description="test accuracy and F1 per variant, and with a modality missing",
     )
 
 
-def print_prediction_summary(result: dict, warehouse: str, console: Console | None = None) -> None:
+def print_prediction_summary(result: FusionPredictions, warehouse: str, console: Console | None = None) -> None:
+    """Predicted posts per label and per modalities present, and where they are."""
     console = console or _console()
-    console.print(_table(f"Predictions for task {result['task']!r} with {result['model_id']} ({result['variant']})",
-                         ("label", "posts"), sorted(result["labels"].items(), key=lambda kv: -kv[1])))
-    console.print(f"predicted {result['predicted']} posts without a gold label "
-                  f"({', '.join(f'{k}: {v}' for k, v in sorted(result['modalities'].items()))}); "
+    console.print(_table(f"Predictions for task {result.task!r} with {result.model_id} ({result.variant})",
+                         ("label", "posts"), sorted(result.labels.items(), key=lambda kv: -kv[1])))
+    console.print(f"predicted {result.predicted} posts without a gold label "
+                  f"({', '.join(f'{k}: {v}' for k, v in sorted(result.modalities.items()))}); "
                   f"table predictions in {warehouse}")
 
 
-def publish_prediction_artifacts(result: dict) -> None:
+def publish_prediction_artifacts(result: FusionPredictions) -> None:
+    """Predicted posts per label as a markdown artifact of the flow run."""
     from prefect.artifacts import create_markdown_artifact
 
     create_markdown_artifact(
-        f"## Predictions: task {result['task']}\n\nmodel {result['model_id']} ({result['variant']}), "
-        f"{result['predicted']} posts\n\n"
-        + _markdown_table(("label", "posts"), sorted(result["labels"].items(), key=lambda kv: -kv[1])),
+        f"## Predictions: task {result.task}\n\nmodel {result.model_id} ({result.variant}), "
+        f"{result.predicted} posts\n\n"
+        + _markdown_table(("label", "posts"), sorted(result.labels.items(), key=lambda kv: -kv[1])),
         key="predict-fusion-summary", description="predicted labels per class",
     )

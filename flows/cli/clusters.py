@@ -17,7 +17,7 @@ from flows.cli.common import (
     user_errors,
 )
 from flows.cli.fusion import learning_errors
-from storage import warehouse
+from storage import queries, warehouse
 from storage.home import Home
 
 CLUSTER_OPTIONS = ("n_clusters", "distance_threshold", "geo_weight", "variance", "micro_clusters", "perplexity",
@@ -87,7 +87,7 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
 
 def autoencoder_settings(args: argparse.Namespace) -> dict:
     """The AutoencoderSettings given on the command line, as a dict the flow accepts."""
-    from tasks.autoencoder import AutoencoderSettings
+    from models.corrnet import AutoencoderSettings
 
     overrides = given(args, ("epochs", "batch_size", "learning_rate", "patience", "image_size", "code_size",
                               "correlation_weight", "content_words", "word_dimensions", "word_vectors", "device",
@@ -99,14 +99,14 @@ def autoencoder_settings(args: argparse.Namespace) -> dict:
 
 def cmd_train_autoencoder(args: argparse.Namespace, home: Home) -> int:
     from flows.clusters import train_autoencoder_flow
-    from tasks.autoencoder import model_summary
+    from tasks.learn.autoencoder import model_summary
     from tasks.report import print_rows
 
     quiet_prefect()
     with user_errors(*learning_errors()):
         result = train_autoencoder_flow(home=str(home), settings=autoencoder_settings(args),
                                         curated_only=False if args.all_posts else None, retrain=args.retrain)
-        print_rows(("", "value"), model_summary(home, result["model_id"]), "Autoencoder (paper 000) trained")
+        print_rows(("", "value"), model_summary(home, result.model_id), "Autoencoder (paper 000) trained")
     return EXIT_OK
 
 
@@ -118,14 +118,14 @@ def cmd_embed(args: argparse.Namespace, home: Home) -> int:
     with user_errors(*learning_errors()):
         result = embed_flow(home=str(home), model_id=args.model_id, device=args.device)
     print_rows(("", "value"), [
-        ("model_id", result["model_id"]),
-        ("embedded now", result["embedded"]),
-        ("embedded before", result["already_embedded"]),
-        ("posts", f"{result['posts']} {'curated ' if result['curated_only'] else ''}posts with a text or an image"),
-        ("not embedded", f"{result['without_content']} posts without text or stored image"),
-        ("nothing known", f"{result['unusable']} embedded posts had no word the model knows and no readable "
+        ("model_id", result.model_id),
+        ("embedded now", result.embedded),
+        ("embedded before", result.already_embedded),
+        ("posts", f"{result.posts} {'curated ' if result.curated_only else ''}posts with a text or an image"),
+        ("not embedded", f"{result.without_content} posts without text or stored image"),
+        ("nothing known", f"{result.unusable} embedded posts had no word the model knows and no readable "
                           "image (they share one code: they cluster together, or by place)"),
-        ("dimensions", result["dimensions"]),
+        ("dimensions", result.dimensions),
     ], "Embeddings (view `embeddings`: post_id, model_id, vector)")
     return EXIT_OK
 
@@ -147,35 +147,32 @@ def cluster_settings(args: argparse.Namespace) -> dict:
 
 
 def _print_runs(home: Home) -> None:
-    from storage import clusters as cluster_store
     from tasks.report import print_rows
 
     with warehouse.reader(home.warehouse) as con:
-        rows = cluster_store.cluster_runs(con)
+        rows = queries.clustering_runs(con)
     print_rows(("run", "method", "posts", "clusters", "silhouette", "ARI", "NMI", "labels", "assigned since", "fitted"),
-               [(r["run"], r["method"], r["posts"], r["n_clusters"], round_or_blank(r["silhouette"]), round_or_blank(r["ari"]),
-                 round_or_blank(r["nmi"]), r["label_task"], r["assigned_since_fit"], f"{r['created_at']:%Y-%m-%d %H:%M}")
-                for r in rows], "Clustering runs")
+               rows, "Clustering runs")
 
 
 def print_cluster_run(home: Home, run: str, report_path: str | None) -> None:
-    from tasks.cluster_report import cluster_rows
-    from tasks.clustering import cluster_run_summary
+    from tasks.learn.cluster_report import cluster_rows
+    from tasks.learn.clustering import cluster_run_summary
     from tasks.report import print_rows
 
     summary = cluster_run_summary(home, run)
-    rows = cluster_rows(summary["clusters"])
+    rows = cluster_rows(summary.clusters)
     if rows:
         print_rows(tuple(rows[0]), [tuple(r.values()) for r in rows[:20]],
                    f"Clusters of {run} (largest 20 of {len(rows)})")
     print_rows(("", "value"), [
-        ("run", run), ("method", summary["method"]), ("embedding model", summary["model_id"]),
-        ("posts", f"{summary['posts']} fitted + {summary['assigned_since_fit']} assigned since"),
-        ("clusters", summary["n_clusters"]), ("silhouette", round_or_blank(summary["silhouette"])),
-        ("ARI / NMI", f"{round_or_blank(summary['ari'])} / {round_or_blank(summary['nmi'])}"
-                      + (f" against labels of '{summary['label_task']}' ({summary['labelled_posts']} posts)"
-                         if summary["label_task"] else " (no label task)")),
-        ("with image / coordinates", f"{summary['posts_with_image']} / {summary['posts_with_coordinates']}"),
+        ("run", run), ("method", summary.method), ("embedding model", summary.model_id),
+        ("posts", f"{summary.posts} fitted + {summary.assigned_since_fit} assigned since"),
+        ("clusters", summary.n_clusters), ("silhouette", round_or_blank(summary.silhouette)),
+        ("ARI / NMI", f"{round_or_blank(summary.ari)} / {round_or_blank(summary.nmi)}"
+                      + (f" against labels of '{summary.label_task}' ({summary.labelled_posts} posts)"
+                         if summary.label_task else " (no label task)")),
+        ("with image / coordinates", f"{summary.posts_with_image} / {summary.posts_with_coordinates}"),
         ("report", report_path or "not written (--no-report)"),
     ], "Clustering run")
 
@@ -191,14 +188,14 @@ def cmd_cluster(args: argparse.Namespace, home: Home) -> int:
             return EXIT_OK
         if args.assign:
             result = assign_flow(home=str(home), method=args.method, report=not args.no_report)
-            print(f"{result['assigned']} new posts assigned to the clusters of {result['run']}")
-            print_cluster_run(home, result["run"], result.get("report_path"))
+            print(f"{result.assigned} new posts assigned to the clusters of {result.run}")
+            print_cluster_run(home, result.run, result.report_path)
             return EXIT_OK
         settings = cluster_settings(args)
         make_clusterer(args.method, **settings)  # bad settings fail here, before any flow run starts
         result = cluster_flow(home=str(home), method=args.method, model_id=args.model_id, settings=settings,
                               label_task=args.label_task, report=not args.no_report)
-        print_cluster_run(home, result["run"], result.get("report_path"))
+        print_cluster_run(home, result.run, result.report_path)
     return EXIT_OK
 
 
@@ -208,5 +205,5 @@ def cmd_report(args: argparse.Namespace, home: Home) -> int:
     quiet_prefect()
     with user_errors(*learning_errors()):
         result = report_flow(home=str(home), run=args.run)
-    print(f"report of {result['run']}: {result['report_path']}")
+    print(f"report of {result.run}: {result.report_path}")
     return EXIT_OK

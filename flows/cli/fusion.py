@@ -57,7 +57,7 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
 def learning_errors() -> tuple[type[BaseException], ...]:
     """The errors of the learning commands a user can fix (bad task, missing file or package, busy warehouse)."""
     from storage.warehouse import WarehouseBusy
-    from tasks.fusion import LearningInputError
+    from tasks.learn.errors import LearningInputError
 
     return LearningInputError, FileNotFoundError, ImportError, ValueError, WarehouseBusy
 

@@ -89,18 +89,18 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
 def _user_errors() -> Iterator[None]:
     """Problems the user can fix become UserError (exit 2 with the message)."""
     from models.word_space import UnknownWords
-    from tasks.word_space import WordSpaceInputError
+    from tasks.learn.errors import LearningInputError
 
     try:
         yield
     except UnknownWords as error:
         raise UserError(f"{error}; try `postatlas top-words` for words the space knows") from error
-    except (WordSpaceInputError, FileNotFoundError, warehouse.WarehouseBusy, ValueError) as error:
+    except (LearningInputError, FileNotFoundError, warehouse.WarehouseBusy, ValueError) as error:
         raise UserError(str(error)) from error
 
 
 def _space_settings(args: argparse.Namespace) -> dict:
-    """The WordSpaceConfig fields given on the command line (the rest keep paper 001's defaults)."""
+    """The WordSpaceSettings fields given on the command line (the rest keep paper 001's defaults)."""
     settings = given(args, ("dimensions", "window", "epochs", "min_count", "seed"))
     if args.skip_gram:
         settings["skip_gram"] = True
@@ -122,15 +122,15 @@ def _train_space(home: Home, settings: dict, curated_only: bool | None) -> str:
 
     result = train_word_space_flow(home=str(home), settings=settings, curated_only=curated_only)
     print_rows(("", "value"), [
-        ("model_id", result["model_id"]),
-        ("posts", f"{result['posts']} captions of the train split ({result['posts_read']} "
-                  f"{'curated ' if result['curated_only'] else ''}posts read)"),
-        ("vocabulary", f"{result['vocabulary']} words x {result['dimensions']} dimensions"),
-        ("tokens", result["tokens"]),
-        ("seconds", f"{result['seconds']:.1f}"),
-        ("saved", result["path"]),
+        ("model_id", result.model_id),
+        ("posts", f"{result.posts} captions of the train split ({result.posts_read} "
+                  f"{'curated ' if result.curated_only else ''}posts read)"),
+        ("vocabulary", f"{result.vocabulary} words x {result.dimensions} dimensions"),
+        ("tokens", result.tokens),
+        ("seconds", f"{result.seconds:.1f}"),
+        ("saved", result.path),
     ], "Word space trained")
-    return result["model_id"]
+    return result.model_id
 
 
 def _train_regression(home: Home, word_space_id: str | None, settings: dict, curated_only: bool | None) -> str:
@@ -139,28 +139,29 @@ def _train_regression(home: Home, word_space_id: str | None, settings: dict, cur
 
     result = train_image_regression_flow(word_space_id=word_space_id, home=str(home), settings=settings,
                                          curated_only=curated_only)
-    sizes = result["split_sizes"]
+    sizes = result.split_sizes
     print_rows(("", "value"), [
-        ("model_id", result["model_id"]),
-        ("word space", result["word_space_model_id"]),
-        ("posts", f"{result['posts']} with an image and a caption vector (train {sizes.get('train', 0)}, "
+        ("model_id", result.model_id),
+        ("word space", result.word_space_model_id),
+        ("posts", f"{result.posts} with an image and a caption vector (train {sizes.get('train', 0)}, "
                   f"val {sizes.get('val', 0)}, test {sizes.get('test', 0)})"),
-        ("val mean cosine", f"{result['val_mean_cosine']:.3f} (best epoch {result['best_epoch']} of "
-                            f"{result['epochs']})"),
-        ("test mean cosine", f"{result['test_mean_cosine']:.3f}"),
-        ("test recall@10", f"{result['test_recall_at_10']:.3f} (chance {result['test_recall_at_10_chance']:.3f}, "
-                           f"{result['test_images']} test images)"),
-        ("test median rank", f"{result['test_median_rank']:.1f}"),
-        ("device, seconds", f"{result['device']}, {result['seconds']:.1f}"),
+        ("val mean cosine", f"{result.val_mean_cosine:.3f} (best epoch {result.best_epoch} of "
+                            f"{result.epochs})"),
+        ("test mean cosine", f"{result.test_mean_cosine:.3f}"),
+        ("test recall@10", f"{result.test_recall_at_10:.3f} (chance {result.test_recall_at_10_chance:.3f}, "
+                           f"{result.test_images} test images)"),
+        ("test median rank", f"{result.test_median_rank:.1f}"),
+        ("device, seconds", f"{result.device}, {result.seconds:.1f}"),
     ], "Image regression CNN trained (loss: 1 - cosine)")
-    return result["model_id"]
+    return result.model_id
 
 
 def _word_space_for(home: Home, model_id: str | None) -> str:
     """The named word space, else the newest, else a new one trained with the defaults."""
-    from tasks.word_space import WORD_SPACE_KIND, newest_model
+    from tasks.learn.registry import newest_model
+    from tasks.learn.word_space import WORD_SPACE_KIND
 
-    chosen = model_id or newest_model(home.root, WORD_SPACE_KIND)
+    chosen = model_id or newest_model(home, WORD_SPACE_KIND)
     if chosen is None:
         note("no word-space model yet: training one with the defaults first (`postatlas train word-space`)")
         quiet_prefect()
@@ -170,9 +171,10 @@ def _word_space_for(home: Home, model_id: str | None) -> str:
 
 def _regressor_for(home: Home, model_id: str | None) -> str:
     """The named regression CNN, else the newest, else a new one (10 epochs) into the newest word space."""
-    from tasks.word_space import REGRESSION_KIND, newest_model
+    from tasks.learn.registry import newest_model
+    from tasks.learn.word_space import REGRESSION_KIND
 
-    chosen = model_id or newest_model(home.root, REGRESSION_KIND)
+    chosen = model_id or newest_model(home, REGRESSION_KIND)
     if chosen is None:
         space = _word_space_for(home, None)
         note(f"no image-regression model yet: training one ({AUTO_REGRESSION_SETTINGS['train']['epochs']} epochs) "
@@ -201,72 +203,72 @@ def _query_words(words: list[str]) -> list[str]:
 
 
 def cmd_words(args: argparse.Namespace, home: Home) -> int:
+    from tasks.learn.word_analyses import nearest_words
     from tasks.report import print_rows
-    from tasks.word_space import nearest_words
 
     with _user_errors():
         words = _query_words(args.words)
-        result = nearest_words(home.root, _word_space_for(home, args.model_id), words, args.top)
-    print_rows(("word", "similarity"), [(word, f"{score:.3f}") for word, score in result["words"]],
-               f"Words nearest to {' + '.join(words)} (model {result['model_id']})")
-    print(f"chart: {result['png']}")
+        result = nearest_words(home, _word_space_for(home, args.model_id), words, args.top)
+    print_rows(("word", "similarity"), [(word, f"{score:.3f}") for word, score in result.words],
+               f"Words nearest to {' + '.join(words)} (model {result.model_id})")
+    print(f"chart: {result.png}")
     return EXIT_OK
 
 
 def cmd_languages(args: argparse.Namespace, home: Home) -> int:
+    from tasks.learn.word_analyses import languages
     from tasks.report import print_rows
-    from tasks.word_space import languages
 
     with _user_errors():
-        result = languages(home.root)
-    total = result["posts"]
+        result = languages(home)
+    total = result.posts
     print_rows(("language", "posts", "share %"), [(lang, n, f"{100 * n / total:.1f}") for lang, n in
-                                                  result["languages"]],
-               f"Posts per language ({total} {'curated ' if result['curated_only'] else ''}posts)")
-    print(f"chart: {result['png']}")
+                                                  result.languages],
+               f"Posts per language ({total} {'curated ' if result.curated_only else ''}posts)")
+    print(f"chart: {result.png}")
     return EXIT_OK
 
 
 def cmd_top_words(args: argparse.Namespace, home: Home) -> int:
+    from tasks.learn.word_analyses import MAX_LANGUAGE_PANELS, top_words
     from tasks.report import print_rows
-    from tasks.word_space import MAX_LANGUAGE_PANELS, top_words
 
     with _user_errors():
-        result = top_words(home.root, _word_space_for(home, args.model_id), args.language, args.top)
-    shown = list(result["languages"].items())[:MAX_LANGUAGE_PANELS]
+        result = top_words(home, _word_space_for(home, args.model_id), args.language, args.top)
+    shown = list(result.languages.items())[:MAX_LANGUAGE_PANELS]
     longest = max(len(pairs) for _, pairs in shown)
     rows = [(rank + 1, *(f"{pairs[rank][0]} ({pairs[rank][1]})" if rank < len(pairs) else "" for _, pairs in shown))
             for rank in range(longest)]
     print_rows(("rank", *(language for language, _ in shown)), rows,
-               f"Top words per language: word (posts using it), vocabulary of {result['model_id']}")
-    print(f"chart: {result['png']}")
+               f"Top words per language: word (posts using it), vocabulary of {result.model_id}")
+    print(f"chart: {result.png}")
     return EXIT_OK
 
 
 def cmd_retrieve(args: argparse.Namespace, home: Home) -> int:
+    from tasks.learn.word_analyses import retrieve
     from tasks.report import print_rows
-    from tasks.word_space import retrieve
 
     with _user_errors():
         words = _query_words(args.words)
-        result = retrieve(home.root, _regressor_for(home, args.model_id), words, args.top)
+        result = retrieve(home, _regressor_for(home, args.model_id), words, args.top)
     print_rows(("rank", "post_id", "score", "image", "text"), [
-        (hit["rank"], hit["post_id"], f"{hit['score']:.3f}", hit["image"],
-         textwrap.shorten(" ".join((hit["text"] or "").split()), width=50, placeholder=" ..."))
-        for hit in result["hits"]
-    ], f"Images nearest to {' + '.join(words)} among {result['searched']} posts with images "
-       f"(model {result['model_id']})")
-    if result["png"]:
-        print(f"contact sheet: {result['png']}")
+        (hit.rank, hit.post_id, f"{hit.score:.3f}", hit.image,
+         textwrap.shorten(" ".join((hit.text or "").split()), width=50, placeholder=" ..."))
+        for hit in result.hits
+    ], f"Images nearest to {' + '.join(words)} among {result.searched} posts with images "
+       f"(model {result.model_id})")
+    if result.png:
+        print(f"contact sheet: {result.png}")
     return EXIT_OK
 
 
 def cmd_image_map(args: argparse.Namespace, home: Home) -> int:
-    from tasks.word_space import image_map
+    from tasks.learn.word_analyses import image_map
 
     with _user_errors():
-        result = image_map(home.root, _regressor_for(home, args.model_id), args.sample)
-    print(f"t-SNE map of {result['points']} projected images ({result['sampled']} posts sampled, "
-          f"model {result['model_id']})")
-    print(f"map: {result['png']}")
+        result = image_map(home, _regressor_for(home, args.model_id), args.sample)
+    print(f"t-SNE map of {result.points} projected images ({result.sampled} posts sampled, "
+          f"model {result.model_id})")
+    print(f"map: {result.png}")
     return EXIT_OK

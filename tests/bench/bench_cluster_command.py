@@ -27,18 +27,19 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from storage import embeddings, warehouse  # noqa: E402
+from storage.home import Home  # noqa: E402
 
 TOPICS, SPOTS, DIMENSIONS, CHUNK = 50, 20, 64, 100_000
 WORDS = np.array([f"word{i}" for i in range(TOPICS * 6)])
 
 
-def build_home(home: Path, posts: int, seed: int = 13) -> None:
+def build_home(home: Home, posts: int, seed: int = 13) -> None:
     """A warehouse with `posts` synthetic posts and one model's embeddings of them."""
     rng = np.random.default_rng(seed)
     topic = rng.integers(0, TOPICS, posts)
     centres = rng.normal(size=(TOPICS, DIMENSIONS)).astype(np.float32) * 3
     spots = np.column_stack([rng.uniform(-50, 60, SPOTS), rng.uniform(-120, 140, SPOTS)])
-    with warehouse.writer(home / "warehouse.duckdb") as con:
+    with warehouse.writer(home.warehouse) as con:
         for begin in range(0, posts, CHUNK):
             rows = np.arange(begin, min(begin + CHUNK, posts))
             words = WORDS[topic[rows, None] * 6 + rng.integers(0, 6, (len(rows), 3))]
@@ -77,6 +78,7 @@ def run_once(home: Path, args: list[str]) -> tuple[float, float]:
 
 
 def main() -> None:
+    """Run the benchmark from the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
@@ -85,7 +87,7 @@ def main() -> None:
     home = (args.work or Path(tempfile.mkdtemp(prefix="postatlas-bench-"))) / f"home-{args.posts}"
     if not (home / "warehouse.duckdb").exists():
         started = time.perf_counter()
-        build_home(home, args.posts)
+        build_home(Home.at(home), args.posts)
         print(f"built {args.posts:,} posts in {time.perf_counter() - started:.0f} s", flush=True)
     for label, command in (("cluster --method default (incl. report)", ["cluster", "--method", "default"]),
                            ("cluster --method default --no-report", ["cluster", "--method", "default",

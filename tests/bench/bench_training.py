@@ -41,17 +41,19 @@ sys.path.insert(0, str(REPO))
 from models.fusion_training import FusionSettings, build_model, train_classifier  # noqa: E402
 from models.image_regression import ImageRegressor, RegressionSettings, train_regressor  # noqa: E402
 from models.sentence import SENTENCE_DIMENSIONS  # noqa: E402
-from models.training import TrainConfig  # noqa: E402
-from models.word_space import WordSpaceConfig, train_word_space  # noqa: E402
+from models.training import TrainSettings  # noqa: E402
+from models.word_space import WordSpaceSettings, train_word_space  # noqa: E402
 
 VOCABULARY = 20_000  # tokens in the classifiers' vocabulary and in the captions (--vocabulary)
 CLASSES = 10  # --classes
 IMAGE_VECTOR_DIM = 128  # the default ResNet's last width: what `image_vectors` gives the fusions
-WORD_SPACE_DIM = WordSpaceConfig().dimensions
+WORD_SPACE_DIM = WordSpaceSettings().dimensions
 
 
 @dataclasses.dataclass(frozen=True)
 class Benchmark:
+    """One measured model: its name, description, unit and how to run it."""
+
     name: str
     description: str
     unit: str
@@ -113,7 +115,7 @@ def synthetic_captions(count: int, vocabulary: int, seed: int = 13) -> list[list
 # ----------------------------------------------------------------------------- measurements
 
 
-def epoch_config(base: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+def epoch_config(base: TrainSettings, args: argparse.Namespace) -> TrainSettings:
     """The project's training settings, for warm-up + measured epochs, no early stop, no progress bars."""
     epochs = args.warmup + args.epochs
     return dataclasses.replace(base, epochs=epochs, patience=epochs + 1, device=args.device, threads=args.threads,
@@ -121,10 +123,12 @@ def epoch_config(base: TrainConfig, args: argparse.Namespace) -> TrainConfig:
 
 
 def measured_rate(history: list, warmup: int) -> float:
+    """Median samples/s over the epochs after the warm-up."""
     return statistics.median(report.samples_per_second for report in history[warmup:])
 
 
 def split_column(args: argparse.Namespace) -> np.ndarray:
+    """The split column: the train samples, then the validation ones."""
     return np.array(["train"] * args.samples + ["val"] * args.val, dtype=object)
 
 
@@ -152,6 +156,7 @@ def fusion(variant: str, text_encoder: str = "bag-max", cnn: bool = False) -> Ca
 
 
 def regression(args: argparse.Namespace, data: dict[str, Any]) -> float:
+    """Samples/s of paper 001's regression CNN."""
     settings = RegressionSettings()
     model = ImageRegressor(WORD_SPACE_DIM, settings)
     arrays = {"image": data["pixels"], "target": data["target"]}
@@ -160,17 +165,19 @@ def regression(args: argparse.Namespace, data: dict[str, Any]) -> float:
 
 
 def word2vec(args: argparse.Namespace, data: dict[str, Any]) -> float:
+    """Captions/s of gensim Word2Vec as the word space trains it."""
     captions = data["captions"]
-    config = dataclasses.replace(WordSpaceConfig(), epochs=args.w2v_epochs, workers=args.w2v_workers)
+    config = dataclasses.replace(WordSpaceSettings(), epochs=args.w2v_epochs, workers=args.w2v_workers)
     started = time.perf_counter()
     train_word_space(captions, config)
     return len(captions) * config.epochs / (time.perf_counter() - started)
 
 
 def benchmarks(args: argparse.Namespace) -> list[Benchmark]:
+    """Every benchmark, in report order."""
     cnn = "ResNet CNN on uint8 64x64x3 images"
     vectors = f"{IMAGE_VECTOR_DIM}-d image vectors"
-    w2v = WordSpaceConfig()
+    w2v = WordSpaceSettings()
     return [
         Benchmark("image", f"image: {cnn}", "samples/s", fusion("image")),
         Benchmark("text", "text: bag-max", "samples/s", fusion("text")),
@@ -196,6 +203,7 @@ def benchmarks(args: argparse.Namespace) -> list[Benchmark]:
 
 
 def cpu_model() -> str:
+    """The CPU's model name."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -206,6 +214,7 @@ def cpu_model() -> str:
 
 
 def machine_info(args: argparse.Namespace) -> dict[str, Any]:
+    """The machine, library versions and load the numbers were measured under."""
     info: dict[str, Any] = {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
@@ -224,10 +233,12 @@ def machine_info(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def format_rate(value: float) -> str:
+    """A rate with sensible precision."""
     return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
 def print_report(args: argparse.Namespace, info: dict[str, Any], rows: list[dict[str, Any]], command: str) -> None:
+    """The results as the markdown BENCHMARKS.md holds."""
     print(f"\nCommand: `{command}`\n")
     print(f"- CPU: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable); torch {info['torch']}, "
           f"{info['torch_threads']} threads; Python {info['python']}")
@@ -245,6 +256,7 @@ def print_report(args: argparse.Namespace, info: dict[str, Any], rows: list[dict
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's options."""
     names = [b.name for b in benchmarks(argparse.Namespace(captions=0, w2v_epochs=0, w2v_workers=0))]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -262,8 +274,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--classes", type=int, default=CLASSES, help=f"classes (default {CLASSES})")
     parser.add_argument("--captions", type=int, default=20_000, help="word2vec captions (default 20000)")
     parser.add_argument("--w2v-epochs", type=int, default=5, help="word2vec epochs per run (default 5)")
-    parser.add_argument("--w2v-workers", type=int, default=WordSpaceConfig().workers,
-                        help=f"gensim worker threads (default {WordSpaceConfig().workers}, as the project trains)")
+    parser.add_argument("--w2v-workers", type=int, default=WordSpaceSettings().workers,
+                        help=f"gensim worker threads (default {WordSpaceSettings().workers}, as the project trains)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if args.only:
@@ -287,6 +299,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark from the command line."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     command = " ".join([".venv/bin/python", "tests/bench/bench_training.py", *map(shlex.quote, sys.argv[1:])])

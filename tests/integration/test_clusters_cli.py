@@ -40,6 +40,7 @@ def _ingest(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def clustered_home(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, prefect_server) -> Path:
+    """A home with the first tweets ingested, an autoencoder trained, embeddings and a default clustering."""
     home = tmp_path_factory.mktemp("clusters")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("POSTATLAS_HOME", str(home))
@@ -55,6 +56,7 @@ def _latest_run(home: Path, method: str) -> str:
 
 
 def test_embed_writes_one_vector_per_post_and_is_incremental(clustered_home: Path, monkeypatch, capsys) -> None:
+    """Embed writes one vector per post and is incremental."""
     rows = query(clustered_home, "SELECT count(*), count(DISTINCT post_id), min(len(vector)), max(len(vector)), "
                                  "count(DISTINCT model_id) FROM embeddings")
     assert rows == [(FIRST, FIRST, 16, 16, 1)]
@@ -70,6 +72,7 @@ def test_embed_writes_one_vector_per_post_and_is_incremental(clustered_home: Pat
 
 
 def test_cluster_writes_runs_clusters_and_one_assignment_per_post(clustered_home: Path) -> None:
+    """Cluster writes runs clusters and one assignment per post."""
     run = _latest_run(clustered_home, "default")
     assert query(clustered_home, "SELECT method, posts, n_clusters, silhouette IS NOT NULL, posts_with_coordinates, "
                                  "posts_with_image FROM cluster_runs WHERE run = ?", [run]) == [
@@ -88,6 +91,7 @@ def test_cluster_writes_runs_clusters_and_one_assignment_per_post(clustered_home
 
 
 def test_rerunning_the_same_clustering_replaces_its_rows(clustered_home: Path, monkeypatch) -> None:
+    """Rerunning the same clustering replaces its rows."""
     monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
     before = query(clustered_home, "SELECT count(*) FROM cluster_runs WHERE method = 'default'")
     assert main(["cluster", "--method", "default", "--clusters", "6", "--no-report"]) == 0
@@ -97,6 +101,7 @@ def test_rerunning_the_same_clustering_replaces_its_rows(clustered_home: Path, m
 
 
 def test_paper_method_uses_kernel_cca_with_the_coordinates(clustered_home: Path, monkeypatch) -> None:
+    """Paper method uses kernel cca with the coordinates."""
     monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
     assert main(["cluster", "--method", "paper", "--clusters", "5", "--perplexity", "20"]) == 0
     run = _latest_run(clustered_home, "paper")
@@ -108,6 +113,7 @@ def test_paper_method_uses_kernel_cca_with_the_coordinates(clustered_home: Path,
 
 
 def test_report_is_one_self_contained_html_file(clustered_home: Path) -> None:
+    """Report is one self contained html file."""
     run = _latest_run(clustered_home, "default")
     relative = query(clustered_home, "SELECT report_path FROM cluster_runs WHERE run = ?", [run])[0][0]
     html = (clustered_home / relative).read_text(encoding="utf-8")
@@ -120,6 +126,7 @@ def test_report_is_one_self_contained_html_file(clustered_home: Path) -> None:
 
 def test_new_posts_are_assigned_to_the_existing_clusters(clustered_home: Path, shared_data: Path,
                                                          monkeypatch) -> None:
+    """New posts are assigned to the existing clusters."""
     monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
     run = _latest_run(clustered_home, "default")
     _ingest(_write_tweets(shared_data, clustered_home, FIRST, SECOND))
@@ -136,25 +143,27 @@ def test_new_posts_are_assigned_to_the_existing_clusters(clustered_home: Path, s
 
 
 def test_nightly_flow_assigns_between_refits_and_refits_when_due(clustered_home: Path) -> None:
+    """Nightly flow assigns between refits and refits when due."""
     from flows.clusters import nightly_clusters_flow
 
     fitted = _latest_run(clustered_home, "default")
     quiet = nightly_clusters_flow(home=str(clustered_home), method="default", refit_days=7, refit_fraction=0.5)
-    assert (quiet["run"], quiet["refit"]) == (fitted, False)
-    assert Path(quiet["report_path"]).is_file()
+    assert (quiet.run, quiet.refit) == (fitted, False)
+    assert Path(quiet.report_path).is_file()
     due = nightly_clusters_flow(home=str(clustered_home), method="default", refit_days=0,
                                 settings={"n_clusters": 6})
-    assert due["refit"] and "days old" in due["reason"]
+    assert due.refit and "days old" in due.reason
     assert query(clustered_home, "SELECT posts, assigned_since_fit FROM cluster_runs WHERE run = ?",
-                 [due["run"]]) == [(FIRST + SECOND, 0)]
-    clusterer = query(clustered_home, "SELECT clusterer_path FROM cluster_runs WHERE run = ?", [due["run"]])[0][0]
+                 [due.run]) == [(FIRST + SECOND, 0)]
+    clusterer = query(clustered_home, "SELECT clusterer_path FROM cluster_runs WHERE run = ?", [due.run])[0][0]
     (clustered_home / clusterer).unlink()  # lost: the nightly run refits instead of failing every night
     lost = nightly_clusters_flow(home=str(clustered_home), method="default", settings={"n_clusters": 6})
-    assert lost["refit"] and "missing" in lost["reason"] and (clustered_home / clusterer).is_file()
+    assert lost.refit and "missing" in lost.reason and (clustered_home / clusterer).is_file()
 
 
 def test_a_new_model_asks_for_a_refit_and_retraining_replaces_its_embeddings(clustered_home: Path,
                                                                              monkeypatch, capsys) -> None:
+    """A new model asks for a refit and retraining replaces its embeddings."""
     monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
     fitted_with = query(clustered_home, "SELECT model_id FROM models")[0][0]
     assert main(TRAIN) == 0  # more posts now: a new snapshot, a new model
@@ -178,6 +187,7 @@ def test_a_new_model_asks_for_a_refit_and_retraining_replaces_its_embeddings(clu
 
 def test_clustering_errors_say_what_to_do(tmp_path: Path, monkeypatch, capsys, clustered_home: Path,
                                          shared_data: Path) -> None:
+    """Clustering errors say what to do."""
     monkeypatch.setenv("POSTATLAS_HOME", str(clustered_home))
     assert main(["cluster", "--clusters", "4", "--distance-threshold", "2"]) == 2
     assert "not both" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import pytest
 
 from flows.cli import main
 from storage import warehouse
+from storage.home import Home
 from tasks.ingest import IngestOptions, run_ingest
 from tasks.locks import LIMIT_NAME, WRITE_RETRY, warehouse_slot
 from tests.helpers import counts_add_up, query
@@ -114,7 +115,7 @@ def test_two_flows_writing_at_once_both_succeed(home: Path, shared_data: Path, t
 
     reference = tmp_path / "reference"
     for paths in sources.values():
-        run_ingest(IngestOptions(fmt="twitter-v2", paths=tuple(map(str, paths))), str(reference), "reference")
+        run_ingest(IngestOptions(fmt="twitter-v2", paths=tuple(map(str, paths))), Home.at(reference), "reference")
     expected = {row[0] for row in query(reference, "SELECT post_id FROM posts")}
     assert query(home, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(len(expected), len(expected))]
     assert {row[0] for row in query(home, "SELECT post_id FROM posts")} == expected

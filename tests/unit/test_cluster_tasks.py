@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from models.cluster_summary import summarise_clusters
-from tasks.clustering import assignments_table, choose_label_task, clusters_table, refit_due
-from tasks.fusion import LearningInputError
+from tasks.learn.clustering import assignments_table, choose_label_task, clusters_table, refit_due
+from tasks.learn.errors import LearningInputError
 
 NOW = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
 
@@ -20,6 +20,7 @@ def _run(days_old: float, posts: int = 1000, assigned: int = 0) -> dict:
 
 
 def test_refit_when_old_or_when_many_posts_are_new_else_assign() -> None:
+    """Refit when old or when many posts are new else assign."""
     assert refit_due(_run(8), 10, refit_days=7, refit_fraction=0.2, now=NOW)[0]
     assert not refit_due(_run(1), 10, refit_days=7, refit_fraction=0.2, now=NOW)[0]
     due, reason = refit_due(_run(1, posts=1000, assigned=100), 300, refit_days=7, refit_fraction=0.2, now=NOW)
@@ -28,6 +29,7 @@ def test_refit_when_old_or_when_many_posts_are_new_else_assign() -> None:
 
 
 def test_label_task_is_the_largest_real_one_unless_asked() -> None:
+    """Label task is the largest real one unless asked."""
     sizes = [("split", 900, 3), ("lang", 800, 5), ("sentiment", 700, 3), ("stance", 50, 2), ("constant", 990, 1)]
     assert choose_label_task(sizes, None) == "sentiment"
     assert choose_label_task(sizes, "stance") == "stance"
@@ -38,6 +40,7 @@ def test_label_task_is_the_largest_real_one_unless_asked() -> None:
 
 
 def test_rows_written_match_the_summaries() -> None:
+    """Rows written match the summaries."""
     labels = np.array([0, 0, 1, 1, 1])
     vectors = np.arange(10, dtype=np.float32).reshape(5, 2)
     lat = np.array([41.4, 41.39, np.nan, 40.4, 40.41])

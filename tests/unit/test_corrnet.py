@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from models.corrnet import (
-    AutoencoderConfig,
     CorrNetAutoencoder,
+    CorrNetSettings,
     content_bags,
     content_vocabulary,
     corrnet_loss,
@@ -17,12 +17,12 @@ from models.corrnet import (
     reconstruction_error,
 )
 from models.text import CLASSIFIER_TOKENIZER, WORD_SPACE_TOKENIZER, TweetTokenizer
-from models.training import TrainConfig, fit, to_batch
+from models.training import TrainSettings, fit, to_batch
 
 CLASSES, CLASS_WORDS, NOISE_WORDS, SIZE = 4, 4, 8, 32
 VOCABULARY = 2 + CLASSES * CLASS_WORDS + NOISE_WORDS
-TINY = AutoencoderConfig(image_size=SIZE, conv_width=16, conv_stages=3, lstm_hidden=16, code_size=16, max_tokens=6)
-FAST = TrainConfig(epochs=12, batch_size=32, optimizer="rmsprop", learning_rate=1e-3, patience=20, progress=False,
+TINY = CorrNetSettings(image_size=SIZE, conv_width=16, conv_stages=3, lstm_hidden=16, code_size=16, max_tokens=6)
+FAST = TrainSettings(epochs=12, batch_size=32, optimizer="rmsprop", learning_rate=1e-3, patience=20, progress=False,
                    threads=2)
 
 
@@ -50,16 +50,19 @@ def synthetic_posts(n: int, seed: int, view_rate: float = 0.85) -> tuple[dict[st
     return arrays, labels
 
 
-def tiny_model(config: AutoencoderConfig = TINY, seed: int = 0) -> CorrNetAutoencoder:
+def tiny_model(config: CorrNetSettings = TINY, seed: int = 0) -> CorrNetAutoencoder:
+    """A CorrNet of the TINY sizes, seeded."""
     torch.manual_seed(seed)
     return CorrNetAutoencoder(config, VOCABULARY, 12, VOCABULARY - 2)
 
 
 def batch_of(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """All the rows as one CPU batch."""
     return to_batch(arrays, np.arange(len(arrays["images"])), torch.device("cpu"))
 
 
 def validation_score(arrays: dict[str, np.ndarray]):
+    """Higher-is-better validation score for `fit`: minus the held-out objective."""
     return lambda model: -reconstruction_error(model, arrays, device="cpu")["total"]
 
 
@@ -75,7 +78,8 @@ def trained() -> tuple[CorrNetAutoencoder, dict[str, float], dict[str, np.ndarra
 
 
 def test_paper_defaults_encode_and_decode_158_pixel_grey_images():
-    config = AutoencoderConfig()
+    """Paper defaults encode and decode 158 pixel grey images."""
+    config = CorrNetSettings()
     assert (config.image_size, config.channels, config.conv_width, config.lstm_hidden) == (158, 1, 64, 32)
     vectors = np.random.default_rng(0).normal(size=(30, 400)).astype(np.float32)
     model = CorrNetAutoencoder(config, 30, 400, 50, vectors).eval()
@@ -97,6 +101,7 @@ def test_paper_defaults_encode_and_decode_158_pixel_grey_images():
 
 
 def test_training_lowers_the_reconstruction_error_and_correlates_the_views(trained):
+    """Training lowers the reconstruction error and correlates the views."""
     model, before, validation, _ = trained
     after = reconstruction_error(model, validation, device="cpu")
     assert after["image_mse"] < 0.3 * before["image_mse"]
@@ -106,6 +111,7 @@ def test_training_lowers_the_reconstruction_error_and_correlates_the_views(train
 
 
 def test_codes_of_two_classes_separate(trained):
+    """Codes of two classes separate."""
     model, _, validation, labels = trained
     codes = embed(model, validation, batch_size=64, device="cpu")
     assert codes.shape == (200, TINY.code_size) and codes.dtype == np.float32
@@ -120,6 +126,7 @@ def test_codes_of_two_classes_separate(trained):
 
 
 def test_an_absent_view_neither_changes_the_code_nor_is_reconstructed():
+    """An absent view neither changes the code nor is reconstructed."""
     arrays, _ = synthetic_posts(40, seed=2)
     model = tiny_model().eval()
     rng = np.random.default_rng(3)
@@ -138,6 +145,7 @@ def test_an_absent_view_neither_changes_the_code_nor_is_reconstructed():
 
 @pytest.mark.parametrize("present", ["text", "image"])
 def test_a_dataset_with_a_single_view_trains(present):
+    """A dataset with a single view trains."""
     arrays, _ = synthetic_posts(96, seed=4)
     arrays["has_image"][:] = present == "image"
     arrays["has_text"][:] = present == "text"
@@ -150,11 +158,12 @@ def test_a_dataset_with_a_single_view_trains(present):
     assert all(np.isfinite(epoch.train_loss) for epoch in result.history)
     assert after["total"] < before["total"] and after["correlation"] == 0.0
     assert after["image_mse" if present == "text" else "text_mse"] == 0.0
-    assert all(torch.equal(old, new) for old, new in zip(untouched, absent.parameters(), strict=False))
+    assert all(torch.equal(old, new) for old, new in zip(untouched, absent.parameters(), strict=True))
     assert np.isfinite(embed(model, arrays, device="cpu")).all()
 
 
 def test_posts_without_any_view_add_nothing_to_the_loss():
+    """Posts without any view add nothing to the loss."""
     arrays, _ = synthetic_posts(20, seed=6)
     model = tiny_model().eval()
     blank = {name: array.copy() for name, array in arrays.items()}
@@ -168,11 +177,13 @@ def test_posts_without_any_view_add_nothing_to_the_loss():
 
 
 def replace_weight(model: CorrNetAutoencoder, correlation_weight: float) -> CorrNetAutoencoder:
-    model.config = replace(model.config, correlation_weight=correlation_weight)
+    """The model with another correlation weight in its settings."""
+    model.settings = replace(model.settings, correlation_weight=correlation_weight)
     return model
 
 
 def test_the_correlation_term_uses_only_posts_with_both_views():
+    """The correlation term uses only posts with both views."""
     arrays, _ = synthetic_posts(40, seed=5, view_rate=0.6)
     paired = arrays["has_image"] & arrays["has_text"]
     assert 2 <= paired.sum() < 40
@@ -194,6 +205,7 @@ def test_the_correlation_term_uses_only_posts_with_both_views():
 
 
 def test_mean_correlation_is_the_average_pearson_correlation_of_the_columns():
+    """Mean correlation is the average pearson correlation of the columns."""
     x = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
     assert float(mean_correlation(x, 2 * x + 1)) == pytest.approx(1.0, abs=1e-5)
     assert float(mean_correlation(x, -x)) == pytest.approx(-1.0, abs=1e-5)
@@ -203,6 +215,7 @@ def test_mean_correlation_is_the_average_pearson_correlation_of_the_columns():
 
 
 def test_content_words_drop_stop_words_numbers_short_tokens_and_links_but_keep_hashtags():
+    """Content words drop stop words numbers short tokens and links but keep hashtags."""
     texts = [
         "The #Sunset over the beach was amazing http://t.co/x 2018 ok @ana",
         "Amazing sunset, la playa de Barcelona es preciosa x2",

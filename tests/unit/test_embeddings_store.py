@@ -8,9 +8,10 @@ import duckdb
 import numpy as np
 
 from storage import embeddings
+from storage.home import Home
 
 
-def _view_rows(home: Path) -> list[tuple]:
+def _view_rows(home: Home) -> list[tuple]:
     con = duckdb.connect()
     try:
         embeddings.refresh_view(con, home)
@@ -20,20 +21,24 @@ def _view_rows(home: Path) -> list[tuple]:
 
 
 def test_parts_of_one_run_never_replace_each_other(tmp_path: Path) -> None:
+    """Parts of one run never replace each other."""
+    home = Home(tmp_path)
     vectors = np.ones((2, 3), dtype=np.float32)
-    first = embeddings.write_part(tmp_path, "m", "run-1", ["a", "b"], vectors)
-    second = embeddings.write_part(tmp_path, "m", "run-1", ["c", "d"], vectors)  # e.g. a retried run
+    first = embeddings.write_part(home, "m", "run-1", ["a", "b"], vectors)
+    second = embeddings.write_part(home, "m", "run-1", ["c", "d"], vectors)  # e.g. a retried run
     assert first != second and first.exists() and second.exists()
-    assert embeddings.embedded_post_ids(tmp_path, "m") == {"a", "b", "c", "d"}
-    assert embeddings.embedded_post_ids(tmp_path, "m", {second.name}) == {"c", "d"}
-    assert _view_rows(tmp_path) == [(p, "m", 3, "run-1") for p in "abcd"]
-    assert embeddings.write_part(tmp_path, "m", "run-2", [], np.zeros((0, 3))) is None
+    assert embeddings.embedded_post_ids(home, "m") == {"a", "b", "c", "d"}
+    assert embeddings.embedded_post_ids(home, "m", {second.name}) == {"c", "d"}
+    assert _view_rows(home) == [(p, "m", 3, "run-1") for p in "abcd"]
+    assert embeddings.write_part(home, "m", "run-2", [], np.zeros((0, 3))) is None
 
 
 def test_half_written_files_are_not_read_and_an_emptied_view_still_answers(tmp_path: Path) -> None:
-    embeddings.write_part(tmp_path, "m", "run-1", ["a"], np.zeros((1, 4), dtype=np.float32))
-    (embeddings.embeddings_root(tmp_path) / "m" / ".part-x.123.partial").write_bytes(b"PAR1 truncated")
-    assert [row[0] for row in _view_rows(tmp_path)] == ["a"]
-    embeddings.drop_model(tmp_path, "m")
-    assert embeddings.embedded_post_ids(tmp_path, "m") == set()
-    assert _view_rows(tmp_path) == []
+    """Half written files are not read and an emptied view still answers."""
+    home = Home(tmp_path)
+    embeddings.write_part(home, "m", "run-1", ["a"], np.zeros((1, 4), dtype=np.float32))
+    (home.embeddings / "m" / ".part-x.123.partial").write_bytes(b"PAR1 truncated")
+    assert [row[0] for row in _view_rows(home)] == ["a"]
+    embeddings.drop_model(home, "m")
+    assert embeddings.embedded_post_ids(home, "m") == set()
+    assert _view_rows(home) == []

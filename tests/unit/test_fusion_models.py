@@ -11,10 +11,11 @@ from models.encoders import (
     RecurrentEncoder,
     ResNetImageEncoder,
 )
-from models.fusion import VARIANTS, FusionClassifier, FusionConfig, ranking_loss
+from models.fusion import VARIANTS, FusionClassifier, FusionClassifierSettings, ranking_loss
 from models.fusion_training import FusionSettings, build_model, evaluate, subset, train_classifier
-from models.training import TrainConfig, fit, predict
+from models.training import TrainSettings, fit, predict
 from storage import model_store
+from storage.home import Home
 
 CLASSES, VOCABULARY, SIZE = 3, 12, 16
 
@@ -36,15 +37,17 @@ def tiny_posts(n: int = 240, seed: int = 0) -> tuple[dict[str, np.ndarray], np.n
 
 
 def small_model(variant: str) -> FusionClassifier:
+    """A variant's network with small sizes."""
     settings = FusionSettings(embedding_dim=16, hidden=16, image_size=SIZE, image_widths=(8, 16), dropout=0.1)
     return build_model(variant, settings, CLASSES, VOCABULARY, 0, None)
 
 
-FAST = TrainConfig(epochs=6, batch_size=32, learning_rate=0.01, patience=10, progress=False, threads=1)
+FAST = TrainSettings(epochs=6, batch_size=32, learning_rate=0.01, patience=10, progress=False, threads=1)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_variant_learns_and_its_loss_falls(variant):
+    """Every variant learns and its loss falls."""
     arrays, split = tiny_posts()
     model = small_model(variant)
     result = train_classifier(model, arrays, split, FAST)
@@ -55,6 +58,7 @@ def test_every_variant_learns_and_its_loss_falls(variant):
 
 @pytest.mark.parametrize("variant", ["late", "joint", "common"])
 def test_variants_built_for_missing_modalities_predict_from_either_one(variant):
+    """Variants built for missing modalities predict from either one."""
     arrays, split = tiny_posts()
     model = small_model(variant)
     train_classifier(model, arrays, split, FAST)
@@ -70,19 +74,21 @@ def test_variants_built_for_missing_modalities_predict_from_either_one(variant):
 
 
 def test_saved_and_loaded_model_predicts_identically(tmp_path):
+    """Saved and loaded model predicts identically."""
     arrays, split = tiny_posts()
     model = small_model("common")
-    train_classifier(model, arrays, split, TrainConfig(epochs=2, progress=False, threads=1))
-    model_store.save_model(tmp_path, "m1", {"weights": model.state_dict()})
+    train_classifier(model, arrays, split, TrainSettings(epochs=2, progress=False, threads=1))
+    model_store.save_model(Home(tmp_path), "m1", {"weights": model.state_dict()})
     loaded = small_model("common")
-    loaded.load_state_dict(model_store.load_model(tmp_path, "models/m1/model.pt")["weights"])
+    loaded.load_state_dict(model_store.load_model(Home(tmp_path), "models/m1/model.pt")["weights"])
     inputs = {k: v for k, v in arrays.items() if k != "label"}
     assert np.array_equal(predict(model, inputs, device="cpu"), predict(loaded.eval(), inputs, device="cpu"))
 
 
 def test_resuming_from_a_checkpoint_gives_the_same_model_as_an_uninterrupted_run():
+    """Resuming from a checkpoint gives the same model as an uninterrupted run."""
     arrays, split = tiny_posts()
-    config = TrainConfig(epochs=4, batch_size=32, patience=10, progress=False, threads=1)
+    config = TrainSettings(epochs=4, batch_size=32, patience=10, progress=False, threads=1)
     torch.manual_seed(1)
     straight = small_model("common")
     train_classifier(straight, arrays, split, config)
@@ -90,7 +96,7 @@ def test_resuming_from_a_checkpoint_gives_the_same_model_as_an_uninterrupted_run
     saved: list[dict] = []
     torch.manual_seed(1)
     interrupted = small_model("common")
-    train_classifier(interrupted, arrays, split, TrainConfig(**{**config.__dict__, "epochs": 2}),
+    train_classifier(interrupted, arrays, split, TrainSettings(**{**config.__dict__, "epochs": 2}),
                      save_checkpoint=lambda state: saved.append(state))
     resumed = small_model("common")
     result = train_classifier(resumed, arrays, split, config, resume_from=saved[-1])
@@ -100,19 +106,21 @@ def test_resuming_from_a_checkpoint_gives_the_same_model_as_an_uninterrupted_run
 
 
 def test_early_stopping_keeps_the_best_epoch():
+    """Early stopping keeps the best epoch."""
     arrays, split = tiny_posts()
     scores = iter([0.5, 0.9, 0.6, 0.6, 0.6, 0.6])
     model = small_model("text")
     snapshots = []
     result = fit(model, subset(arrays, np.flatnonzero(split == "train")), lambda m, b: m.loss(b),
                  lambda m: (snapshots.append({k: v.clone() for k, v in m.state_dict().items()}), next(scores))[1],
-                 TrainConfig(epochs=6, patience=2, progress=False, threads=1))
+                 TrainSettings(epochs=6, patience=2, progress=False, threads=1))
     assert result.best_epoch == 2 and result.stopped_early and len(result.history) == 4
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, snapshots[1][name])
 
 
 def test_ranking_loss_prefers_matching_pairs():
+    """Ranking loss prefers matching pairs."""
     torch.manual_seed(0)
     text = torch.randn(8, 4)
     labels = torch.arange(8) % 2
@@ -124,6 +132,7 @@ def test_ranking_loss_prefers_matching_pairs():
 
 
 def test_encoders_ignore_padding_and_give_zero_for_empty_posts():
+    """Encoders ignore padding and give zero for empty posts."""
     ids = torch.tensor([[4, 5, 0, 0], [4, 5, 0, 0], [0, 0, 0, 0]])
     ids_longer = torch.tensor([[4, 5, 0, 0, 0, 0]])
     for encoder in (EmbeddingBagEncoder(10, 8, "max", 0.0), EmbeddingBagEncoder(10, 8, "mean", 0.0),
@@ -139,16 +148,18 @@ def test_encoders_ignore_padding_and_give_zero_for_empty_posts():
 
 
 def test_configuration_errors_name_the_choices():
+    """Configuration errors name the choices."""
     with pytest.raises(ValueError, match="choose one of image, text, late"):
-        FusionConfig("fancy", 3)
+        FusionClassifierSettings("fancy", 3)
     with pytest.raises(ValueError, match="needs an image encoder"):
-        FusionClassifier(FusionConfig("joint", 3), EmbeddingBagEncoder(5), None)
+        FusionClassifier(FusionClassifierSettings("joint", 3), EmbeddingBagEncoder(5), None)
     with pytest.raises(FileNotFoundError, match="never downloads"):
         model_store.load_pretrained_network("/nonexistent/resnet.pt")
 
 
 @pytest.mark.parametrize("encoder", ["bag-mean", "gru", "lstm", "minilm", "minilm+bag"])
 def test_every_text_encoder_learns_the_text_classifier(encoder):
+    """Every text encoder learns the text classifier."""
     arrays, split = tiny_posts()
     feature_dim = 0
     if encoder.startswith("minilm"):  # stand-in sentence vectors carrying the class, as MiniLM's would
@@ -167,6 +178,7 @@ def test_every_text_encoder_learns_the_text_classifier(encoder):
 
 
 def test_pretrained_networks_load_from_export_and_torchscript_files(tmp_path):
+    """Pretrained networks load from export and torchscript files."""
     network = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()
     images = torch.rand(2, 3, 16, 16)
     batch = {0: torch.export.Dim("batch")}  # exported with a free batch size, as docs/LEARNING.md says
@@ -178,15 +190,17 @@ def test_pretrained_networks_load_from_export_and_torchscript_files(tmp_path):
 
 
 def test_a_checkpoint_of_another_architecture_is_ignored_not_fatal():
+    """A checkpoint of another architecture is ignored not fatal."""
     arrays, split = tiny_posts()
     saved: list[dict] = []
-    train_classifier(small_model("text"), arrays, split, TrainConfig(epochs=1, progress=False, threads=1),
+    train_classifier(small_model("text"), arrays, split, TrainSettings(epochs=1, progress=False, threads=1),
                      save_checkpoint=saved.append)
     result = train_classifier(small_model("joint"), arrays, split, FAST, resume_from=saved[-1])
     assert [epoch.epoch for epoch in result.history] == list(range(1, FAST.epochs + 1))
 
 
 def test_an_empty_split_is_scored_as_missing_not_a_crash():
+    """An empty split is scored as missing not a crash."""
     arrays, split = tiny_posts()
     model = small_model("joint")
     rows = evaluate(model, subset({k: v for k, v in arrays.items() if k != "label"}, np.array([], dtype=int)),

@@ -16,13 +16,14 @@ from models.image_regression import (
     row_cosines,
     train_regressor,
 )
-from models.training import TrainConfig
+from models.training import TrainSettings
 
 TINY = RegressionSettings(image_size=16, channels=1, widths=(8, 16),
-                          train=TrainConfig(epochs=15, batch_size=16, device="cpu", progress=False, patience=10, threads=1))
+                          train=TrainSettings(epochs=15, batch_size=16, device="cpu", progress=False, patience=10, threads=1))
 
 
 def test_cosine_loss_is_zero_for_identical_directions_and_two_for_opposite_ones() -> None:
+    """Cosine loss is zero for identical directions and two for opposite ones."""
     targets = torch.tensor([[1.0, 2.0, 3.0], [0.0, -1.0, 0.5]])
     assert float(cosine_loss(targets * 4.0, targets)) == pytest.approx(0.0, abs=1e-6)
     assert float(cosine_loss(-targets, targets)) == pytest.approx(2.0, abs=1e-6)
@@ -41,6 +42,7 @@ def synthetic(count: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_training_lowers_the_loss_and_raises_the_validation_cosine_on_cpu() -> None:
+    """Training lowers the loss and raises the validation cosine on cpu."""
     images, targets = synthetic()
     split = np.array(["train"] * 80 + ["val"] * 16, dtype=object)
     model = ImageRegressor(targets.shape[1], TINY)
@@ -54,6 +56,7 @@ def test_training_lowers_the_loss_and_raises_the_validation_cosine_on_cpu() -> N
 
 
 def test_training_needs_train_and_validation_rows() -> None:
+    """Training needs train and validation rows."""
     images, targets = synthetic(8)
     with pytest.raises(ValueError, match="val 0"):
         train_regressor(ImageRegressor(4, TINY), {"image": images, "target": targets},
@@ -61,6 +64,7 @@ def test_training_needs_train_and_validation_rows() -> None:
 
 
 def test_retrieval_ranks_put_each_caption_s_own_image_where_it_belongs() -> None:
+    """Retrieval ranks put each caption's own image where it belongs."""
     captions = np.eye(4, dtype=np.float32)
     assert retrieval_ranks(captions * 3, captions).tolist() == [1, 1, 1, 1]
     swapped = captions[[1, 0, 2, 3]]  # images 0 and 1 exchanged: caption 0 scores 0 with its own image,
@@ -70,6 +74,7 @@ def test_retrieval_ranks_put_each_caption_s_own_image_where_it_belongs() -> None
 
 
 def test_settings_survive_a_plain_dict_round_trip() -> None:
+    """Settings survive a plain dict round trip."""
     assert RegressionSettings.from_dict(TINY.as_dict()) == TINY
     partial = RegressionSettings.from_dict({"channels": 1, "train": {"epochs": 3}})
     assert partial.channels == 1 and partial.train.epochs == 3 and partial.train.batch_size == 64

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,7 @@ from storage import clusters as cluster_store
 from storage import warehouse
 from storage.home import Home
 from storage.image_arrays import image_array
-from tasks.fusion import LearningInputError
+from tasks.learn.errors import LearningInputError
 from tasks.locks import warehouse_writer
 from tasks.plots import cluster_scatter, contact_sheet, figure_png
 
@@ -25,10 +24,6 @@ SHEET_IMAGES = 8
 EXAMPLE_TEXTS = 5
 DETAILED_CLUSTERS = 60
 THUMBNAIL = 96
-
-
-def report_path(home: Path, run: str) -> Path:
-    return home / "reports" / "clusters" / f"{run}.html"
 
 
 def _data_uri(png: bytes) -> str:
@@ -71,14 +66,14 @@ def _scatter_figure(posts: pa.Table, labels: np.ndarray, clusters: list[dict[str
     return _data_uri(figure_png(figure))
 
 
-def _contact_sheet(home: Path, representatives: list[int], members: np.ndarray, paths: list[str | None],
+def _contact_sheet(home: Home, representatives: list[int], members: np.ndarray, paths: list[str | None],
                    texts: list[str | None]) -> str | None:
     """Up to SHEET_IMAGES images of a cluster: its representative posts first, then other members with images."""
     chosen = [i for i in representatives if paths[i] is not None]
     chosen += [int(i) for i in members if paths[i] is not None and int(i) not in chosen][: SHEET_IMAGES * 2]
     if not chosen:
         return None
-    pixels, present = image_array(home, [paths[i] for i in chosen], THUMBNAIL, 3, None, progress=False)
+    pixels, present = image_array(home, [paths[i] for i in chosen], THUMBNAIL, 3, progress=False)
     shown = [k for k in range(len(chosen)) if present[k]][:SHEET_IMAGES]
     if not shown:
         return None
@@ -117,7 +112,7 @@ def _cluster_view(cluster: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts: pa.Table, home: Path) -> str:
+def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts: pa.Table, home: Home) -> str:
     """The report's HTML: summary, map, 2-D scatter, the clusters table, then per cluster images and texts."""
     labels = posts.column("cluster_id").to_numpy(zero_copy_only=False).astype(np.int64)
     posts_by_id = {post_id: row for row, post_id in enumerate(posts.column("post_id").to_pylist())}
@@ -146,19 +141,17 @@ def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts
     )
 
 
-def write_report(home: str, run_id: str, run: str) -> str:
+def write_report(home: Home, run_id: str, run: str) -> str:
     """Write the run's HTML report under POSTATLAS_HOME/reports/clusters/ and record its path; returns the path."""
-    store = Home.at(home)
-    with warehouse.reader(store.warehouse) as con:
+    with warehouse.reader(home.warehouse) as con:
         run_row = cluster_store.cluster_run(con, run)
         if run_row is None:
             raise LearningInputError(f"no clustering run {run!r}: run `postatlas cluster` first")
         clusters = cluster_store.clusters_of(con, run)
         posts = cluster_store.assigned_posts(con, run)
-    path = cluster_store.save_report(report_path(store.root, run), render_report(run_row, clusters, posts,
-                                                                                 store.root))
-    with warehouse_writer(store.warehouse, run_id) as con:
-        cluster_store.set_report_path(con, run, str(path.relative_to(store.root)))
+    path = cluster_store.save_report(home, run, render_report(run_row, clusters, posts, home))
+    with warehouse_writer(home.warehouse, run_id) as con:
+        cluster_store.set_report_path(con, run, str(path.relative_to(home.root)))
     return str(path)
 
 
@@ -169,12 +162,11 @@ def cluster_rows(clusters: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "centroid": _cluster_view(c)["centroid"] or "–"} for c in clusters]
 
 
-def publish_cluster_artifacts(home: str, run: str) -> None:
+def publish_cluster_artifacts(home: Home, run: str) -> None:
     """The run's metrics and clusters as markdown and table artifacts of the flow run (with the report's path)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    store = Home.at(home)
-    with warehouse.reader(store.warehouse) as con:
+    with warehouse.reader(home.warehouse) as con:
         row = cluster_store.cluster_run(con, run)
         clusters = cluster_store.clusters_of(con, run)
     rows = cluster_rows(clusters)
@@ -185,7 +177,7 @@ def publish_cluster_artifacts(home: str, run: str) -> None:
         f"(+{row['assigned_since_fit']:,} assigned since), {row['n_clusters']} clusters, silhouette "
         f"{_format(row['silhouette'])}, ARI {_format(row['ari'])}, NMI {_format(row['nmi'])}"
         f"{' vs ' + row['label_task'] if row['label_task'] else ''}.\n\nHTML report: "
-        f"`{store.root / row['report_path'] if row['report_path'] else 'not written'}`\n\n{header}{body}"
+        f"`{home.path(row['report_path']) if row['report_path'] else 'not written'}`\n\n{header}{body}"
     )
     create_markdown_artifact(markdown, key="cluster-report", description="clustering run: metrics and clusters")
     create_table_artifact(rows, key="clusters", description="clusters of the run, largest first")

@@ -1,11 +1,9 @@
-"""Glue between the warehouse and models/clustering: fit a clustering run, assign new posts between refits."""
+"""Clustering runs on a model's embeddings (a Recipe whose registry is `cluster_runs`), and assigning new posts to
+an existing run's clusters between refits."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
-from dataclasses import asdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,19 +13,82 @@ import numpy as np
 import pyarrow as pa
 
 from models.cluster_summary import ClusterSummary, summarise_clusters
-from models.clustering import label_agreement, make_clusterer, silhouette
+from models.clustering import (
+    METHODS,
+    MIN_POSTS,
+    DefaultSettings,
+    PaperClustering,
+    PaperSettings,
+    ScalableClustering,
+    label_agreement,
+    make_clusterer,
+    silhouette,
+)
 from storage import clusters as cluster_store
 from storage import learning, warehouse
 from storage.home import Home
-from tasks.fusion import LearningInputError
+from tasks.learn.errors import LearningInputError
+from tasks.learn.registry import Checkpoint, Evaluation, Fitted, Recipe, Snapshot, Trained, digest, train_and_register
 from tasks.locks import warehouse_writer
 
-METHODS = ("paper", "default")
-MIN_POSTS = 10
+Clusterer = PaperClustering | ScalableClustering
 
 
-def _digest(*parts: Any) -> str:
-    return hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode(), digest_size=6).hexdigest()
+@dataclass(frozen=True)
+class ClusteringRun:
+    """A fitted clustering run: its row of `cluster_runs`, the clusterer's parameters and its clusters (id, name,
+    size); `report_path` once its report is written."""
+
+    run: str
+    method: str
+    model_id: str
+    data_snapshot: str
+    posts: int
+    n_clusters: int
+    silhouette: float | None
+    label_task: str | None
+    labelled_posts: int
+    ari: float | None
+    nmi: float | None
+    posts_with_image: int
+    posts_with_coordinates: int
+    assigned_since_fit: int
+    seconds: float
+    run_id: str
+    clusterer_path: str
+    parameters: dict[str, Any]
+    clusters: list[dict[str, Any]]
+    report_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """New posts placed in the clusters of an existing run (no refit); `report_path` once its report is written."""
+
+    run: str
+    assigned: int
+    method: str
+    report_path: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterRunSummary:
+    """What the terminal shows of a run: its scores and sizes, and every cluster's row."""
+
+    run: str
+    method: str
+    model_id: str
+    posts: int
+    assigned_since_fit: int
+    n_clusters: int
+    silhouette: float | None
+    ari: float | None
+    nmi: float | None
+    label_task: str | None
+    labelled_posts: int
+    posts_with_image: int
+    posts_with_coordinates: int
+    clusters: list[dict[str, Any]]
 
 
 def vectors_of(table: pa.Table) -> np.ndarray:
@@ -126,6 +187,7 @@ CLUSTERS_SCHEMA = pa.schema([
 
 
 def assignments_table(post_ids: list[str], labels: np.ndarray, xy: np.ndarray, assigned_by: str) -> pa.Table:
+    """The `cluster_assignments` rows (without `run`) of these posts."""
     now = datetime.now(UTC)
     return pa.table({
         "post_id": pa.array(post_ids, pa.string()),
@@ -138,6 +200,7 @@ def assignments_table(post_ids: list[str], labels: np.ndarray, xy: np.ndarray, a
 
 
 def summarise(table: pa.Table, vectors: np.ndarray, labels: np.ndarray) -> list[ClusterSummary]:
+    """The summaries of the clusters `labels` gives these posts."""
     coordinates = coordinates_of(table)
     return summarise_clusters(
         labels, vectors, table.column("text").to_pylist(), table.column("hashtags").to_pylist(),
@@ -145,75 +208,143 @@ def summarise(table: pa.Table, vectors: np.ndarray, labels: np.ndarray) -> list[
     )
 
 
-def cluster_posts(
-    home: str, run_id: str, method: str = "default", model_id: str | None = None,
-    settings: dict[str, Any] | None = None, label_task: str | None = None, curated_only: bool | None = None,
-) -> dict[str, Any]:
-    """Fit a clustering run on a model's embeddings and write it back; returns the run's summary.
-
-    The run id hashes the model, the clustered posts and the settings: rerunning unchanged replaces the same rows.
-    """
-    if method not in METHODS:
-        raise LearningInputError(f"unknown clustering method {method!r}; choose from {', '.join(METHODS)}")
-    store = Home.at(home)
-    with warehouse.reader(store.warehouse) as con:
-        chosen = choose_model(con, model_id)
-        if curated_only is None:
-            curated_only = learning.has_curation(con)
-        posts = cluster_store.embedded_posts(con, chosen, curated_only)
-        task = choose_label_task(cluster_store.label_task_sizes(con, posts.select(["post_id"])), label_task)
-        gold = cluster_store.gold_labels(con, task) if task else {}
-    if posts.num_rows < MIN_POSTS:
-        raise LearningInputError(
-            f"only {posts.num_rows} {'curated ' if curated_only else ''}posts are embedded by {chosen}: "
-            f"clustering needs at least {MIN_POSTS} (run `postatlas embed`)")
-    try:
-        clusterer = make_clusterer(method, **(settings or {}))
-    except (TypeError, ValueError) as error:
-        raise LearningInputError(f"bad clustering settings: {error}") from error
-    post_ids = posts.column("post_id").to_pylist()
-    vectors, coordinates = vectors_of(posts), coordinates_of(posts)
-    started = time.perf_counter()
-    try:
-        clusterer.fit(vectors, coordinates)
-    except ValueError as error:
-        raise LearningInputError(str(error)) from error
-    labels = np.asarray(clusterer.labels_)
-    summaries = summarise(posts, vectors, labels)
-    seconds = time.perf_counter() - started
-    true_labels = [gold.get(post_id) for post_id in post_ids]
-    labelled = sum(label is not None for label in true_labels)
-    ari, nmi = label_agreement(true_labels, labels) if labelled else (None, None)
-    has_image = np.array([path is not None for path in posts.column("image_path").to_pylist()])
-    parameters = {**clusterer.parameters_, "curated_only": curated_only}
-    resolved = asdict(clusterer.settings)
-    run = f"cluster-{method}-{_digest(chosen, post_ids, resolved)}"
-    run_row = {
-        "run": run, "method": method, "parameters": parameters, "data_snapshot": _digest(post_ids),
-        "model_id": chosen, "posts": len(post_ids), "n_clusters": int(clusterer.n_clusters_),
-        "silhouette": _finite(silhouette(vectors, labels)), "label_task": task, "labelled_posts": labelled,
-        "ari": _finite(ari), "nmi": _finite(nmi), "posts_with_image": int(has_image.sum()),
-        "posts_with_coordinates": int(np.isfinite(coordinates).all(1).sum()), "assigned_since_fit": 0,
-        "seconds": seconds, "run_id": run_id,
-    }
-    path = cluster_store.save_clusterer(store.root, run, clusterer)
-    run_row["clusterer_path"] = str(path.relative_to(store.root))
-    clusters = clusters_table(summaries, np.asarray(post_ids, dtype=object), has_image, labels)
-    assignments = assignments_table(post_ids, labels, np.asarray(clusterer.xy_), "fit")
-    with warehouse_writer(store.warehouse, run_id) as con:
-        cluster_store.write_cluster_run(con, run_row, clusters, assignments)
-    return {**{k: v for k, v in run_row.items() if k != "parameters"}, "parameters": parameters,
-            "clusters": clusters.select(["cluster_id", "name", "size"]).to_pylist()}
-
-
 def _finite(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def assign_new_posts(home: str, run_id: str, run: str | None = None, method: str | None = None) -> dict[str, Any]:
+def _has_image(posts: pa.Table) -> np.ndarray:
+    return np.array([path is not None for path in posts.column("image_path").to_pylist()])
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The embedded posts as the clusterer reads them."""
+
+    vectors: np.ndarray
+    coordinates: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Clusters:
+    """A fitted clusterer with its clusters' rows."""
+
+    clusterer: Clusterer
+    clusters: pa.Table
+
+
+@dataclass(frozen=True, eq=False)
+class ClusteringRecipe(Recipe[_Inputs, _Clusters]):
+    """A clustering run of one model's embedded posts, written to `cluster_runs`, `clusters` and
+    `cluster_assignments` (its "registry") with the fitted clusterer under POSTATLAS_HOME/clusters/<run>/.
+
+    The run id hashes the model, the clustered posts and the settings: rerunning unchanged replaces the same rows.
+    """
+
+    kind = "cluster"
+    reuse = False
+    settings: PaperSettings | DefaultSettings
+    method: str
+    embedding_model_id: str
+    posts: pa.Table
+    curated_only: bool
+    gold: dict[str, str]
+    label_task: str | None
+
+    @classmethod
+    def from_warehouse(cls, home: Home, method: str, model_id: str | None, settings: dict[str, Any] | None,
+                       label_task: str | None, curated_only: bool | None) -> ClusteringRecipe:
+        """The recipe over the model's (the newest model's) embedded posts, compared with a label task's labels."""
+        if method not in METHODS:
+            raise LearningInputError(f"unknown clustering method {method!r}; choose from {', '.join(METHODS)}")
+        with warehouse.reader(home.warehouse) as con:
+            chosen = choose_model(con, model_id)
+            if curated_only is None:
+                curated_only = learning.has_curation(con)
+            posts = cluster_store.embedded_posts(con, chosen, curated_only)
+            task = choose_label_task(cluster_store.label_task_sizes(con, posts.select(["post_id"])), label_task)
+            gold = cluster_store.gold_labels(con, task) if task else {}
+        if posts.num_rows < MIN_POSTS:
+            raise LearningInputError(
+                f"only {posts.num_rows} {'curated ' if curated_only else ''}posts are embedded by {chosen}: "
+                f"clustering needs at least {MIN_POSTS} (run `postatlas embed`)")
+        try:
+            clusterer = make_clusterer(method, **(settings or {}))
+        except (TypeError, ValueError) as error:
+            raise LearningInputError(f"bad clustering settings: {error}") from error
+        snapshot = Snapshot(digest(posts.column("post_id").to_pylist()), {})
+        return cls(clusterer.settings, snapshot, method, chosen, posts, curated_only, gold, task)
+
+    def model_id(self) -> str:
+        """The run: `cluster-<method>-<digest of the model, the posts and the resolved settings>`."""
+        post_ids = self.posts.column("post_id").to_pylist()
+        return f"cluster-{self.method}-{digest(self.embedding_model_id, post_ids, self.settings.as_dict())}"
+
+    def inputs(self, home: Home) -> _Inputs:
+        """The embeddings and the coordinates (NaN without)."""
+        return _Inputs(vectors_of(self.posts), coordinates_of(self.posts))
+
+    def fit(self, inputs: _Inputs, checkpoint: Checkpoint) -> Fitted[_Clusters]:
+        """Fit the method's clusterer and summarise its clusters (no checkpoints: the methods fit in one go)."""
+        clusterer = METHODS[self.method][1](self.settings)
+        try:
+            clusterer.fit(inputs.vectors, inputs.coordinates)
+        except ValueError as error:
+            raise LearningInputError(str(error)) from error
+        labels = np.asarray(clusterer.labels_)
+        summaries = summarise(self.posts, inputs.vectors, labels)
+        post_ids = np.asarray(self.posts.column("post_id").to_pylist(), dtype=object)
+        return Fitted(_Clusters(clusterer, clusters_table(summaries, post_ids, _has_image(self.posts), labels)))
+
+    def evaluate(self, fitted: Fitted[_Clusters], inputs: _Inputs) -> Evaluation:
+        """Silhouette, and ARI / NMI against the label task where its labels cover clustered posts."""
+        labels = np.asarray(fitted.model.clusterer.labels_)
+        true_labels = [self.gold.get(post_id) for post_id in self.posts.column("post_id").to_pylist()]
+        labelled = sum(label is not None for label in true_labels)
+        ari, nmi = label_agreement(true_labels, labels) if labelled else (None, None)
+        return Evaluation({"silhouette": _finite(silhouette(inputs.vectors, labels)), "label_task": self.label_task,
+                           "labelled_posts": labelled, "ari": _finite(ari), "nmi": _finite(nmi)})
+
+    def save(self, home: Home, model_id: str, fitted: Fitted[_Clusters], inputs: _Inputs) -> Path:
+        """Pickle the fitted clusterer (to assign new posts between refits)."""
+        return cluster_store.save_clusterer(home, model_id, fitted.model.clusterer)
+
+    def run_row(self, home: Home, run_id: str, trained: Trained[_Clusters]) -> dict[str, Any]:
+        """The run's `cluster_runs` row."""
+        clusterer = trained.fitted.model.clusterer
+        coordinates = coordinates_of(self.posts)
+        return {
+            "run": trained.model_id, "method": self.method,
+            "parameters": {**clusterer.parameters_, "curated_only": self.curated_only},
+            "data_snapshot": self.snapshot.digest, "model_id": self.embedding_model_id, "posts": self.posts.num_rows,
+            "n_clusters": int(clusterer.n_clusters_), **trained.metrics,
+            "posts_with_image": int(_has_image(self.posts).sum()),
+            "posts_with_coordinates": int(np.isfinite(coordinates).all(1).sum()), "assigned_since_fit": 0,
+            "run_id": run_id, "clusterer_path": str(trained.path.relative_to(home.root)),
+        }
+
+    def register(self, con: duckdb.DuckDBPyConnection, home: Home, run_id: str, trained: Trained[_Clusters]) -> None:
+        """Replace the run's rows of `cluster_runs`, `clusters` and `cluster_assignments` in one transaction."""
+        clusterer = trained.fitted.model.clusterer
+        assignments = assignments_table(self.posts.column("post_id").to_pylist(), np.asarray(clusterer.labels_),
+                                        np.asarray(clusterer.xy_), "fit")
+        cluster_store.write_cluster_run(con, self.run_row(home, run_id, trained), trained.fitted.model.clusters,
+                                        assignments)
+
+
+def cluster_posts(
+    home: Home, run_id: str, method: str = "default", model_id: str | None = None,
+    settings: dict[str, Any] | None = None, label_task: str | None = None, curated_only: bool | None = None,
+) -> ClusteringRun:
+    """Fit a clustering run on a model's embeddings and write it back; returns the run's summary."""
+    recipe = ClusteringRecipe.from_warehouse(home, method, model_id, settings, label_task, curated_only)
+    trained = train_and_register(recipe, home, run_id)
+    clusters = trained.fitted.model.clusters.select(["cluster_id", "name", "size"]).to_pylist()
+    return ClusteringRun(**recipe.run_row(home, run_id, trained), clusters=clusters)
+
+
+def assign_new_posts(home: Home, run_id: str, run: str | None = None, method: str | None = None) -> Assignment:
     """Place the model's newly embedded posts in the clusters of an existing run (no refit); returns counts."""
-    store = Home.at(home)
-    with warehouse.reader(store.warehouse) as con:
+    with warehouse.reader(home.warehouse) as con:
         chosen_run = run or cluster_store.latest_run(con, method)
         if chosen_run is None:
             raise LearningInputError("no clustering run to assign posts to: run `postatlas cluster` first")
@@ -233,20 +364,19 @@ def assign_new_posts(home: str, run_id: str, run: str | None = None, method: str
     post_ids = everything.column("post_id").to_pylist()
     is_new = np.array([post_id not in known for post_id in post_ids], dtype=bool)
     if not is_new.any():
-        return {"run": chosen_run, "assigned": 0, "method": row["method"]}
-    clusterer = cluster_store.load_clusterer(store.root, row["clusterer_path"])
+        return Assignment(chosen_run, 0, row["method"])
+    clusterer = cluster_store.load_clusterer(home, row["clusterer_path"])
     new = everything.filter(pa.array(is_new))
     labels, xy = (np.asarray(values) for values in clusterer.place(vectors_of(new), coordinates_of(new)))
     known.update(zip(new.column("post_id").to_pylist(), labels.tolist(), strict=True))
     # summaries over the run's posts still embedded and not deleted: the fitted ones and the new ones
     all_labels = np.array([known[post_id] for post_id in post_ids], dtype=np.int64)
-    has_image = np.array([path is not None for path in everything.column("image_path").to_pylist()])
     clusters = clusters_table(summarise(everything, vectors_of(everything), all_labels),
-                              np.asarray(post_ids, dtype=object), has_image, all_labels)
+                              np.asarray(post_ids, dtype=object), _has_image(everything), all_labels)
     assignments = assignments_table(new.column("post_id").to_pylist(), labels, xy, "assign")
-    with warehouse_writer(store.warehouse, run_id) as con:
+    with warehouse_writer(home.warehouse, run_id) as con:
         added = cluster_store.add_assignments(con, chosen_run, assignments, clusters)
-    return {"run": chosen_run, "assigned": added, "method": row["method"]}
+    return Assignment(chosen_run, added, row["method"])
 
 
 def refit_due(run_row: dict[str, Any], new_posts: int, refit_days: float, refit_fraction: float,
@@ -261,22 +391,24 @@ def refit_due(run_row: dict[str, Any], new_posts: int, refit_days: float, refit_
     return False, f"{new_posts} new posts assigned to the clusters of {run_row['run']}"
 
 
-def cluster_run_summary(home: str | Path, run: str | None = None) -> dict[str, Any]:
-    """A run's row and its clusters, for printing."""
-    store = Home.at(home)
-    with warehouse.reader(store.warehouse) as con:
+def cluster_run_summary(home: Home, run: str | None = None) -> ClusterRunSummary:
+    """A run's scores and clusters (the newest run's by default), for printing."""
+    with warehouse.reader(home.warehouse) as con:
         chosen = run or cluster_store.latest_run(con)
         row = cluster_store.cluster_run(con, chosen) if chosen else None
         if row is None:
             raise LearningInputError(
                 "no clustering run yet: run `postatlas cluster`" if chosen is None else f"no clustering run {chosen!r}")
-        return {**row, "clusters": cluster_store.clusters_of(con, chosen)}
+        clusters = cluster_store.clusters_of(con, chosen)
+    return ClusterRunSummary(
+        row["run"], row["method"], row["model_id"], row["posts"], row["assigned_since_fit"], row["n_clusters"],
+        row["silhouette"], row["ari"], row["nmi"], row["label_task"], row["labelled_posts"], row["posts_with_image"],
+        row["posts_with_coordinates"], clusters)
 
 
-def new_post_count(home: str, run: str) -> int:
+def new_post_count(home: Home, run: str) -> int:
     """Embedded posts of the run's model that the run has not assigned yet."""
-    store = Home.at(home)
-    with warehouse.reader(store.warehouse) as con:
+    with warehouse.reader(home.warehouse) as con:
         row = cluster_store.cluster_run(con, run)
         if row is None:
             return 0
@@ -284,27 +416,26 @@ def new_post_count(home: str, run: str) -> int:
         return cluster_store.embedded_posts(con, row["model_id"], curated_only, exclude_run=run).num_rows
 
 
-def latest_run_id(home: str, method: str | None = None) -> str | None:
+def latest_run_id(home: Home, method: str | None = None) -> str | None:
     """The newest clustering run (of that method), or None."""
-    with warehouse.reader(Home.at(home).warehouse) as con:
+    with warehouse.reader(home.warehouse) as con:
         return cluster_store.latest_run(con, method)
 
 
-def nightly_plan(home: str, method: str, model_id: str, refit_days: float, refit_fraction: float
+def nightly_plan(home: Home, method: str, model_id: str, refit_days: float, refit_fraction: float
                  ) -> tuple[bool, str, str | None]:
     """(refit?, why, the newest run of the method) for the nightly flow."""
     latest = latest_run_id(home, method)
     if latest is None:
         return True, "no clustering run yet", None
-    store = Home.at(home)
-    with warehouse.reader(store.warehouse) as con:
+    with warehouse.reader(home.warehouse) as con:
         row = cluster_store.cluster_run(con, latest)
         model = learning.model_row(con, model_id)
     if row["model_id"] != model_id:
         return True, f"a newer embedding model ({model_id}) than the last fit's", latest
     if model is not None and model["created_at"].replace(tzinfo=UTC) > row["created_at"]:
         return True, f"{model_id} was retrained after the last fit", latest
-    if not cluster_store.clusterer_exists(store.root, row["clusterer_path"]):
+    if not cluster_store.clusterer_exists(home, row["clusterer_path"]):
         return True, f"the fitted clusterer of {latest} is missing", latest
     due, reason = refit_due(row, new_post_count(home, latest), refit_days, refit_fraction)
     return due, reason, latest
