@@ -8,13 +8,14 @@ embedded).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from prefect import flow, task
 
 from models.corrnet import AutoencoderSettings
 from storage.home import Home
 from tasks.learn.autoencoder import (
+    AutoencoderTraining,
     Embedded,
     embed_posts,
     newest_autoencoder,
@@ -25,6 +26,8 @@ from tasks.learn.cluster_report import publish_cluster_artifacts, write_report
 from tasks.learn.clustering import (
     Assignment,
     ClusteringRun,
+    ClusterReport,
+    NightlyClusters,
     assign_new_posts,
     cluster_posts,
     latest_run_id,
@@ -49,33 +52,6 @@ plan_task = task(name="plan-clusters", timeout_seconds=600)(nightly_plan)
 newest_autoencoder_task = task(name="newest-autoencoder", timeout_seconds=600)(newest_autoencoder)
 latest_run_task = task(name="latest-cluster-run", timeout_seconds=600)(latest_run_id)
 publish_task = task(name="publish-cluster-artifacts", timeout_seconds=600)(publish_cluster_artifacts)
-
-
-@dataclass(frozen=True)
-class AutoencoderTraining:
-    """The trained (or reused) autoencoder and the training set it read."""
-
-    model_id: str
-    dataset: str
-
-
-@dataclass(frozen=True)
-class ClusterReport:
-    """A run's written HTML report."""
-
-    run: str
-    report_path: str
-
-
-@dataclass(frozen=True)
-class NightlyClusters:
-    """What the nightly run did: refit (and why) or assigned to `run`, posts embedded, the report written."""
-
-    run: str
-    refit: bool
-    reason: str
-    embedded: int
-    report_path: str
 
 
 def report_and_publish(home: Home, run_id: str, run: str) -> str:

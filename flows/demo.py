@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from prefect import flow, task
 
 from flows.clusters import cluster_flow, embed_flow, train_autoencoder_flow
@@ -9,7 +11,7 @@ from flows.curate import curate_flow
 from flows.ingest import ingest_flow
 from flows.learn import predict_fusion_flow, train_fusion_flow
 from storage.home import Home
-from tasks.demo.run import summarize, write_dataset
+from tasks.demo.run import DemoSummary, summarize, write_dataset
 
 # (format, folder of the dataset, folder of downloaded images or None)
 DEMO_SOURCES = (
@@ -43,7 +45,7 @@ DEMO_CLUSTERS = 12
 
 
 @flow(name="demo")
-def demo_flow(posts: int = 3000, seed: int = 7, home: str | None = None, learn: bool = True) -> dict:
+def demo_flow(posts: int = 3000, seed: int = 7, home: str | None = None, learn: bool = True) -> DemoSummary:
     """Generate the demo dataset, ingest it through the real readers, curate it, train and predict; summarize."""
     store = Home.at(home).ensure()
     root = write_demo_dataset(posts, seed, store)
@@ -54,15 +56,18 @@ def demo_flow(posts: int = 3000, seed: int = 7, home: str | None = None, learn: 
             labels_csv=str(root / "labels.csv"),
             label_task="topic",
             media_dirs=[str(root / media)] if media else None,
-            home=str(store.root),
+            home=str(store),
         )
-    curated = curate_flow(options={}, home=str(store.root))
+    curated = curate_flow(options={}, home=str(store))
     summary = summarize_demo(store, curated)
-    if learn:
-        summary["fusion"] = train_fusion_flow("topic", ["all"], str(store.root), DEMO_FUSION_SETTINGS)
-        summary["predictions"] = predict_fusion_flow("topic", home=str(store.root))
-        summary["autoencoder"] = train_autoencoder_flow(home=str(store.root), settings=DEMO_AUTOENCODER_SETTINGS)
-        summary["embeddings"] = embed_flow(home=str(store.root))
-        summary["clusters"] = cluster_flow(home=str(store.root), method="default",
-                                           settings={"n_clusters": DEMO_CLUSTERS}, label_task="topic")
-    return summary
+    if not learn:
+        return summary
+    return replace(
+        summary,
+        fusion=train_fusion_flow("topic", ["all"], str(store), DEMO_FUSION_SETTINGS),
+        predictions=predict_fusion_flow("topic", home=str(store)),
+        autoencoder=train_autoencoder_flow(home=str(store), settings=DEMO_AUTOENCODER_SETTINGS),
+        embeddings=embed_flow(home=str(store)),
+        clusters=cluster_flow(home=str(store), method="default", settings={"n_clusters": DEMO_CLUSTERS},
+                              label_task="topic"),
+    )

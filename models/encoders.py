@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 from torch import nn
@@ -32,6 +34,7 @@ class EmbeddingBagEncoder(nn.Module):
         self.output_dim = dimensions
 
     def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """Max- or mean-pool the embeddings of the tokens that are not padding."""
         present = (token_ids != 0).unsqueeze(-1)
         vectors = self.dropout(self.embedding(token_ids))
         if self.aggregation == "mean":
@@ -64,6 +67,7 @@ class RecurrentEncoder(nn.Module):
         self.output_dim = 2 * hidden
 
     def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """Concatenate the last forward and backward states over each text's real length."""
         lengths = (token_ids != 0).sum(1)
         safe_lengths = lengths.clamp(min=1).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(
@@ -86,6 +90,7 @@ class FeatureEncoder(nn.Module):
         self.output_dim = input_dim
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """The precomputed features, with dropout while training."""
         return self.dropout(features.float())
 
 
@@ -105,6 +110,7 @@ class SentencePlusBagEncoder(nn.Module):
         self.output_dim = 2 * dimensions
 
     def forward(self, packed: torch.Tensor) -> torch.Tensor:
+        """The bag of the first ``max_tokens`` columns beside the projected sentence vector of the rest."""
         token_ids = packed[:, : self.max_tokens].long()
         return torch.cat([self.bag(token_ids), self.projection(packed[:, self.max_tokens :].float())], -1)
 
@@ -158,6 +164,7 @@ class ResNetImageEncoder(nn.Module):
         self.output_dim = widths[-1]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalise the uint8 images, augment while training, and pool the last block."""
         x = (images.float() / 255.0 - 0.5) / 0.25
         if self.training and self.augment:
             x = _flip_and_shift(x)
@@ -175,10 +182,8 @@ def _flip_and_shift(x: torch.Tensor, max_shift: int = 4) -> torch.Tensor:
 
 def _evaluation_mode(network: nn.Module) -> None:
     """eval() for a TorchScript network; a torch.export program is fixed in the mode it was exported in."""
-    try:
+    with contextlib.suppress(NotImplementedError):
         network.eval()
-    except NotImplementedError:
-        pass
 
 
 class FrozenBackbone(nn.Module):
@@ -196,11 +201,13 @@ class FrozenBackbone(nn.Module):
         self.channels, self.image_size = channels, image_size
 
     def train(self, mode: bool = True) -> FrozenBackbone:
+        """Stay frozen: the backbone is evaluated in any mode."""
         self.training = mode
         _evaluation_mode(self.network)
         return self
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Features of the frozen backbone for ImageNet-normalised images."""
         mean = torch.tensor([0.485, 0.456, 0.406][: self.channels], device=images.device).view(1, -1, 1, 1)
         std = torch.tensor([0.229, 0.224, 0.225][: self.channels], device=images.device).view(1, -1, 1, 1)
         with torch.no_grad():

@@ -57,6 +57,7 @@ class TweetTokenizer:
     min_length: int = 1
 
     def __call__(self, text: str | None) -> list[str]:
+        """The tokens of ``text`` (empty for a missing text)."""
         if not text:
             return []
         stop = stop_words(self.stop_word_languages) if self.remove_stop_words else frozenset()
@@ -87,6 +88,7 @@ class TweetTokenizer:
         return tokens
 
     def many(self, texts: Iterable[str | None]) -> list[list[str]]:
+        """The tokens of each text."""
         return [self(text) for text in texts]
 
 
@@ -105,6 +107,7 @@ class Vocabulary:
 
     @classmethod
     def build(cls, documents: Iterable[Sequence[str]], min_count: int = 2, max_size: int = 50_000) -> Vocabulary:
+        """The vocabulary of the tokens used at least ``min_count`` times, most frequent first, at most ``max_size``."""
         counts = Counter(token for document in documents for token in document)
         frequent = [token for token, count in counts.most_common() if count >= min_count][: max_size - 2]
         return cls((PAD, UNK, *sorted(frequent, key=lambda t: (-counts[t], t))))
@@ -114,6 +117,7 @@ class Vocabulary:
 
     @property
     def index(self) -> dict[str, int]:
+        """Token -> position."""
         return _index(self.tokens)
 
     def encode(self, documents: Sequence[Sequence[str]], max_length: int = 64) -> np.ndarray:

@@ -18,6 +18,7 @@ from tasks.curate_run import CurateResult
 from tasks.ingest import IngestTotals
 
 if TYPE_CHECKING:
+    from tasks.demo.run import DemoSummary
     from tasks.learn.fusion import FusionPredictions, FusionTraining
 
 
@@ -91,28 +92,28 @@ def print_table(table: pa.Table, fmt: str) -> None:
         print_rows(table.column_names, [list(row.values()) for row in table.to_pylist()])
 
 
-def print_demo_summary(summary: dict, console: Console | None = None) -> None:
+def print_demo_summary(summary: DemoSummary, console: Console | None = None) -> None:
     """What the demo did: posts per platform, kept and dropped per rule, quarantined per reason, where it is."""
     console = console or _console()
-    console.print(_table("Posts per platform", ("platform", "posts", "curated"), summary["platforms"]))
-    print_rule_summary(summary["curate"], console)
-    if summary["quarantine"]:
-        console.print(_table("Quarantined input, per reason", ("reason", "scope", "rows"), summary["quarantine"]))
-    if "fusion" in summary:
-        print_fusion_summary(summary["fusion"], console)
-        print_prediction_summary(summary["predictions"], summary["warehouse"], console)
-    if "clusters" in summary:
-        clusters = summary["clusters"]
+    console.print(_table("Posts per platform", ("platform", "posts", "curated"), summary.platforms))
+    print_rule_summary(summary.curate, console)
+    if summary.quarantine:
+        console.print(_table("Quarantined input, per reason", ("reason", "scope", "rows"), summary.quarantine))
+    if summary.fusion and summary.predictions:
+        print_fusion_summary(summary.fusion, console)
+        print_prediction_summary(summary.predictions, summary.warehouse, console)
+    clusters = summary.clusters
+    if clusters:
         console.print(
             f"clusters: {clusters.n_clusters} ({clusters.method} method) of {clusters.posts} posts "
             f"embedded by {clusters.model_id}; silhouette {_score(clusters.silhouette)}, "
             f"ARI {_score(clusters.ari)}, NMI {_score(clusters.nmi)} against the '{clusters.label_task}' labels")
-    console.print(f"warehouse: {summary['warehouse']}")
+    console.print(f"warehouse: {summary.warehouse}")
     console.print('try: postatlas sql "select rule, count(*) from filter_decisions where not kept group by 1"')
     console.print('     postatlas sql "select label, count(*) from predictions group by 1"')
-    if "clusters" in summary:
+    if clusters:
         console.print('     postatlas sql "select cluster_id, size, top_terms from clusters order by size desc"')
-        console.print(f"cluster report: {summary['clusters'].report_path}")
+        console.print(f"cluster report: {clusters.report_path}")
 
 
 def _score(value: float | None) -> str:

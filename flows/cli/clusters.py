@@ -98,6 +98,7 @@ def autoencoder_settings(args: argparse.Namespace) -> dict:
 
 
 def cmd_train_autoencoder(args: argparse.Namespace, home: Home) -> int:
+    """Train paper 000's autoencoder and print its summary."""
     from flows.clusters import train_autoencoder_flow
     from tasks.learn.autoencoder import model_summary
     from tasks.report import print_rows
@@ -111,6 +112,7 @@ def cmd_train_autoencoder(args: argparse.Namespace, home: Home) -> int:
 
 
 def cmd_embed(args: argparse.Namespace, home: Home) -> int:
+    """Embed the posts not yet embedded and say what was embedded."""
     from flows.clusters import embed_flow
     from tasks.report import print_rows
 
@@ -134,6 +136,7 @@ DEFAULT_ONLY = {"geo_weight": "--geo-weight", "micro_clusters": "--micro-cluster
 
 
 def cluster_settings(args: argparse.Namespace) -> dict:
+    """The clustering settings given on the command line; flags of the other method are an error."""
     settings = given(args, CLUSTER_OPTIONS)
     misplaced = [flag for name, flag in DEFAULT_ONLY.items() if name in settings and args.method == "paper"]
     if misplaced:
@@ -156,6 +159,7 @@ def _print_runs(home: Home) -> None:
 
 
 def print_cluster_run(home: Home, run: str, report_path: str | None) -> None:
+    """Print a clustering run: its largest clusters and its scores."""
     from tasks.learn.cluster_report import cluster_rows
     from tasks.learn.clustering import cluster_run_summary
     from tasks.report import print_rows
@@ -178,6 +182,7 @@ def print_cluster_run(home: Home, run: str, report_path: str | None) -> None:
 
 
 def cmd_cluster(args: argparse.Namespace, home: Home) -> int:
+    """Cluster the embedded posts (or assign new ones with --assign, or list runs with --list)."""
     from flows.clusters import assign_flow, cluster_flow
     from models.clustering import make_clusterer
 
@@ -200,6 +205,7 @@ def cmd_cluster(args: argparse.Namespace, home: Home) -> int:
 
 
 def cmd_report(args: argparse.Namespace, home: Home) -> int:
+    """Write the HTML report of a clustering run."""
     from flows.clusters import report_flow
 
     quiet_prefect()

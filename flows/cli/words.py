@@ -36,7 +36,6 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
     space.add_argument("--min-count", type=positive_int, help="words used fewer times are dropped (default 5)")
     space.add_argument("--skip-gram", action="store_true", help="skip-gram instead of CBOW (slower, rare words)")
     add_training_options(space, device=False)
-
     space.set_defaults(handler=cmd_train_word_space)
 
     regression = train_models.add_parser("image-regression",
@@ -203,6 +202,7 @@ def _query_words(words: list[str]) -> list[str]:
 
 
 def cmd_words(args: argparse.Namespace, home: Home) -> int:
+    """Print the words nearest to a combination of words."""
     from tasks.learn.word_analyses import nearest_words
     from tasks.report import print_rows
 
@@ -216,6 +216,7 @@ def cmd_words(args: argparse.Namespace, home: Home) -> int:
 
 
 def cmd_languages(args: argparse.Namespace, home: Home) -> int:
+    """Print the posts per detected language."""
     from tasks.learn.word_analyses import languages
     from tasks.report import print_rows
 
@@ -230,6 +231,7 @@ def cmd_languages(args: argparse.Namespace, home: Home) -> int:
 
 
 def cmd_top_words(args: argparse.Namespace, home: Home) -> int:
+    """Print the most used words per language."""
     from tasks.learn.word_analyses import MAX_LANGUAGE_PANELS, top_words
     from tasks.report import print_rows
 
@@ -246,6 +248,7 @@ def cmd_top_words(args: argparse.Namespace, home: Home) -> int:
 
 
 def cmd_retrieve(args: argparse.Namespace, home: Home) -> int:
+    """Print the images nearest to words (text-to-image retrieval)."""
     from tasks.learn.word_analyses import retrieve
     from tasks.report import print_rows
 
@@ -264,6 +267,7 @@ def cmd_retrieve(args: argparse.Namespace, home: Home) -> int:
 
 
 def cmd_image_map(args: argparse.Namespace, home: Home) -> int:
+    """Draw the t-SNE map of projected images."""
     from tasks.learn.word_analyses import image_map
 
     with _user_errors():

@@ -164,6 +164,14 @@ class _LazyRows:
 
 
 @dataclass(frozen=True)
+class AutoencoderTraining:
+    """The trained (or reused) autoencoder and the training set it read."""
+
+    model_id: str
+    dataset: str
+
+
+@dataclass(frozen=True)
 class _Inputs:
     """The training set as the autoencoder reads it, with its vocabularies and word vectors."""
 

@@ -232,6 +232,25 @@ class _Clusters:
     clusters: pa.Table
 
 
+@dataclass(frozen=True)
+class ClusterReport:
+    """A run's written HTML report."""
+
+    run: str
+    report_path: str
+
+
+@dataclass(frozen=True)
+class NightlyClusters:
+    """What the nightly run did: refit (and why) or assigned to `run`, posts embedded, the report written."""
+
+    run: str
+    refit: bool
+    reason: str
+    embedded: int
+    report_path: str
+
+
 @dataclass(frozen=True, eq=False)
 class ClusteringRecipe(Recipe[_Inputs, _Clusters]):
     """A clustering run of one model's embedded posts, written to `cluster_runs`, `clusters` and
