@@ -14,11 +14,10 @@ import pyarrow.csv as pacsv
 from rich.console import Console
 from rich.table import Table
 
-from tasks.curate_run import CurateResult
-from tasks.ingest import IngestTotals
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the printers only read attributes; the reading commands must not import torch / detectors
+    from tasks.curate_run import CurateResult
     from tasks.demo.run import DemoSummary
+    from tasks.ingest import IngestTotals
     from tasks.learn.fusion import FusionPredictions, FusionTraining
 
 

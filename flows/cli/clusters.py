@@ -17,7 +17,6 @@ from flows.cli.common import (
     user_errors,
 )
 from flows.cli.fusion import learning_errors
-from storage import queries, warehouse
 from storage.home import Home
 
 CLUSTER_OPTIONS = ("n_clusters", "distance_threshold", "geo_weight", "variance", "micro_clusters", "perplexity",
@@ -150,6 +149,7 @@ def cluster_settings(args: argparse.Namespace) -> dict:
 
 
 def _print_runs(home: Home) -> None:
+    from storage import queries, warehouse
     from tasks.report import print_rows
 
     with warehouse.reader(home.warehouse) as con:

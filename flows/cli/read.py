@@ -1,11 +1,13 @@
-"""The reading commands: `sql`, `runs`, `models`. They answer at once from a read-only connection."""
+"""The reading commands: `sql`, `runs`, `models`. They answer at once from a read-only connection.
+
+The warehouse modules are imported by the handlers, so that parsing any command line stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from flows.cli.common import EXIT_OK, Subcommands, user_errors
-from storage import queries, warehouse
 from storage.home import Home
 
 
@@ -29,6 +31,7 @@ def register(commands: Subcommands) -> None:
 
 def cmd_sql(args: argparse.Namespace, home: Home) -> int:
     """Print an analyst's query as a table, CSV or JSON."""
+    from storage import queries, warehouse
     from tasks.report import print_table
 
     with user_errors(FileNotFoundError, warehouse.WarehouseBusy, queries.QueryError), \
@@ -40,6 +43,7 @@ def cmd_sql(args: argparse.Namespace, home: Home) -> int:
 
 def cmd_runs(args: argparse.Namespace, home: Home) -> int:
     """Print the newest runs of the ledger."""
+    from storage import queries, warehouse
     from tasks.report import print_table
 
     with user_errors(FileNotFoundError, warehouse.WarehouseBusy), warehouse.reader(home.warehouse) as con:
@@ -50,6 +54,7 @@ def cmd_runs(args: argparse.Namespace, home: Home) -> int:
 
 def cmd_models(args: argparse.Namespace, home: Home) -> int:
     """Print the model registry (or the label tasks with --tasks)."""
+    from storage import queries, warehouse
     from tasks.report import print_rows
 
     with user_errors(FileNotFoundError, warehouse.WarehouseBusy), warehouse.reader(home.warehouse) as con:

@@ -21,7 +21,6 @@ from flows.cli.common import (
     positive_int,
     quiet_prefect,
 )
-from storage import warehouse
 from storage.home import Home
 
 AUTO_REGRESSION_SETTINGS: dict = {"train": {"epochs": 10}}
@@ -88,13 +87,14 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
 def _user_errors() -> Iterator[None]:
     """Problems the user can fix become UserError (exit 2 with the message)."""
     from models.word_space import UnknownWords
+    from storage.warehouse import WarehouseBusy
     from tasks.learn.errors import LearningInputError
 
     try:
         yield
     except UnknownWords as error:
         raise UserError(f"{error}; try `postatlas top-words` for words the space knows") from error
-    except (LearningInputError, FileNotFoundError, warehouse.WarehouseBusy, ValueError) as error:
+    except (LearningInputError, FileNotFoundError, WarehouseBusy, ValueError) as error:
         raise UserError(str(error)) from error
 
 
