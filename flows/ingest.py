@@ -47,6 +47,7 @@ def ingest_flow(
     )
     store = Home.at(home)
     with tracked_run(store, "ingest", asdict(options)) as run:
+        run.counted_by_batches = True  # each committed batch adds its counters to the ledger row
         totals = IngestTotals()
         for path in paths:
             part = ingest_files(replace(options, paths=(path,)), store, run.run_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def posts_to_detect(con: duckdb.DuckDBPyConnection, detector: str, partition: in
 def write_staged(table: pa.Table, path: Path) -> str:
     """Write a partition's result as Parquet (atomically) and return its path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(table, temporary)
     temporary.replace(path)
     return str(path)

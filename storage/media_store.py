@@ -74,7 +74,9 @@ def download_image(url: str, session, home: Home, timeout: float = 30.0) -> Stor
         if len(data) > MAX_IMAGE_BYTES:
             raise MediaError("image_too_large", f"more than {MAX_IMAGE_BYTES} bytes at {url}")
     suffix = Path(urlparse(url).path).suffix.lower() or ".jpg"
-    with tempfile.NamedTemporaryFile(suffix=suffix, dir=home.root, delete=False) as handle:
+    # the pid in the name lets the next run sweep it when this process is killed (storage/leftovers.py)
+    with tempfile.NamedTemporaryFile(prefix=f".download.{os.getpid()}.", suffix=suffix, dir=home.root,
+                                     delete=False) as handle:
         handle.write(data)
     try:
         return store_image(Path(handle.name), home)

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,8 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from storage.leftovers import process_alive
+
 LOCK_WAIT_SECONDS = float(os.environ.get("POSTATLAS_LOCK_WAIT", "120"))
 # Waiters ask for the lock (and the writer slot) at least every POLL_SECONDS, so a writer letting go that
 # waits up to TURN_SECONDS for them lets them in: readers and other runs interleave with a long write.
@@ -28,10 +31,15 @@ POLL_SECONDS = 1.0
 TURN_SECONDS = 2.0
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")  # DuckDB names the process holding the lock
+_LOCK_PROGRAM = re.compile(r"lock is held in (.+?) \(PID \d+\)")  # ... and its executable
 _WRITER_NOTE = re.compile(r"run (?P<run>.+), pid (?P<pid>\d+) on (?P<host>.+)")
 
 
-class WarehouseBusy(RuntimeError):
+class WarehouseError(RuntimeError):
+    """A warehouse this command cannot use; the message says why and what to do."""
+
+
+class WarehouseBusy(WarehouseError):
     """Another process holds the warehouse for writing and did not let go in time."""
 
 
@@ -51,15 +59,28 @@ def connect(path: Path, *, read_only: bool = False, wait_seconds: float | None =
                 con.execute("SET enable_progress_bar = false")
                 return con
             except duckdb.IOException as error:
-                if not _is_lock_error(error) or time.monotonic() >= deadline:
-                    if _is_lock_error(error):
-                        raise WarehouseBusy(_busy_message(path, error)) from error
-                    raise
-                note.touch()
+                if not _is_lock_error(error):
+                    raise WarehouseError(_unusable_message(path, error)) from error
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusy(_busy_message(path, error)) from error
+                with suppress(OSError):  # a read-only home: wait without the note
+                    note.touch()
                 time.sleep(delay)
                 delay = min(delay * 2, POLL_SECONDS)
+            except duckdb.Error as error:  # e.g. a file of a newer DuckDB storage format
+                raise WarehouseError(_unusable_message(path, error)) from error
     finally:
-        note.unlink(missing_ok=True)
+        with suppress(OSError):
+            note.unlink(missing_ok=True)
+
+
+def _unusable_message(path: Path, error: Exception) -> str:
+    """Why DuckDB cannot open ``path`` (not a DuckDB file, no permission, ...) and what to do."""
+    detail = str(error).removeprefix("IO Error: ")
+    if "not a valid DuckDB database file" in detail:
+        return (f"{path} is not a DuckDB warehouse: move it away (or point --home / POSTATLAS_HOME at another "
+                "folder), then run the command again")
+    return f"cannot open the warehouse {path}: {detail}"
 
 
 def _waiting_note(path: Path) -> Path:
@@ -90,7 +111,7 @@ def _others_waiting(path: Path) -> bool:
     for note in path.parent.glob(f"{path.name}.waiting.*"):
         if note == mine:
             continue
-        if _process_alive(int(note.name.split(".")[-2])):
+        if process_alive(int(note.name.split(".")[-2])):
             return True
         note.unlink(missing_ok=True)  # left by a waiter that was killed
     return False
@@ -102,15 +123,21 @@ def _busy_message(path: Path, error: Exception) -> str:
         note = _WRITER_NOTE.fullmatch(path.with_suffix(".writer").read_text())
     except OSError:
         note = None
-    if note and (note["host"] != socket.gethostname() or _process_alive(int(note["pid"]))):
+    if note and (note["host"] != socket.gethostname() or process_alive(int(note["pid"]))):
         holder = f"a writer: run {note['run']} (pid {note['pid']} on {note['host']})"
+        advice = "wait for it to finish (`postatlas runs` lists runs)"
     else:
         locker = _LOCK_PID.search(str(error))
-        holder = (f"a process that is no postatlas writer{f' (pid {locker[1]})' if locker else ''}: a reader, "
-                  "or a DuckDB client outside postatlas")
+        program = _LOCK_PROGRAM.search(str(error))
+        named = f" (pid {locker[1]}){f' running {program[1]}' if program else ''}" if locker else ""
+        holder = (f"a process that is no postatlas writer{named}: a reader, or a DuckDB client outside postatlas "
+                  "such as an analyst's notebook (DuckDB lets nobody write while another process has the file open, "
+                  "even read-only)")
+        advice = (f"close that connection (`con.close()`{f' in pid {locker[1]}' if locker else ''}; analysts: "
+                  "`postatlas sql`, or connect read-only only while you query), or wait for it")
     return (
-        f"the warehouse {path} is held by {holder}; wait for it to finish (`postatlas runs` lists runs) "
-        "or let this command wait longer: `postatlas sql --wait SECONDS`, POSTATLAS_LOCK_WAIT=SECONDS for the others"
+        f"the warehouse {path} is held by {holder}; {advice}, or let this command wait longer: "
+        "`postatlas sql --wait SECONDS`, POSTATLAS_LOCK_WAIT=SECONDS for the others"
     )
 
 
@@ -134,7 +161,7 @@ def open_writer(path: Path, run_id: str | None = None) -> duckdb.DuckDBPyConnect
         note = path.with_suffix(f".writer.{os.getpid()}")  # renamed into place: readers never see half a note
         note.write_text(f"run {run_id or 'unknown'}, pid {os.getpid()} on {socket.gethostname()}")
         note.replace(path.with_suffix(".writer"))
-        migrate(con)
+        migrate(con, path)
     except BaseException:
         close_writer(path, con)
         raise
@@ -158,6 +185,7 @@ def reader(path: Path, wait_seconds: float | None = None) -> Iterator[duckdb.Duc
         raise FileNotFoundError(f"no warehouse at {path}: run `postatlas demo` or `postatlas ingest` first")
     con = connect(path, read_only=True, wait_seconds=wait_seconds)
     try:
+        check_version(con, path)
         yield con
     finally:
         con.close()
@@ -171,7 +199,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         yield con
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with suppress(duckdb.Error):  # an interrupted query has already aborted it: keep the first error
+            con.execute("ROLLBACK")
         raise
 
 
@@ -190,8 +219,33 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply pending migrations, each in its own transaction; returns the schema version."""
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest migration applied to the warehouse (0 for an empty one)."""
+    [(found,)] = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations' AND schema_name = 'main'"
+    ).fetchall()
+    if not found:
+        return 0
+    [(version,)] = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()
+    return version
+
+
+def check_version(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> None:
+    """WarehouseError when a newer postatlas wrote the warehouse (a schema this code does not know)."""
+    known = max((number for number, _, _ in migrations()), default=0)
+    version = schema_version(con)
+    if version > known:
+        raise WarehouseError(
+            f"the warehouse{f' {path}' if path else ''} was written by a newer postatlas (schema version {version}; this one knows up "
+            f"to {known}): upgrade postatlas to use it, or point --home / POSTATLAS_HOME at another folder"
+        )
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> int:
+    """Apply pending migrations, each in its own transaction; returns the schema version.
+
+    A warehouse of a newer schema is refused (WarehouseError) before anything is written to it."""
+    check_version(con, path)
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
@@ -226,6 +280,11 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters
     )
 
 
+RUN_COUNTERS = ("read", "written", "duplicates", "filtered", "quarantined", "kept", "deletions", "pages", "images")
+# The counters a batch commit adds to its run in the same transaction (write_batch with BatchCounts).
+BATCH_COUNTERS = ("read", "written", "duplicates", "quarantined", "deletions", "pages")
+
+
 def finish_run(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
@@ -234,9 +293,14 @@ def finish_run(
     breakdown: dict | None = None,
     message: str | None = None,
     stop_reason: str | None = None,
+    counted_by_batches: bool = False,
 ) -> None:
-    """Close a run with its status, counters, a breakdown (per platform / rule / reason) and why it stopped."""
-    columns = ("read", "written", "duplicates", "filtered", "quarantined", "kept", "deletions", "pages", "images")
+    """Close a run with its status, counters, a breakdown (per platform / rule / reason) and why it stopped.
+
+    With ``counted_by_batches`` the counters its batch commits added (BATCH_COUNTERS) are left as they are: they
+    count exactly what landed, also what an earlier attempt of the same run id committed.
+    """
+    columns = tuple(c for c in RUN_COUNTERS if not (counted_by_batches and c in BATCH_COUNTERS))
     values = [int(counts.get(column, 0)) for column in columns]
     assignments = ", ".join(f"{column} = ?" for column in columns)
     con.execute(
@@ -246,29 +310,53 @@ def finish_run(
     )
 
 
+def defer_finish(path: Path, run_id: str, status: str, counts: dict[str, int], breakdown: dict | None,
+                 message: str | None, stop_reason: str | None, counted_by_batches: bool) -> Path:
+    """Close a run later: when the warehouse cannot be had (another process holds it), leave a note beside it that
+    the next writing run applies (:func:`apply_deferred_finishes`), so that the ledger never calls it killed."""
+    safe = re.sub(r"[^\w.-]", "_", run_id)
+    note = path.with_name(f"{path.name}.finish.{safe}.json")
+    partial = note.with_name(f".{note.name}.{os.getpid()}.tmp")
+    partial.write_bytes(orjson.dumps(
+        {"run_id": run_id, "status": status, "counts": counts, "breakdown": breakdown or {}, "message": message,
+         "stop_reason": stop_reason, "counted_by_batches": counted_by_batches, "finished_at": _now().isoformat()},
+        default=str))
+    os.replace(partial, note)
+    return note
+
+
+def apply_deferred_finishes(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Close the runs whose end could not be written (notes of :func:`defer_finish`); returns how many."""
+    applied = 0
+    for note in sorted(path.parent.glob(f"{path.name}.finish.*.json")):
+        try:
+            closing = orjson.loads(note.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            continue
+        with transaction(con):
+            if con.execute("SELECT 1 FROM runs WHERE run_id = ? AND status = 'running'",
+                           [closing["run_id"]]).fetchall():
+                finish_run(con, closing["run_id"], closing["status"], closing["counts"], closing["breakdown"],
+                           closing["message"], closing["stop_reason"], closing["counted_by_batches"])
+                con.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?",
+                            [datetime.fromisoformat(closing["finished_at"]), closing["run_id"]])
+                applied += 1
+        note.unlink(missing_ok=True)
+    return applied
+
+
 def mark_crashed_runs(con: duckdb.DuckDBPyConnection) -> None:
     """Runs of this host still 'running' whose process is gone were killed: mark them crashed."""
     host = socket.gethostname()
     rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", [host]).fetchall()
     for run_id, pid in rows:
-        if pid != os.getpid() and not _process_alive(pid):
+        if pid != os.getpid() and not process_alive(pid or 0):
             con.execute(
                 "UPDATE runs SET status = 'crashed', message = 'process ended without closing the run "
-                "(killed?); its unfinished batch was rolled back, run the command again' WHERE run_id = ?",
+                "(killed?); its counters are what its committed batches wrote, its unfinished batch was rolled "
+                "back: run the command again' WHERE run_id = ?",
                 [run_id],
             )
-
-
-def _process_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --------------------------------------------------------------------------- idempotent writes
@@ -283,19 +371,60 @@ def landed_batch_path(con: duckdb.DuckDBPyConnection, batch_id: str) -> str | No
 _IGNORE_DUPLICATES = ("users", "media", "mentions", "quarantine", "deletions")
 
 
+@dataclass(frozen=True)
+class BatchCounts:
+    """What one batch adds to its run's ledger row, in the transaction that commits it.
+
+    ``read`` = the posts found in the batch (``found``, new or not) + the records and posts quarantined whole
+    (``quarantined``); ``written`` and ``duplicates`` are worked out from ``found`` inside the transaction.
+    """
+
+    read: int
+    found: int
+    quarantined: int
+    deletions: int = 0
+
+
+@dataclass(frozen=True)
+class BatchWritten:
+    """What committing one batch changed: new posts per platform and new (distinct) users."""
+
+    new_by_platform: dict[str, int] = field(default_factory=dict)
+    new_users: int = 0
+
+    @property
+    def written(self) -> int:
+        """New posts in all platforms."""
+        return sum(self.new_by_platform.values())
+
+
+def write_quarantine(con: duckdb.DuckDBPyConnection, rows: pa.Table, run_id: str) -> None:
+    """Add quarantine rows of inputs that are no record (a cut or unreadable file) in one transaction, counting each
+    as read and quarantined in run ``run_id`` (a row already there, by its natural key, is left as it is)."""
+    with transaction(con):
+        con.register("incoming", rows)
+        con.execute("INSERT OR IGNORE INTO quarantine BY NAME SELECT * FROM incoming")
+        con.unregister("incoming")
+        add_run_counts(con, run_id, {"read": rows.num_rows, "quarantined": rows.num_rows})
+
+
 def write_batch(
     con: duckdb.DuckDBPyConnection,
     raw_batch: dict,
     tables: dict[str, pa.Table],
     also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
-) -> dict[str, int]:
-    """Upsert one batch in a single transaction; returns the number of new posts per platform.
+    counts: BatchCounts | None = None,
+) -> BatchWritten:
+    """Upsert one batch in a single transaction; returns the new posts per platform and the new users.
 
     Natural keys make every insert idempotent: committing the same batch twice changes nothing. ``also`` runs
-    inside the same transaction (a collector's cursor and read budget).
+    inside the same transaction (a collector's cursor and read budget). With ``counts`` the run
+    ``raw_batch["run_id"]`` gets the batch's counters in the same transaction, so the ledger always matches what
+    landed, even for a run killed mid-way (read = written + duplicates + quarantined after every commit).
     """
     with transaction(con):
         new_by_platform: dict[str, int] = {}
+        new_users = 0
         posts = tables["posts"]
         if posts.num_rows:
             con.register("incoming", posts)
@@ -307,6 +436,8 @@ def write_batch(
         for table in _IGNORE_DUPLICATES:
             if tables[table].num_rows:
                 con.register("incoming", tables[table])
+                if table == "users":  # one row per user_id in a prepared batch: the anti-join counts distinct users
+                    new_users = con.execute("SELECT count(*) FROM incoming ANTI JOIN users USING (user_id)").fetchone()[0]
                 con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM incoming")
                 con.unregister("incoming")
         if tables["labels"].num_rows:
@@ -326,7 +457,21 @@ def write_batch(
         )
         if also is not None:
             also(con)
-    return new_by_platform
+        written = BatchWritten(new_by_platform, new_users)
+        if counts is not None:
+            add_run_counts(con, raw_batch["run_id"], {
+                "read": counts.read, "written": written.written, "duplicates": counts.found - written.written,
+                "quarantined": counts.quarantined, "deletions": counts.deletions})
+    return written
+
+
+def add_run_counts(con: duckdb.DuckDBPyConnection, run_id: str, counts: dict[str, int]) -> None:
+    """Add ``counts`` to the counters of run ``run_id`` (inside the caller's transaction)."""
+    columns = [column for column in counts if column in RUN_COUNTERS]
+    if columns:
+        assignments = ", ".join(f"{column} = coalesce({column}, 0) + ?" for column in columns)
+        con.execute(f"UPDATE runs SET {assignments} WHERE run_id = ?",
+                    [int(counts[column]) for column in columns] + [run_id])
 
 
 def apply_deletions(con: duckdb.DuckDBPyConnection) -> None:

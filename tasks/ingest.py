@@ -1,16 +1,17 @@
 """Ingest: raw records -> landed raw batches -> normalized, validated rows -> one warehouse transaction per batch.
 
 Counts add up for every run: read = written + duplicates + quarantined, where ``read`` counts the posts
-found in the records plus the records that yielded no usable post.
+found in the records plus the records that yielded no usable post, plus the problems the readers reported
+(storage.readers.ReadProblem): a damaged file or a cut-short end of one (scope ``file``) and a table row that
+could not be parsed (scope ``record``) each count one read and one quarantined. Files under a given folder
+that the format does not read are not quarantined: they are counted in ``skipped_files`` and listed.
 """
 
 from __future__ import annotations
 
-import ctypes
 import math
 import multiprocessing
 import os
-import signal
 import sys
 import time
 from collections import Counter, deque
@@ -31,8 +32,9 @@ from storage import raw_zone, schema, warehouse
 from storage.encoding import corpus_encoding
 from storage.home import Home
 from storage.media_store import MediaError, find_local_copy, store_image
-from storage.readers import iter_records, read_id_labels
+from storage.readers import ReadProblem, iter_records, read_id_labels
 from storage.records import Parsed, RawRecord
+from tasks.collect.secrets import redact
 from tasks.filters import FastDetector, top_languages
 from tasks.locks import warehouse_writer
 from tasks.normalize.instagram import normalize_instaloader
@@ -40,6 +42,7 @@ from tasks.normalize.mvsa import make_mvsa_normalizer
 from tasks.normalize.reddit import normalize_reddit
 from tasks.normalize.table import TABLE_FIELDS, make_table_normalizer, parse_mapping
 from tasks.normalize.twitter import normalize_twitter_v1, normalize_twitter_v2
+from tasks.processes import init_worker
 
 FORMATS = ("twitter-v2", "twitter-v1", "reddit", "instaloader", "mvsa", "table")
 BATCH_RECORDS = 20_000
@@ -47,9 +50,11 @@ WRITER_HOLD_SECONDS = float(os.environ.get("POSTATLAS_WRITER_HOLD", "5"))
 BATCH_BYTES = 8 * 1024 * 1024  # a v2 page holds 100 tweets: batches are bounded by payload size too
 MAX_TEXT_CHARS = 100_000
 EXCERPT_CHARS = 2_000
-# Scopes of quarantine rows: 'record' and 'post' count as quarantined posts; 'field' and 'media' rows
-# describe a part dropped from a post that was kept.
-WHOLE_SCOPES = ("record", "post")
+# Scopes of quarantine rows: 'record' and 'post' count as quarantined posts, 'file' (a damaged file or its
+# cut-short end, reported by the reader) as one quarantined unit; 'field' and 'media' rows describe a part
+# dropped from a post that was kept.
+WHOLE_SCOPES = ("record", "post", "file")
+SKIPPED_LISTED = 100  # skipped files named in the run ledger (all are counted)
 
 
 @dataclass(frozen=True)
@@ -77,13 +82,14 @@ class IngestTotals:
     duplicates: int = 0
     quarantined: int = 0
     deletions: int = 0
-    users: int = 0
+    new_users: int = 0  # distinct users first seen by this run (inserted into `users`), not rows per batch
     labels: int = 0
     media_stored: int = 0
     records: int = 0
     by_platform: Counter = field(default_factory=Counter)
     written_by_platform: Counter = field(default_factory=Counter)
     quarantine_reasons: Counter = field(default_factory=Counter)
+    skipped_files: list[str] = field(default_factory=list)  # "path (why)": files of a folder not read
 
     def counts(self) -> dict[str, int]:
         """The run ledger's counters: read = written + duplicates + quarantined."""
@@ -99,12 +105,14 @@ class IngestTotals:
         """Details for the run ledger and the artifact."""
         return {
             "records": self.records,
-            "users": self.users,
+            "new_users": self.new_users,
             "labels": self.labels,
             "media_stored": self.media_stored,
             "read_by_platform": dict(self.by_platform),
             "written_by_platform": dict(self.written_by_platform),
             "quarantine_reasons": dict(self.quarantine_reasons),
+            "skipped_files": len(self.skipped_files),
+            "skipped": self.skipped_files[:SKIPPED_LISTED],
         }
 
 
@@ -140,7 +148,14 @@ def build_normalizer(options: IngestOptions, records_for_encoding: Callable[[], 
 
 
 def _excerpt(payload: bytes) -> str:
-    return payload[: EXCERPT_CHARS * 2].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+    """The start of ``payload`` for a quarantine row, secrets masked before it is cut (a cut one would not match)."""
+    text = payload[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+    return redact(text)[:EXCERPT_CHARS]
+
+
+def _detail(text: str) -> str:
+    """A quarantine row's detail, secrets masked before it is cut (an error page may echo a credential)."""
+    return redact(text[: EXCERPT_CHARS * 4])[:EXCERPT_CHARS]
 
 
 def _valid_coordinates(lat: object, lon: object) -> bool:
@@ -167,12 +182,15 @@ def validate(parsed: Parsed) -> Parsed:
             )
             continue
         lat, lon = post.get("lat"), post.get("lon")
-        if (lat is not None or lon is not None) and not _valid_coordinates(lat, lon):
-            parsed.quarantine.append(
-                {"reason": "impossible_coordinates", "detail": f"lat={lat!r} lon={lon!r}; post kept without them",
-                 "scope": "field", "post_id": post_id}
-            )
-            post["lat"] = post["lon"] = None
+        if lat is not None or lon is not None:
+            if _valid_coordinates(lat, lon):  # numbers given as text ("41.39") become floats
+                post["lat"], post["lon"] = float(lat), float(lon)  # type: ignore[arg-type]
+            else:  # out of range, NaN, infinite, not a number, or one of the two missing
+                parsed.quarantine.append(
+                    {"reason": "impossible_coordinates", "detail": f"lat={lat!r} lon={lon!r}; post kept without them",
+                     "scope": "field", "post_id": post_id}
+                )
+                post["lat"] = post["lon"] = None
         kept.append(post)
     kept_ids = {post["post_id"] for post in kept}
     parsed.posts = kept
@@ -299,7 +317,7 @@ def _add_record(rows: _Rows, record: RawRecord, index: int, batch_id: str, parse
         where = record.location + (f" post {item['post_id']}" if item.get("post_id") else "")
         rows.quarantine.append(
             {**base, "location": where, "reason": item["reason"], "scope": scope, "post_id": item.get("post_id"),
-             "detail": str(item.get("detail", ""))[:EXCERPT_CHARS], "raw_excerpt": _excerpt(record.payload)}
+             "detail": _detail(str(item.get("detail", ""))), "raw_excerpt": _excerpt(record.payload)}
         )
         rows.quarantine_reasons[item["reason"]] += 1
         if scope in WHOLE_SCOPES:
@@ -350,7 +368,7 @@ def _import_media(item: dict, rows: _Rows, ctx: BatchContext) -> dict:
             {"run_id": ctx.run_id, "source": item["source"],
              "location": f"{item['location']} media {item.get('media_key') or item.get('position')}",
              "reason": error.reason, "scope": "media", "post_id": item["post_id"],
-             "detail": f"{local}: {error.detail}"[:EXCERPT_CHARS], "raw_excerpt": _excerpt(item["payload"])}
+             "detail": _detail(f"{local}: {error.detail}"), "raw_excerpt": _excerpt(item["payload"])}
         )
         rows.quarantine_reasons[error.reason] += 1
         return row
@@ -366,17 +384,7 @@ _WORKER_CONTEXT: BatchContext | None = None
 def _init_worker(ctx: BatchContext) -> None:
     global _WORKER_CONTEXT
     _WORKER_CONTEXT = ctx
-    _die_with_parent()
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill this worker when the ingest process dies (even by SIGKILL); elsewhere a no-op."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        return
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    init_worker()  # dies with the ingest process (even by SIGKILL); Ctrl-C is the parent's
 
 
 def _prepare_in_worker(chunk: list[RawRecord]) -> PreparedBatch:
@@ -393,16 +401,18 @@ class Ingestor:
         self.options = options
         self.workers = workers if workers is not None else default_workers()
         self.totals = IngestTotals()
+        self.problems: list[ReadProblem] = []  # reported by the readers, not yet committed
         self.labels_by_id: dict[str, str] = {}
         if options.labels_csv:
             if not options.label_task:
                 raise IngestError("--labels needs --task NAME (the label task, e.g. sentiment)")
             self.labels_by_id = read_id_labels(Path(options.labels_csv))
 
-    def records(self) -> Iterator[RawRecord]:
-        """The raw records of the paths, streamed."""
+    def records(self, report: Callable[[ReadProblem], None] | None = None) -> Iterator[RawRecord]:
+        """The raw records of the paths, streamed; the readers' problems go to ``report`` (else dropped)."""
         opts = self.options
-        return iter_records(opts.fmt, [Path(p) for p in opts.paths], opts.platform, list(opts.columns) or None)
+        return iter_records(opts.fmt, [Path(p) for p in opts.paths], opts.platform, list(opts.columns) or None,
+                            report=report or (lambda problem: None))
 
     def context(self) -> BatchContext:
         """What the forked workers need to prepare batches."""
@@ -426,7 +436,9 @@ class Ingestor:
         try:
             for prepared in self._prepared(ctx):
                 self._commit(prepared)
+                self._commit_problems()
                 progress.update(prepared.landed.records)
+            self._commit_problems()
             warehouse.refresh_raw_view(self._writer.connection(), self.home.raw)
         finally:
             self._writer.release()
@@ -435,7 +447,7 @@ class Ingestor:
 
     def _prepared(self, ctx: BatchContext) -> Iterator[PreparedBatch]:
         """Prepared batches in input order; with workers, a bounded number are in flight at once."""
-        batches = _batches(self.records(), self.options.batch_records)
+        batches = _batches(self.records(self.problems.append), self.options.batch_records)
         if self.workers <= 1:
             yield from (prepare_batch(chunk, ctx) for chunk in batches)
             return
@@ -455,15 +467,18 @@ class Ingestor:
         if earlier is not None and earlier != prepared.landed.relative_path:  # landed on an earlier day
             self.home.path(prepared.landed.relative_path).unlink(missing_ok=True)
         landed = prepared.landed
-        new_by_platform = warehouse.write_batch(
+        deletions = prepared.tables["deletions"].num_rows
+        committed = warehouse.write_batch(
             con,
             {"batch_id": prepared.batch_id, "platform": landed.platform, "path": earlier or landed.relative_path,
              "records": landed.records, "run_id": self.run_id},
             prepared.tables,
+            counts=warehouse.BatchCounts(prepared.read, prepared.posts_found, prepared.quarantined, deletions),
         )
         self._writer.release_if_held_long()
         totals = self.totals
-        written = sum(new_by_platform.values())
+        new_by_platform = committed.new_by_platform
+        written = committed.written
         totals.records += landed.records
         totals.read += prepared.read
         totals.quarantined += prepared.quarantined
@@ -472,10 +487,31 @@ class Ingestor:
         totals.written_by_platform.update(new_by_platform)
         totals.by_platform.update(prepared.by_platform)
         totals.quarantine_reasons.update(prepared.quarantine_reasons)
-        totals.users += prepared.tables["users"].num_rows
+        totals.new_users += committed.new_users
         totals.labels += prepared.tables["labels"].num_rows
-        totals.deletions += prepared.tables["deletions"].num_rows
+        totals.deletions += deletions
         totals.media_stored += prepared.media_stored
+
+
+    def _commit_problems(self) -> None:
+        """The readers' problems so far: quarantine rows (one transaction) and counts; skipped files listed."""
+        problems, self.problems[:] = list(self.problems), []
+        rows = []
+        for problem in problems:
+            if problem.scope == "skipped":
+                self.totals.skipped_files.append(f"{problem.source} ({problem.detail})")
+                continue
+            rows.append({"run_id": self.run_id, "source": problem.source, "location": problem.location,
+                         "reason": problem.reason, "scope": problem.scope, "post_id": None,
+                         "detail": problem.detail[:EXCERPT_CHARS], "raw_excerpt": problem.excerpt[:EXCERPT_CHARS],
+                         "quarantined_at": datetime.now(UTC)})
+            self.totals.read += 1
+            self.totals.quarantined += 1
+            self.totals.by_platform[problem.platform] += 1
+            self.totals.quarantine_reasons[problem.reason] += 1
+        if rows:
+            warehouse.write_quarantine(self._writer.connection(), schema.rows_to_table(rows, schema.QUARANTINE),
+                                       self.run_id)
 
 
 class HeldWriter:

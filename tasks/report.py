@@ -12,13 +12,18 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from tasks.collect.secrets import redact
 
 if TYPE_CHECKING:  # the printers only read attributes; the reading commands must not import torch / detectors
     from tasks.curate_run import CurateResult
     from tasks.demo.run import DemoSummary
     from tasks.ingest import IngestTotals
     from tasks.learn.fusion import FusionPredictions, FusionTraining
+
+SKIPPED_SHOWN = 10  # skipped files named in the summary (all are counted, the first 100 kept in the ledger)
 
 
 def _console() -> Console:
@@ -51,7 +56,7 @@ def print_ingest_summary(totals: IngestTotals, warehouse: str, console: Console 
     )
     console.print(
         f"read {totals.read} = new {totals.written} + duplicates {totals.duplicates} + quarantined "
-        f"{totals.quarantined}; users {totals.users}, labels {totals.labels}, images stored {totals.media_stored}, "
+        f"{totals.quarantined}; new users {totals.new_users}, labels {totals.labels}, images stored {totals.media_stored}, "
         f"deletions {totals.deletions}"
     )
     if totals.quarantine_reasons:
@@ -61,6 +66,12 @@ def print_ingest_summary(totals: IngestTotals, warehouse: str, console: Console 
         )
         console.print("[yellow]warning:[/] some input was quarantined; query: "
                       "postatlas sql \"select reason, location, detail from quarantine\"")
+    if totals.skipped_files:
+        shown = totals.skipped_files[:SKIPPED_SHOWN]
+        more = len(totals.skipped_files) - len(shown)
+        console.print(f"[yellow]warning:[/] skipped {len(totals.skipped_files)} file"
+                      f"{'s' if len(totals.skipped_files) != 1 else ''} the format does not read: "
+                      + escape("; ".join(shown)) + (f"; and {more} more" if more else ""))
     console.print(f"warehouse: {warehouse}")
 
 
@@ -126,7 +137,7 @@ def print_collect_summary(platform: str, totals, warehouse: str, console: Consol
         _table(f"Collected from {platform}", ("pages", "read", "new", "duplicates", "quarantined", "images"),
                [(totals.pages, totals.read, totals.written, totals.duplicates, totals.quarantined, totals.images)])
     )
-    detail = f" ({totals.stop_detail})" if totals.stop_detail else ""
+    detail = f" ({redact(totals.stop_detail)})" if totals.stop_detail else ""
     console.print(f"stopped: {totals.stop_reason}{detail}; the next run continues from the stored cursor")
     if totals.image_failures:
         console.print(f"[yellow]warning:[/] images not fetched: {dict(totals.image_failures)}")
@@ -139,7 +150,7 @@ def print_collect_summary(platform: str, totals, warehouse: str, console: Consol
 def _markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return redact("\n".join(lines))
 
 
 def publish_ingest_artifacts(totals: IngestTotals) -> None:
@@ -155,6 +166,9 @@ def publish_ingest_artifacts(totals: IngestTotals) -> None:
         + "\n\n### Quarantine reasons\n\n"
         + _markdown_table(("reason", "rows"), sorted(totals.quarantine_reasons.items(), key=lambda kv: -kv[1]))
     )
+    if totals.skipped_files:
+        markdown += (f"\n\n### Skipped {len(totals.skipped_files)} files the format does not read\n\n"
+                     + "\n".join(f"- {name}" for name in totals.skipped_files[:100]))
     create_markdown_artifact(markdown, key="ingest-summary", description="posts read, new, duplicate, quarantined")
     create_table_artifact(
         [{"platform": p, "read": totals.by_platform[p], "new": totals.written_by_platform.get(p, 0)}
@@ -184,7 +198,7 @@ def publish_collect_artifacts(platform: str, totals) -> None:
         + _markdown_table(("pages", "read", "new", "duplicates", "quarantined", "images", "stopped"),
                           [(totals.pages, totals.read, totals.written, totals.duplicates, totals.quarantined,
                             totals.images, totals.stop_reason)])
-        + (f"\n\n{totals.stop_detail}" if totals.stop_detail else ""),
+        + (f"\n\n{redact(totals.stop_detail)}" if totals.stop_detail else ""),
         key=f"collect-{platform}-summary", description="pages and posts read, why the run stopped",
     )
 

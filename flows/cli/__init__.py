@@ -7,16 +7,28 @@ arguments and the one ``Home`` of the command, and import flows late so that rea
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from flows.cli import clusters, fusion, pipeline, read, words
-from flows.cli.common import EXIT_USAGE, UserError
+from flows.cli.common import (
+    EPHEMERAL_STARTUP_SECONDS,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    STARTUP_TIMEOUT_ENV,
+    Interrupted,
+    UserError,
+    catch_interrupts,
+    check_home,
+)
 from storage.home import HOME_ENV, Home
+from tasks.collect.secrets import install_log_redaction, redact
 
 DATA_GROUPS = (pipeline, read)  # register(commands)
 MODEL_GROUPS = (fusion, words, clusters)  # register(commands, train_models, predict_models)
+READING_COMMANDS = ("sql", "runs", "models")  # every other command writes to the home
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,18 +52,65 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script: a user error exits 2 with one line, Ctrl-C exits 130."""
     args = build_parser().parse_args(argv)
+    install_log_redaction()  # every log record and uncaught traceback masks the configured secrets
     if args.home:
         os.environ[HOME_ENV] = str(Home.at(args.home))  # flows and their subprocesses find the same home
     home = Home.at()
     os.environ.setdefault("DO_NOT_TRACK", "1")  # offline by design: no telemetry attempts in the log
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault(STARTUP_TIMEOUT_ENV, str(EPHEMERAL_STARTUP_SECONDS))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # before Prefect is imported: no per-task INFO lines
+    catch_interrupts()
     try:
+        writes = args.command not in READING_COMMANDS
+        check_home(home, writes=writes)
+        if writes:
+            check_warehouse(home)
         return args.handler(args, home)
     except UserError as error:
-        print(f"postatlas {args.command}: error: {error}", file=sys.stderr)
+        if Interrupted.seen:
+            return interrupted(args.command)
+        print(f"postatlas {args.command}: error: {redact(str(error))}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"postatlas {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except BaseException:
+        if Interrupted.seen:  # a KeyboardInterrupt, or what DuckDB or Prefect made of it
+            code = interrupted(args.command)
+            if argv is None:  # the program itself, not a test calling main()
+                exit_now(code)
+            return code
+        raise
+
+
+def exit_now(code: int) -> None:
+    """Exit after the exit handlers (Prefect stops its temporary server) but before the interpreter tears its
+    modules down: an interrupted DuckDB query leaves objects behind that would each print a leak warning."""
+    import atexit
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    os._exit(code)
+
+
+def interrupted(command: str) -> int:
+    """Ctrl-C: what was committed stays (whole batches), the rest was rolled back."""
+    print(f"postatlas {command}: interrupted (whole batches committed stay; run the command again to go on)",
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def check_warehouse(home: Home) -> None:
+    """Before a writing command starts anything: its warehouse, when there is one, is a DuckDB warehouse this
+    version can write (not another kind of file, not written by a newer postatlas)."""
+    if not home.warehouse.exists():
+        return
+    from storage.warehouse import WarehouseError, reader
+
+    try:
+        with reader(home.warehouse):
+            pass
+    except WarehouseError as error:
+        raise UserError(str(error)) from error

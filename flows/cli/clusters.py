@@ -12,7 +12,7 @@ from flows.cli.common import (
     fraction,
     given,
     positive_int,
-    quiet_prefect,
+    prepare_prefect,
     round_or_blank,
     user_errors,
 )
@@ -102,7 +102,7 @@ def cmd_train_autoencoder(args: argparse.Namespace, home: Home) -> int:
     from tasks.learn.autoencoder import model_summary
     from tasks.report import print_rows
 
-    quiet_prefect()
+    prepare_prefect()
     with user_errors(*learning_errors()):
         result = train_autoencoder_flow(home=str(home), settings=autoencoder_settings(args),
                                         curated_only=False if args.all_posts else None, retrain=args.retrain)
@@ -115,7 +115,7 @@ def cmd_embed(args: argparse.Namespace, home: Home) -> int:
     from flows.clusters import embed_flow
     from tasks.report import print_rows
 
-    quiet_prefect()
+    prepare_prefect()
     with user_errors(*learning_errors()):
         result = embed_flow(home=str(home), model_id=args.model_id, device=args.device)
     print_rows(("", "value"), [
@@ -186,7 +186,7 @@ def cmd_cluster(args: argparse.Namespace, home: Home) -> int:
     from flows.clusters import assign_flow, cluster_flow
     from models.clustering import make_clusterer
 
-    quiet_prefect()
+    prepare_prefect()
     with user_errors(*learning_errors()):
         if args.list:
             _print_runs(home)
@@ -208,7 +208,7 @@ def cmd_report(args: argparse.Namespace, home: Home) -> int:
     """Write the HTML report of a clustering run."""
     from flows.clusters import report_flow
 
-    quiet_prefect()
+    prepare_prefect()
     with user_errors(*learning_errors()):
         result = report_flow(home=str(home), run=args.run)
     print(f"report of {result.run}: {result.report_path}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from flows.cli.common import EXIT_OK, Subcommands, quiet_prefect, split_list, user_errors
+from flows.cli.common import EXIT_OK, Subcommands, prepare_prefect, split_list, user_errors
 from storage.home import Home
 
 TEXT_ENCODERS = ("bag-max", "bag-mean", "gru", "lstm", "minilm", "minilm+bag")
@@ -97,7 +97,7 @@ def fusion_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_train_fusion(args: argparse.Namespace, home: Home) -> int:
     """Train the fusion variants of a label task and print paper 003's table."""
-    quiet_prefect()
+    prepare_prefect()
     from flows.learn import train_fusion_flow
     from tasks.report import print_fusion_summary
 
@@ -111,7 +111,7 @@ def cmd_train_fusion(args: argparse.Namespace, home: Home) -> int:
 
 def cmd_predict_fusion(args: argparse.Namespace, home: Home) -> int:
     """Label every curated post without a gold label."""
-    quiet_prefect()
+    prepare_prefect()
     from flows.learn import predict_fusion_flow
     from tasks.report import print_prediction_summary
 

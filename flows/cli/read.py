@@ -34,7 +34,7 @@ def cmd_sql(args: argparse.Namespace, home: Home) -> int:
     from storage import queries, warehouse
     from tasks.report import print_table
 
-    with user_errors(FileNotFoundError, warehouse.WarehouseBusy, queries.QueryError), \
+    with user_errors(FileNotFoundError, warehouse.WarehouseError, queries.QueryError), \
             warehouse.reader(home.warehouse, wait_seconds=args.wait) as con:
         table = queries.user_query(con, args.query)
     print_table(table, args.format)
@@ -46,7 +46,7 @@ def cmd_runs(args: argparse.Namespace, home: Home) -> int:
     from storage import queries, warehouse
     from tasks.report import print_table
 
-    with user_errors(FileNotFoundError, warehouse.WarehouseBusy), warehouse.reader(home.warehouse) as con:
+    with user_errors(FileNotFoundError, warehouse.WarehouseError), warehouse.reader(home.warehouse) as con:
         table = queries.recent_runs(con, args.limit)
     print_table(table, "table")
     return EXIT_OK
@@ -57,7 +57,7 @@ def cmd_models(args: argparse.Namespace, home: Home) -> int:
     from storage import queries, warehouse
     from tasks.report import print_rows
 
-    with user_errors(FileNotFoundError, warehouse.WarehouseBusy), warehouse.reader(home.warehouse) as con:
+    with user_errors(FileNotFoundError, warehouse.WarehouseError), warehouse.reader(home.warehouse) as con:
         if args.tasks:
             print_rows(("task", "labelled posts", "labels"), queries.label_tasks(con), "Label tasks")
             return EXIT_OK

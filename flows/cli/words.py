@@ -19,7 +19,7 @@ from flows.cli.common import (
     given,
     note,
     positive_int,
-    quiet_prefect,
+    prepare_prefect,
 )
 from storage.home import Home
 
@@ -163,7 +163,7 @@ def _word_space_for(home: Home, model_id: str | None) -> str:
     chosen = model_id or newest_model(home, WORD_SPACE_KIND)
     if chosen is None:
         note("no word-space model yet: training one with the defaults first (`postatlas train word-space`)")
-        quiet_prefect()
+        prepare_prefect()
         chosen = _train_space(home, {}, None)
     return chosen
 
@@ -178,14 +178,14 @@ def _regressor_for(home: Home, model_id: str | None) -> str:
         space = _word_space_for(home, None)
         note(f"no image-regression model yet: training one ({AUTO_REGRESSION_SETTINGS['train']['epochs']} epochs) "
               f"into {space} first (`postatlas train image-regression`)")
-        quiet_prefect()
+        prepare_prefect()
         chosen = _train_regression(home, space, AUTO_REGRESSION_SETTINGS, None)
     return chosen
 
 
 def cmd_train_word_space(args: argparse.Namespace, home: Home) -> int:
     """`train word-space` and `train image-regression`."""
-    quiet_prefect()
+    prepare_prefect()
     curated_only = False if args.all_posts else None
     with _user_errors():
         if args.model == "word-space":

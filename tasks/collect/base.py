@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from tasks.collect.secrets import redact
+
 T = TypeVar("T")
 
 
@@ -28,13 +30,24 @@ class Page:
 
 
 class CollectorError(Exception):
-    """A permanent fault (401, 403, suspended app, bad spec): the run fails fast with this message."""
+    """A permanent fault (401, 403, suspended app, bad spec): the run fails fast with this message.
+
+    The message is redacted (tasks/collect/secrets.py): an API's error text may echo the token."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(redact(str(message)))
+
+
+class PlatformUnavailable(CollectorError):
+    """The platform answered nothing usable (5xx, no connection) after the retries and the run read nothing:
+    the run fails so that a dead API does not stay green; the cursor is kept."""
 
 
 class CollectionStopped(Exception):
     """The platform asked us to stop (checkpoint, challenge, rate limit beyond the retries): a clean stop."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
+        detail = redact(detail)
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail

@@ -85,7 +85,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from storage.schema import LABELS
 from tasks.collect.base import CollectionStopped, CollectorError, Limits, Page, backoff, retry_transient
-from tasks.collect.secrets import require_secret, secret
+from tasks.collect.secrets import register_basic_auth, require_secret, secret
 from tasks.collect.spec import CollectSpec
 
 SUBREDDIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{1,20}")
@@ -459,6 +459,7 @@ def make_collector(spec: RedditSpec, *, sleep: Callable[[float], None] = time.sl
     """A collector with praw logged in as the app (or the script app's user) from the secrets."""
     client_id = require_secret("reddit-client-id", "Reddit app client id")
     client_secret = require_secret("reddit-client-secret", "Reddit app client secret")
+    register_basic_auth(client_id, client_secret)  # the token request's Authorization header, as a server may echo it
     login = {"username": secret("reddit-username"), "password": secret("reddit-password")}
     if any(login.values()) and not all(login.values()):
         missing = next(key for key, value in login.items() if not value)

@@ -20,7 +20,8 @@ from storage import collector_state, warehouse
 from storage.home import Home
 from storage.media_store import MediaError, download_image
 from storage.records import RawRecord
-from tasks.collect.base import CollectionStopped, Collector, CollectorError, Limits, Page
+from tasks.collect.base import CollectionStopped, Collector, CollectorError, Limits, Page, PlatformUnavailable
+from tasks.collect.secrets import redact_bytes, scrubbed_errors
 from tasks.collect.spec import CollectSpec, load_spec
 from tasks.ingest import NORMALIZERS, BatchContext, HeldWriter, prepare_batch
 
@@ -30,6 +31,9 @@ PLATFORMS = ("twitter", "reddit", "instagram")
 COMMIT_PAGES = 200
 COMMIT_SECONDS = 2.0
 SPEC_CLASSES = {"twitter": "TwitterSpec", "reddit": "RedditSpec", "instagram": "InstagramSpec"}
+# Stop reasons meaning "the platform did not answer" (5xx, no connection, the stream kept dropping) after the
+# retries: a run that stopped so having read no page fails (PlatformUnavailable), so a dead API does not stay green.
+OUTAGE_REASONS = frozenset({"api_unavailable", "server_error", "unreachable", "unavailable", "stream_disconnected"})
 
 
 @dataclass
@@ -152,8 +156,9 @@ class CollectRun:
     def _commit(self, pages: list[Page]) -> None:
         """Land, normalize and commit ``pages`` with the last one's cursor, in one transaction."""
         now = datetime.now(UTC)
-        records = [RawRecord(page.source, page.location, page.payload, self.collector.platform, fetched_at=now,
-                             attachments=page.attachments) for page in pages]
+        # a page echoing a credential (an error page served with 200) is landed with the credential masked
+        records = [RawRecord(page.source, page.location, redact_bytes(page.payload), self.collector.platform,
+                             fetched_at=now, attachments=page.attachments) for page in pages]
         prepared = prepare_batch(records, self.context)
         tables = self._with_collection_rules(prepared.tables)
         prepared.tables.update(tables)
@@ -162,9 +167,11 @@ class CollectRun:
         def keep_cursor(con) -> None:
             collector_state.save_cursor(con, self.collection, self.collector.platform, cursor, self.run_id)
             collector_state.add_posts_read(con, self.collector.platform, posts_read)
+            warehouse.add_run_counts(con, self.run_id, {"pages": len(pages)})
 
         con = self.writer.connection()
         landed = prepared.landed
+        read = prepared.read - prepared.posts_found + tables["posts"].num_rows
         new = warehouse.write_batch(
             con,
             {"batch_id": prepared.batch_id, "platform": landed.platform,
@@ -172,11 +179,12 @@ class CollectRun:
              "records": landed.records, "run_id": self.run_id},
             prepared.tables,
             also=keep_cursor,
+            counts=warehouse.BatchCounts(read, tables["posts"].num_rows, prepared.quarantined),
         )
-        written = sum(new.values())
+        written = new.written
         totals = self.totals
         totals.pages += len(pages)
-        totals.read += prepared.read - prepared.posts_found + tables["posts"].num_rows
+        totals.read += read
         totals.written += written
         totals.duplicates += tables["posts"].num_rows - written
         totals.quarantined += prepared.quarantined
@@ -218,10 +226,25 @@ class CollectRun:
 
 
 def run_collect(platform: str, spec_path: str, home: Home, run_id: str) -> CollectTotals:
-    """Collect from ``platform`` as ``spec_path`` says, into the warehouse at ``home``."""
-    module, spec = load_platform_spec(platform, spec_path)
-    home.ensure()
-    work_dir = home.collect_work / f"{platform}-{spec.name}"
-    work_dir.mkdir(parents=True, exist_ok=True)
-    collector = module.make_collector(spec, work_dir) if platform == "instagram" else module.make_collector(spec)
-    return CollectRun(home, run_id, module, spec, collector).run()
+    """Collect from ``platform`` as ``spec_path`` says, into the warehouse at ``home``.
+
+    An exception showing a credential (or chaining one that does) is re-raised without it and without the
+    original (tasks/collect/secrets.py), so that neither tracebacks nor Prefect's stored result of the failed
+    task keep it."""
+    with scrubbed_errors():
+        module, spec = load_platform_spec(platform, spec_path)
+        home.ensure()
+        work_dir = home.collect_work / f"{platform}-{spec.name}"
+        work_dir.mkdir(parents=True, exist_ok=True)
+        collector = module.make_collector(spec, work_dir) if platform == "instagram" else module.make_collector(spec)
+        return CollectRun(home, run_id, module, spec, collector).run()
+
+
+def check_outage(platform: str, totals: CollectTotals) -> None:
+    """Fail (PlatformUnavailable) when the run stopped because the platform did not answer and read nothing; a
+    run that read pages before the outage, or found nothing new, stays completed (``stop_reason`` says why)."""
+    if totals.stop_reason in OUTAGE_REASONS and totals.pages == 0:
+        raise PlatformUnavailable(
+            f"{platform} did not answer ({totals.stop_reason}: {totals.stop_detail or 'no detail'}); nothing was "
+            "read and the cursor is kept: the next run continues from it once the platform answers again"
+        )

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from tweepy.streaming import BaseStream
 
 from tasks.collect.base import CollectionStopped, CollectorError, Limits, Page, backoff, retry_transient
-from tasks.collect.secrets import require_secret
+from tasks.collect.secrets import install_log_redaction, require_secret
 from tasks.collect.spec import CollectSpec
 
 T = TypeVar("T")
@@ -70,7 +69,6 @@ FIELDS = {"expansions": EXPANSIONS, "tweet_fields": TWEET_FIELDS, "user_fields":
 HTTP_ERRORS: dict[int, type[tweepy.HTTPException]] = {
     400: tweepy.BadRequest, 401: tweepy.Unauthorized, 403: tweepy.Forbidden, 404: tweepy.NotFound,
 }
-BEARER = re.compile(r"Bearer\s+[^\s'\"}]+")
 
 
 # --------------------------------------------------------------------------- spec
@@ -155,16 +153,6 @@ class _ApiAdapter(requests.adapters.HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-class _RedactBearer(logging.Filter):
-    """Masks bearer tokens in tweepy's debug log records (it logs request headers)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the message, never drop the record."""
-        if isinstance(record.msg, str) and "Bearer" in record.msg:
-            record.msg = BEARER.sub("Bearer ***", record.msg)
-        return True
-
-
 class _PreparedStream(BaseStream):
     """Takes the place of tweepy's blocking read loop: keeps the request ``filter()`` built instead."""
 
@@ -188,14 +176,6 @@ class StreamClient(tweepy.StreamingClient, _PreparedStream):
 def _mount(client: tweepy.Client | StreamClient, endpoint: str | None) -> None:
     """Route the client's API requests through the adapter (endpoint override, default timeout)."""
     client.session.mount(API_HOST, _ApiAdapter(endpoint))
-
-
-def _redact_tweepy_logs() -> None:
-    """Install the bearer-token mask on tweepy's loggers once."""
-    for name in ("tweepy.client", "tweepy.streaming"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _RedactBearer) for f in logger.filters):
-            logger.addFilter(_RedactBearer())
 
 
 # --------------------------------------------------------------------------- faults
@@ -492,7 +472,7 @@ def _check_rules(response: requests.Response, action: str) -> None:
 def make_collector(spec: TwitterSpec, *, sleep: Sleep = time.sleep) -> TwitterCollector:
     """A collector for ``spec``, with the bearer token from the environment or a Prefect Secret block."""
     token = require_secret("twitter-bearer-token", "the X API bearer token")
-    _redact_tweepy_logs()
+    install_log_redaction()  # tweepy logs the request headers at DEBUG: masked like every record
     client: tweepy.Client | StreamClient
     if spec.mode == "stream":
         client = StreamClient(token, return_type=requests.Response, wait_on_rate_limit=False)

@@ -17,6 +17,7 @@ from langdetect.lang_detect_exception import LangDetectException
 
 from tasks.filters.arrays import as_numpy
 from tasks.filters.text import collapse_whitespace, strip_urls_mentions
+from tasks.processes import init_worker
 
 PARALLEL_MIN_TEXTS = 5_000
 
@@ -100,8 +101,8 @@ def detect_parallel(
     size = -(-len(texts) // (processes * 4))
     # An Arrow array, unlike a list of str, is not touched by reference counting, so its pages stay shared.
     _FORKED = (detector, texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string()))
-    try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
+    try:  # the workers die with this process, even when it is killed (no orphans left detecting)
+        with multiprocessing.get_context("fork").Pool(processes, initializer=init_worker) as pool:
             parts = pool.map(_detect_in_child, [(i, i + size) for i in range(0, len(texts), size)], chunksize=1)
     finally:
         _FORKED = None

@@ -31,12 +31,15 @@ def parse_mapping(pairs: list[str], allowed: tuple[str, ...] | None = None) -> d
     return mapping
 
 
-def _number(value: object) -> float | None:
+def _number(value: object) -> object:
+    """A finite float; None for an empty cell; anything else as it is, so validation quarantines it (shown)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+        return value
+    return number if math.isfinite(number) else value
 
 
 def _tags(value: object, text: str) -> list[str]:

@@ -77,12 +77,17 @@ def status_url(username: str | None, native_id: str) -> str:
     return f"https://twitter.com/{username or 'i/web'}/status/{native_id}"
 
 
-def point(geometry: Any) -> tuple[float | None, float | None]:
-    """(lat, lon) of a GeoJSON Point, whose coordinates are ordered [lon, lat]; else (None, None)."""
+def point(geometry: Any) -> tuple[Any, Any]:
+    """(lat, lon) of a GeoJSON Point, whose coordinates are ordered [lon, lat]; else (None, None).
+
+    Coordinates that are no numbers are returned as they are: validation quarantines them with the value shown.
+    """
     if isinstance(geometry, dict) and geometry.get("type") == "Point":
         coords = geometry.get("coordinates")
-        if isinstance(coords, list) and len(coords) == 2 and all(isinstance(c, (int, float)) for c in coords):
-            return float(coords[1]), float(coords[0])
+        if isinstance(coords, list) and len(coords) == 2:
+            if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in coords):
+                return float(coords[1]), float(coords[0])
+            return coords[1], coords[0]
     return None, None
 
 

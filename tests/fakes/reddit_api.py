@@ -10,7 +10,8 @@
   An ``after`` it never issued gives an empty Listing; a subreddit never served answers 302 to the subreddit
   search, as Reddit does for a subreddit that does not exist.
 - Faults (:meth:`FakeRedditAPI.fail`): matched by path prefix in the order scripted, each ``times`` times or
-  for ever: any status, headers and body; status 0 drops the connection without an answer.
+  for ever: any status, headers and body (or one echoing the client's credentials); status 0 drops the
+  connection without an answer.
 - ``log``: every request with its parameters, token form and answer status.
 """
 
@@ -106,6 +107,7 @@ class Fault:
     body: bytes
     headers: dict[str, str]
     times: int | None
+    echo: bool = False
 
 
 class ServedListing:
@@ -177,10 +179,12 @@ class FakeRedditAPI:
             self._listings[(subreddit.lower(), listing)] = ServedListing(pages)
 
     def fail(self, match: str, status: int, *, body: bytes = b"", headers: dict[str, str] | None = None,
-             times: int | None = 1) -> None:
-        """Answer the next ``times`` requests (None: all) whose path starts with ``match`` with this instead."""
+             times: int | None = 1, echo: bool = False) -> None:
+        """Answer the next ``times`` requests (None: all) whose path starts with ``match`` with this instead;
+        ``echo``: the body (Reddit's ``{"message", "error", "reason"}``) and a header repeat what the client sent
+        to authenticate (the Authorization header, decoded Basic credentials, the password grant's form)."""
         with self._lock:
-            self._faults.append(Fault(match, status, body, dict(headers or {}), times))
+            self._faults.append(Fault(match, status, body, dict(headers or {}), times, echo))
 
     def listing_requests(self) -> list[Logged]:
         """The GET requests, in order."""
@@ -196,6 +200,8 @@ class FakeRedditAPI:
         headers: dict[str, str] = {}
         if fault is not None:
             request.status, body, headers = fault.status, fault.body, fault.headers
+            if fault.echo:
+                body, headers = _echo(request), {**headers, "x-echo-authorization": request.authorization}
         elif request.method == "POST" and request.path == TOKEN_PATH:
             request.status, body = self._token(request.authorization, request.form)
         elif request.method == "GET":
@@ -242,6 +248,16 @@ class FakeRedditAPI:
                 name = found.group(1) if found else path
                 return 302, b"", {"location": f"https://www.reddit.com/subreddits/search.json?q={name}"}
             return 200, served.answer(params.get("after"), min(int(params.get("limit", 25)), 100)), {}
+
+
+def _echo(request: Logged) -> bytes:
+    """A Reddit error body repeating the request's credentials."""
+    sent = request.authorization
+    decoded = ""
+    if sent.startswith("Basic "):
+        decoded = base64.b64decode(sent.removeprefix("Basic ")).decode()
+    echoed = f"upstream refused Authorization: {sent} ({decoded}) form={request.form}"
+    return json.dumps({"message": echoed, "error": 403, "reason": echoed}).encode()
 
 
 def _handler(api: FakeRedditAPI) -> type[BaseHTTPRequestHandler]:

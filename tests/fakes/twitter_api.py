@@ -10,8 +10,9 @@
   line when connected and every ``keepalive_every`` seconds when idle; the position is shared by connections,
   so a reconnect goes on with the first line the last connection did not deliver whole.
 - A bearer token check (401 otherwise), a 400 for a query parameter the endpoint does not take, a scriptable
-  fault queue per endpoint (``fail``) and a log of every request (``requests``), for tests to assert what was
-  asked.
+  fault queue per endpoint (``fail``; ``echoing(status)`` answers with a body and a header repeating the
+  Authorization header and the token, as some proxies and error pages do) and a log of every request
+  (``requests``), for tests to assert what was asked.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class Fault:
     headers: tuple[tuple[str, str], ...] = ()
     truncate: bool = False  # search: the page it would have served, cut in half (not JSON)
     cut_after: int | None = None  # stream: deliver this many lines, then drop the connection mid-line
+    echo: bool = False  # the body echoes the request's Authorization header (a proxy's or gateway's error page)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,12 @@ def forbidden() -> Fault:
         403, "Client Forbidden", "This request must be made using an approved developer account that is "
         "enrolled in the requested endpoint.", reason="client-not-enrolled",
         required_enrollment="Appropriate Level of API Access"))
+
+
+def echoing(status: int) -> Fault:
+    """An error answer whose body echoes the Authorization header and the bearer token, as some proxies,
+    gateways and error pages do."""
+    return Fault(status, b"", echo=True)
 
 
 def malformed_page() -> Fault:
@@ -269,6 +277,8 @@ class FakeTwitterAPI:
                 400, "Invalid Request", f"The query parameter [{unknown[0]}] is not one of "
                 f"[{','.join(sorted(PARAMETERS[endpoint]))}]")))
         fault = self._next_fault(endpoint)
+        if fault and fault.echo:
+            return self._send(handler, self._echo(fault, handler))
         if fault and fault.status != 200:
             return self._send(handler, fault)
         if endpoint == "stream":
@@ -290,6 +300,13 @@ class FakeTwitterAPI:
         if method == "GET" and path.rsplit("/", 1)[-1] in SEARCH_LIMITS and path.startswith("/2/tweets/search/"):
             return "search"
         return None
+
+    def _echo(self, fault: Fault, handler: _Handler) -> Fault:
+        """``fault`` with a problem body (and a header) that repeat what the client sent to authenticate."""
+        sent = handler.headers.get("Authorization", "")
+        body = problem(fault.status, "Upstream Error", f"upstream refused the request with headers "
+                       f"{{'Authorization': '{sent}'}} (token={sent.removeprefix('Bearer ')})")
+        return Fault(fault.status, body, (("x-echo-authorization", sent),))
 
     def _next_fault(self, endpoint: str) -> Fault | None:
         with self._lock:

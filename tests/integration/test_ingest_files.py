@@ -138,8 +138,7 @@ def test_fatal_errors_exit_non_zero_with_a_message(home: Path, tmp_path: Path, c
     with pytest.raises(SystemExit) as exit_info:
         main(["ingest", "myspace", str(tmp_path)])
     assert exit_info.value.code == 2
-    failed = query(home, "SELECT status, message FROM runs WHERE status = 'failed'")
-    assert failed and "does-not-exist" in failed[0][1]
+    assert not (home / "warehouse.duckdb").exists()  # refused before any flow run: no runs row (issue 11)
 
 
 def test_sql_formats_and_runs(home: Path, shared_data: Path, capsys) -> None:
@@ -169,3 +168,54 @@ def test_pretty_printed_documents_and_arrays_are_read_whole(home: Path, tmp_path
     assert sorted(r[0] for r in query(home, "SELECT post_id FROM posts")) == [
         "twitter:11", "twitter:12", f"twitter:{page['data'][0]['id']}"]
     assert query(home, "SELECT count(*) FROM quarantine") == [(0,)]
+
+
+def test_summary_counts_new_distinct_users_not_rows_per_batch(home: Path, tmp_path: Path, capsys) -> None:
+    dump = tmp_path / "submissions.jsonl"
+    # alice posts in every batch of two lines; bob and carol once each: 3 distinct users over 4 batches
+    authors = ["alice", "bob", "alice", "alice", "alice", "carol", "alice", "alice"]
+    dump.write_text("".join(json.dumps({"id": f"p{i}", "name": f"t3_p{i}", "author": author, "subreddit": "x",
+                                        "title": f"post {i}", "selftext": f"by {author}",
+                                        "created_utc": 1700000000 + i}) + "\n"
+                            for i, author in enumerate(authors)))
+    command = ["ingest", "reddit", str(dump), "--batch-records", "2"]
+    assert main(command) == 0
+    assert query(home, "SELECT count(*) FROM raw_batches") == [(4,)]
+    assert query(home, "SELECT count(*) FROM users") == [(3,)]
+    out = capsys.readouterr().out
+    assert "read 8 = new 8 + duplicates 0 + quarantined 0; new users 3," in out
+    assert query(home, "SELECT counts->>'new_users' FROM runs") == [("3",)]
+    assert main(command) == 0  # everyone is known now
+    assert "new users 0," in capsys.readouterr().out
+
+
+def test_nan_infinite_and_non_numeric_coordinates_are_quarantined_with_the_value(home: Path, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    numeric = tmp_path / "numeric.csv"  # a float column: Arrow reads nan / inf as floats
+    numeric.write_text("id,text,lat,lon\n1,fine,41.39,2.17\n2,not a number,nan,2.17\n3,infinite,inf,2.17\n"
+                       "4,minus infinite,41.39,-inf\n5,off the globe,999,2.17\n")
+    text = tmp_path / "text.csv"  # a text column
+    text.write_text("id,text,lat,lon\n6,words,abc,2.17\n7,empty,,\n8,as text,41.5,2.25\n")
+    parquet = tmp_path / "floats.parquet"
+    pq.write_table(pa.table({"id": ["9"], "text": ["parquet nan"], "lat": [float("nan")], "lon": [2.0]}), parquet)
+    command = ["ingest", "table", str(numeric), str(text), str(parquet), "--platform", "geo", "--map", "id=id",
+               "--map", "text=text", "--map", "lat=lat", "--map", "lon=lon"]
+    assert main(command) == 0
+    # every post is kept; only the bad coordinates are dropped, each with a quarantine row showing the value
+    assert query(home, "SELECT native_id, lat, lon FROM posts ORDER BY native_id") == [
+        ("1", 41.39, 2.17), ("2", None, None), ("3", None, None), ("4", None, None), ("5", None, None),
+        ("6", None, None), ("7", None, None), ("8", 41.5, 2.25), ("9", None, None)]
+    details = dict(query(home, "SELECT post_id, detail FROM quarantine WHERE reason = 'impossible_coordinates' "
+                               "AND scope = 'field'"))
+    assert details == {
+        "geo:2": "lat='nan' lon=2.17; post kept without them",
+        "geo:3": "lat='inf' lon=2.17; post kept without them",
+        "geo:4": "lat=41.39 lon='-inf'; post kept without them",
+        "geo:5": "lat=999.0 lon=2.17; post kept without them",
+        "geo:6": "lat='abc' lon=2.17; post kept without them",
+        "geo:9": "lat='nan' lon=2.0; post kept without them",
+    }
+    assert query(home, "SELECT read, written, quarantined FROM runs") == [(9, 9, 0)]
+    assert counts_add_up(home) == []

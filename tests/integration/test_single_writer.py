@@ -196,3 +196,83 @@ def test_tasks_retry_only_when_the_warehouse_stays_busy() -> None:
 
     assert two_writes() == ("written", "not retried")
     assert attempts == ["busy", "busy", "bug"]
+
+
+HOLD_ANALYST = """
+    import sys, time, duckdb
+    # an analyst's own connection, held open (a notebook): read-only or read-write
+    con = duckdb.connect(sys.argv[1] + "/warehouse.duckdb", read_only=sys.argv[2] == "read-only")
+    con.execute("SELECT count(*) FROM runs").fetchall()
+    print("ready", flush=True)
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["read-only", "read-write"])
+def test_an_analysts_connection_stops_a_run_that_names_its_pid(home: Path, tmp_path: Path, mode: str) -> None:
+    Home.at(home).ensure()
+    with warehouse.writer(home / "warehouse.duckdb"):
+        pass  # an existing warehouse
+    table = tmp_path / "one.csv"
+    table.write_text("id,text\n1,one post\n")
+    analyst = _spawn(HOLD_ANALYST, home, str(home), mode, str(WAIT))
+    _ready(analyst)
+    try:
+        command = [sys.executable, "-m", "flows.cli", "ingest", "table", str(table), "--platform", "p",
+                   "--map", "id=id", "--map", "text=text"]
+        run = subprocess.run(command, env=_env(home, api=False, POSTATLAS_LOCK_WAIT="1"), cwd=REPO,
+                             capture_output=True, text=True, timeout=WAIT)
+    finally:
+        analyst.kill()
+        analyst.wait()
+    assert run.returncode == 2, run.stderr[-3000:]  # a user error
+    error = run.stderr.strip().splitlines()[-1]
+    assert error.startswith("postatlas ingest: error: the warehouse")
+    assert f"a process that is no postatlas writer (pid {analyst.pid}) running " in error
+    assert "even read-only" in error and f"close that connection (`con.close()` in pid {analyst.pid}" in error
+    assert query(home, "SELECT count(*) FROM runs") == [(0,)]  # it never started: nothing to lie about
+
+
+FAIL_WHILE_HELD = """
+    import sys, time
+    from pathlib import Path
+    from storage.home import Home
+    from tasks.ledger import tracked_run
+    store = Home.at(sys.argv[1])
+    try:
+        with tracked_run(store, "train-something", {}) as run:
+            run.counts = {"read": 3}
+            print("ready", flush=True)
+            while not (store.root / "go").exists():
+                time.sleep(0.05)
+            raise RuntimeError("the model diverged")
+    except RuntimeError as error:
+        print("failed:", error, flush=True)
+"""
+
+
+def test_a_run_failing_while_an_analyst_holds_the_warehouse_is_failed_not_crashed(home: Path) -> None:
+    from tasks.ledger import tracked_run
+
+    flow = subprocess.Popen([sys.executable, "-c", textwrap.dedent(FAIL_WHILE_HELD), str(home)], cwd=REPO,
+                            env=_env(home, api=False, POSTATLAS_LOCK_WAIT="1"), stdout=subprocess.PIPE, text=True)
+    _ready(flow)
+    analyst = _spawn(HOLD_ANALYST, home, str(home), "read-only", str(WAIT))
+    try:
+        _ready(analyst)
+        (home / "go").touch()
+        out, _ = flow.communicate(timeout=WAIT)
+        assert "failed: the model diverged" in out  # the run's own error, not the ledger's
+        [(run_id, status)] = query(home, "SELECT run_id, status FROM runs")
+        assert status == "running"  # the analyst still holds the file: its end waits in a note
+        assert list(home.glob("warehouse.duckdb.finish.*.json"))
+    finally:
+        analyst.kill()
+        analyst.wait()
+    with tracked_run(Home.at(home), "next", {}):  # the next writing run writes it
+        pass
+    [(status, message, read, finished)] = query(
+        home, "SELECT status, message, read, finished_at IS NOT NULL FROM runs WHERE run_id = ?", [run_id])
+    assert (status, read, finished) == ("failed", 3, True)
+    assert "RuntimeError: the model diverged" in message and f"pid {analyst.pid}" in message
+    assert list(home.glob("warehouse.duckdb.finish.*.json")) == []
