@@ -551,10 +551,10 @@ def default_workers() -> int:
 
 
 def merge_totals(first: IngestTotals, second: IngestTotals) -> IngestTotals:
-    """The counters of two ingests added up."""
+    """The counters of two ingests added up (a result persisted by an older version lacks newer counters: zero)."""
     merged = IngestTotals()
     for name, value in vars(merged).items():
-        left, right = getattr(first, name), getattr(second, name)
+        left, right = getattr(first, name, value), getattr(second, name, value)
         setattr(merged, name, (Counter(left) + Counter(right)) if isinstance(value, Counter) else left + right)
     return merged
 
