@@ -76,6 +76,11 @@ class Home:
         return self.root / "embeddings"
 
     @property
+    def features(self) -> Path:
+        """Frozen encoders' vectors of the posts, Parquet, one folder per encoder (view `post_features`)."""
+        return self.root / "features"
+
+    @property
     def clusterers(self) -> Path:
         """Fitted clusterers, one folder per clustering run."""
         return self.root / "clusters"

@@ -33,6 +33,24 @@ def decode_square(path: Path, size: int, channels: int) -> np.ndarray | None:
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
+def decode_rgb(path: Path, max_side: int = 1280) -> np.ndarray | None:
+    """The image as (height, width, 3) uint8 RGB, shrunk to at most max_side pixels; None when it cannot be read."""
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (max_side, max_side))
+            image = ImageOps.exif_transpose(image).convert("RGB")
+            image.thumbnail((max_side, max_side))
+            return np.asarray(image, dtype=np.uint8)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def full_images(home: Home, relative_paths: Sequence[str], max_side: int = 1280) -> list[np.ndarray | None]:
+    """Each image whole (see decode_rgb), decoded on a few threads; None for one that cannot be read."""
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda path: decode_rgb(home.path(path), max_side), relative_paths))
+
+
 def _cache_key(paths: Sequence[str | None], size: int, channels: int) -> str:
     digest = hashlib.blake2b(f"{size}:{channels}".encode(), digest_size=12)
     for path in paths:

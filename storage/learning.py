@@ -96,9 +96,10 @@ def register_model(
         )
         for row in evaluations:
             con.execute(
-                "INSERT INTO model_evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO model_evaluations (model_id, task, variant, split, condition, accuracy, macro_f1, "
+                "micro_f1, posts, accuracy_sd, macro_f1_sd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [model_id, task, variant, row["split"], row["condition"], row["accuracy"], row["macro_f1"],
-                 row["micro_f1"], row["n"]],
+                 row["micro_f1"], row["n"], row.get("accuracy_sd"), row.get("macro_f1_sd")],
             )
 
 

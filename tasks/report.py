@@ -20,6 +20,7 @@ from tasks.collect.secrets import redact
 if TYPE_CHECKING:  # the printers only read attributes; the reading commands must not import torch / detectors
     from tasks.curate_run import CurateResult
     from tasks.demo.run import DemoSummary
+    from tasks.featurize import Featurized
     from tasks.ingest import IngestTotals
     from tasks.learn.fusion import FusionPredictions, FusionTraining
 
@@ -265,4 +266,32 @@ def publish_prediction_artifacts(result: FusionPredictions) -> None:
         f"{result.predicted} posts\n\n"
         + _markdown_table(("label", "posts"), sorted(result.labels.items(), key=lambda kv: -kv[1])),
         key="predict-fusion-summary", description="predicted labels per class",
+    )
+
+
+FEATURIZE_COLUMNS = ("encoder", "posts", "already stored", "encoded now", "unreadable", "without input", "per second",
+                     "device")
+
+
+def featurize_rows(result: Featurized) -> list[tuple]:
+    """One row per encoder; the counts add up to the posts."""
+    return [(r.encoder, r.posts, r.already, r.encoded, r.unreadable, r.without_input,
+             "" if r.per_second is None else f"{r.per_second:.1f}", r.device) for r in result.runs]
+
+
+def print_featurize_summary(result: Featurized, warehouse: str, console: Console | None = None) -> None:
+    """What each encoder did and where the vectors are."""
+    console = console or _console()
+    console.print(_table("Feature store", FEATURIZE_COLUMNS, featurize_rows(result)))
+    console.print(f"posts = already stored + encoded now + unreadable + without input; vectors in the view "
+                  f"post_features of {warehouse}")
+
+
+def publish_featurize_artifacts(result: Featurized) -> None:
+    """The per-encoder counts as a markdown artifact of the flow run."""
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(
+        "## Feature store\n\n" + _markdown_table(FEATURIZE_COLUMNS, featurize_rows(result)),
+        key="featurize-summary", description="posts encoded per frozen encoder",
     )

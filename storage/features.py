@@ -1,0 +1,104 @@
+"""The feature store: every frozen encoder's vector of a post, computed once, kept as Parquet under
+POSTATLAS_HOME/features/<encoder>/ and exposed as the warehouse view `post_features`.
+
+A post whose input could not be read (a corrupt image) is stored with a NULL vector and the reason in `problem`,
+so it is counted and never retried silently; `ocr_text` holds what the OCR encoder read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from storage import vector_parts
+from storage.home import Home
+
+EMPTY = ("(SELECT NULL::VARCHAR AS post_id, NULL::VARCHAR AS encoder, NULL::INTEGER AS dimension, "
+         "NULL::FLOAT[] AS vector, NULL::VARCHAR AS ocr_text, NULL::VARCHAR AS problem, NULL::VARCHAR AS run_id, "
+         "NULL::TIMESTAMPTZ AS created_at WHERE false)")
+COLUMNS = "post_id, encoder, dimension, vector, ocr_text, problem, run_id, created_at"
+
+
+def folder(home: Home, encoder: str) -> Path:
+    """Where an encoder's parts live."""
+    return home.features / encoder
+
+
+def refresh_view(con: duckdb.DuckDBPyConnection, home: Home) -> None:
+    """Point the view `post_features` at the Parquet parts now present."""
+    present = any(home.features.glob(f"*/*{vector_parts.PART_SUFFIX}"))
+    source = (f"read_parquet('{vector_parts.glob_pattern(home.features)}', union_by_name = true)" if present
+              else EMPTY)
+    con.execute(f"CREATE OR REPLACE VIEW post_features AS SELECT {COLUMNS} FROM {source}")
+
+
+def stored_post_ids(home: Home, encoder: str) -> set[str]:
+    """The posts the encoder has a row for (a vector or a problem)."""
+    return vector_parts.stored_post_ids(folder(home, encoder))
+
+
+def write_features(
+    home: Home, encoder: str, run_id: str, post_ids: list[str], vectors: np.ndarray,
+    problems: list[str | None], ocr_texts: list[str] | None = None,
+) -> Path | None:
+    """One part of an encoder's rows; a row with a problem gets a NULL vector. None when there are no rows."""
+    if not post_ids:
+        return None
+    missing = np.array([problem is not None for problem in problems], dtype=bool)
+    now = datetime.now(UTC)
+    return vector_parts.write_part(folder(home, encoder), pa.table({
+        "post_id": pa.array(post_ids, pa.string()),
+        "encoder": pa.array([encoder] * len(post_ids), pa.string()),
+        "dimension": pa.array([int(vectors.shape[1])] * len(post_ids), pa.int32()),
+        "vector": vector_parts.vector_column(vectors, missing),
+        "ocr_text": pa.array(ocr_texts if ocr_texts is not None else [None] * len(post_ids), pa.string()),
+        "problem": pa.array(problems, pa.string()),
+        "run_id": pa.array([run_id] * len(post_ids), pa.string()),
+        "created_at": pa.array([now] * len(post_ids), pa.timestamp("us", tz="UTC")),
+    }))
+
+
+def read_features(home: Home, encoder: str, post_ids: list[str], dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors (n, dimension) float32, present (n,) bool) of the posts, in their order; zeros where absent."""
+    vectors = np.zeros((len(post_ids), dimension), np.float32)
+    present = np.zeros(len(post_ids), bool)
+    parts = vector_parts.parts(folder(home, encoder))
+    if not parts or not post_ids:
+        return vectors, present
+    wanted = pa.array(post_ids, pa.string())
+    table = ds.dataset(parts, format="parquet").to_table(
+        columns=["post_id", "vector"], filter=pc.field("post_id").isin(wanted) & pc.field("vector").is_valid())
+    if table.num_rows == 0:
+        return vectors, present
+    rows = pc.index_in(table.column("post_id"), value_set=wanted).to_numpy(zero_copy_only=False)
+    flat = pc.list_flatten(table.column("vector")).to_numpy(zero_copy_only=False)
+    vectors[rows] = flat.reshape(table.num_rows, dimension)
+    present[rows] = True
+    return vectors, present
+
+
+def posts_to_featurize(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:
+    """post_id, text, image_path (relative to home, NULL without a stored image) of the (curated) posts."""
+    source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
+    return con.sql(
+        f"""
+        WITH first_image AS (
+            SELECT post_id, arg_min(path, position) AS image_path
+            FROM media WHERE status = 'stored' AND path IS NOT NULL GROUP BY post_id)
+        SELECT p.post_id, p.text, i.image_path FROM {source} p LEFT JOIN first_image i USING (post_id)
+        ORDER BY p.post_id
+        """
+    ).to_arrow_table()
+
+
+def feature_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
+    """(encoder, posts with a vector, posts with a problem) per encoder."""
+    return con.execute(
+        "SELECT encoder, count(vector), count(problem) FROM post_features GROUP BY encoder ORDER BY encoder"
+    ).fetchall()
