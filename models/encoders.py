@@ -82,37 +82,74 @@ class RecurrentEncoder(nn.Module):
 
 
 class FeatureEncoder(nn.Module):
-    """Precomputed vectors (a frozen image encoder's or a sentence model's) passed through dropout."""
+    """Precomputed vectors (a frozen encoder's) standardised with the training rows' statistics, then dropout.
+
+    The statistics are buffers (saved with the weights), set by `fit_statistics` before training; until then the
+    encoder passes the features unchanged.
+    """
 
     def __init__(self, input_dim: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.dropout = nn.Dropout(dropout)
+        self.register_buffer("mean", torch.zeros(input_dim))
+        self.register_buffer("scale", torch.ones(input_dim))
         self.output_dim = input_dim
 
+    def fit_statistics(self, features: np.ndarray) -> None:
+        """Standardise with these rows' per-dimension mean and standard deviation (the train split's)."""
+        features = np.asarray(features, dtype=np.float64)
+        if len(features) == 0:
+            return
+        self.mean.copy_(torch.as_tensor(features.mean(0), dtype=torch.float32))
+        self.scale.copy_(torch.as_tensor(1.0 / np.maximum(features.std(0), 1e-6), dtype=torch.float32))
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """The precomputed features, with dropout while training."""
-        return self.dropout(features.float())
+        """The standardised features, with dropout while training."""
+        return self.dropout((features.float() - self.mean) * self.scale)
 
 
-class SentencePlusBagEncoder(nn.Module):
-    """A frozen sentence vector (projected) beside a trainable bag of words, concatenated.
+class FeaturesPlusTokensEncoder(nn.Module):
+    """Frozen vectors (standardised, projected) beside a trainable token encoder (a bag or an RNN), concatenated.
 
-    Its input packs both into one float tensor: the first `max_tokens` columns are token ids, the rest the
-    sentence vector, so it travels through the batch like any other text input.
+    Its input packs both into one float tensor: the first `max_tokens` columns are token ids, the rest the frozen
+    vectors, so it travels through the batch like any other text input.
     """
 
-    def __init__(self, vocabulary_size: int, dimensions: int, feature_dim: int, max_tokens: int,
+    def __init__(self, token_encoder: nn.Module, feature_dim: int, dimensions: int, max_tokens: int,
                  dropout: float = 0.25) -> None:
         super().__init__()
-        self.bag = EmbeddingBagEncoder(vocabulary_size, dimensions, "max", dropout)
-        self.projection = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, dimensions))
+        self.tokens = token_encoder
+        self.features = FeatureEncoder(feature_dim, dropout)
+        self.projection = nn.Linear(feature_dim, dimensions)
         self.max_tokens = max_tokens
-        self.output_dim = 2 * dimensions
+        self.output_dim = token_encoder.output_dim + dimensions
+
+    def fit_statistics(self, packed: np.ndarray) -> None:
+        """Standardise the frozen part with the training rows' statistics."""
+        self.features.fit_statistics(np.asarray(packed)[:, self.max_tokens :])
 
     def forward(self, packed: torch.Tensor) -> torch.Tensor:
-        """The bag of the first ``max_tokens`` columns beside the projected sentence vector of the rest."""
+        """The token encoder of the first ``max_tokens`` columns beside the projected vectors of the rest."""
         token_ids = packed[:, : self.max_tokens].long()
-        return torch.cat([self.bag(token_ids), self.projection(packed[:, self.max_tokens :].float())], -1)
+        return torch.cat([self.tokens(token_ids), self.projection(self.features(packed[:, self.max_tokens :]))], -1)
+
+
+class ProjectedFeatures(nn.Module):
+    """Frozen vectors standardised, with dropout, and projected to `dimensions` (the text side of the fusions)."""
+
+    def __init__(self, feature_dim: int, dimensions: int, dropout: float = 0.25) -> None:
+        super().__init__()
+        self.features = FeatureEncoder(feature_dim, dropout)
+        self.projection = nn.Linear(feature_dim, dimensions)
+        self.output_dim = dimensions
+
+    def fit_statistics(self, features: np.ndarray) -> None:
+        """Standardise with the training rows' statistics."""
+        self.features.fit_statistics(features)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Projected standardised features."""
+        return self.projection(self.features(features))
 
 
 class _BasicBlock(nn.Module):

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from models.settings import Settings
 
-VARIANTS = ("image", "text", "late", "early", "joint", "common")
+PAPER_VARIANTS = ("image", "text", "late", "early", "joint", "common")
+# `probe`: one linear layer over the concatenated inputs (logistic regression on the frozen features), the
+# baseline every fusion must beat; `ensemble`: the mean of the other variants' class probabilities.
+VARIANTS = (*PAPER_VARIANTS, "probe")
 UNIMODAL = ("image", "text")
 
 
@@ -57,7 +61,7 @@ class FusionClassifier(nn.Module):
         variant = settings.variant
         if variant != "image" and text_encoder is None:
             raise ValueError(f"variant {variant!r} needs a text encoder")
-        if variant != "text" and image_encoder is None:
+        if variant not in ("text", "probe") and image_encoder is None:
             raise ValueError(f"variant {variant!r} needs an image encoder")
         self.text_encoder = text_encoder if variant != "image" else None
         self.image_encoder = image_encoder if variant != "text" else None
@@ -74,8 +78,10 @@ class FusionClassifier(nn.Module):
             self.text_head = _head(text_dim, settings.hidden, settings.classes, settings.dropout)
             self.image_head = _head(image_dim, settings.hidden, settings.classes, settings.dropout)
         else:
-            fused_dim = {"image": image_dim, "text": text_dim, "early": image_dim + text_dim}.get(variant, text_dim)
-            self.head = _head(fused_dim, settings.hidden, settings.classes, settings.dropout)
+            fused_dim = {"image": image_dim, "text": text_dim, "early": image_dim + text_dim,
+                         "probe": image_dim + text_dim}.get(variant, text_dim)
+            self.head = (nn.Linear(fused_dim, settings.classes) if variant == "probe"
+                         else _head(fused_dim, settings.hidden, settings.classes, settings.dropout))
 
     def modality_vectors(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The text vector and the (projected, for joint and common) image vector of every post."""
@@ -109,6 +115,8 @@ class FusionClassifier(nn.Module):
             fused = image * has_image
         elif variant == "early":
             fused = torch.cat([image * has_image, text * has_text], -1)
+        elif variant == "probe":
+            fused = torch.cat([text * has_text] + ([image * has_image] if image is not None else []), -1)
         else:
             fused = self._pool(text, image, has_text, has_image)
         return F.log_softmax(self.head(fused), -1)
@@ -125,6 +133,12 @@ class FusionClassifier(nn.Module):
         )
         pooled = stacked.amax(0)
         return torch.where(has_text | has_image, pooled, torch.zeros_like(pooled))
+
+    def fit_input_statistics(self, text: np.ndarray | None, image: np.ndarray | None) -> None:
+        """Let encoders of frozen features standardise them with the training rows' statistics."""
+        for encoder, rows in ((self.text_encoder, text), (self.image_encoder, image)):
+            if encoder is not None and rows is not None and hasattr(encoder, "fit_statistics"):
+                encoder.fit_statistics(rows)
 
     def set_class_weights(self, labels: torch.Tensor) -> None:
         """Weigh each class by n / (classes x its count), so rare classes count as much as common ones."""

@@ -9,13 +9,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from models.encoder_registry import DEFAULT_IMAGE_ENCODER, ENCODERS, parse_combination
 from models.encoders import (
     EmbeddingBagEncoder,
     FeatureEncoder,
+    FeaturesPlusTokensEncoder,
     FrozenBackbone,
+    ProjectedFeatures,
     RecurrentEncoder,
     ResNetImageEncoder,
-    SentencePlusBagEncoder,
 )
 from models.fusion import FusionClassifier, FusionClassifierSettings
 from models.metrics import classification_scores
@@ -23,8 +25,7 @@ from models.settings import Settings
 from models.text import CLASSIFIER_TOKENIZER, Vocabulary
 from models.training import FitResult, TrainSettings, fit, predict
 
-TEXT_ENCODER_CHOICES = ("bag-max", "bag-mean", "gru", "lstm", "minilm", "minilm+bag")
-SENTENCE_ENCODERS = ("minilm", "minilm+bag")
+DEFAULT_FUSION_TEXT_ENCODER = "e5-small+minilm+bag"
 CONDITIONS = ("both", "image_only", "text_only")
 
 
@@ -32,11 +33,14 @@ CONDITIONS = ("both", "image_only", "text_only")
 class FusionSettings(Settings):
     """Everything that shapes a fusion model; stored with every model in the registry.
 
-    With share_image_encoder the four fusions read the frozen image vectors of the trained `image` classifier
-    (the paper feeds a fixed CNN's features); without it each fusion trains its own CNN end to end.
+    `text_encoder` and `image_encoder` name encoders of models/encoder_registry.py joined by '+': frozen ones
+    read the feature store, at most one trained one (a word bag or RNN; the scratch CNN) learns with the classifier.
+    With the scratch CNN and share_image_encoder the four fusions read the frozen image vectors of the trained
+    `image` classifier (the paper feeds a fixed CNN's features); without it each fusion trains its own CNN.
     """
 
-    text_encoder: str = "bag-max"
+    text_encoder: str = DEFAULT_FUSION_TEXT_ENCODER
+    image_encoder: str = DEFAULT_IMAGE_ENCODER
     embedding_dim: int = 200
     max_tokens: int = 96
     min_count: int = 1
@@ -57,8 +61,29 @@ class FusionSettings(Settings):
         default_factory=lambda: TrainSettings(epochs=25, learning_rate=0.001, patience=8))
 
     def __post_init__(self) -> None:
-        if self.text_encoder not in TEXT_ENCODER_CHOICES:
-            raise ValueError(f"text encoder must be one of {', '.join(TEXT_ENCODER_CHOICES)}")
+        parse_combination(self.text_encoder, "text")
+        parse_combination(self.image_encoder, "image")
+
+    @property
+    def frozen_text(self) -> tuple[str, ...]:
+        """The text encoders whose vectors come from the feature store, in order."""
+        return tuple(n for n in parse_combination(self.text_encoder, "text") if ENCODERS[n].frozen)
+
+    @property
+    def token_encoder(self) -> str | None:
+        """The trained text encoder (bag-max, bag-mean, gru, lstm), if any."""
+        trained = [n for n in parse_combination(self.text_encoder, "text") if not ENCODERS[n].frozen]
+        return trained[0] if trained else None
+
+    @property
+    def frozen_image(self) -> tuple[str, ...]:
+        """The image encoders whose vectors come from the feature store (none for the scratch CNN)."""
+        return tuple(n for n in parse_combination(self.image_encoder, "image") if ENCODERS[n].frozen)
+
+    @property
+    def scratch_image(self) -> bool:
+        """Whether the image side is the CNN trained from scratch (paper fidelity)."""
+        return not self.frozen_image
 
 
 def tokenize_texts(texts: Sequence[str | None], ngrams: int = 1) -> list[list[str]]:
@@ -89,32 +114,36 @@ def build_model(
     """
     head = FusionClassifierSettings(variant, classes, settings.hidden, settings.dropout, settings.negatives,
                                     settings.main_task_weight, settings.pooling)
-    text_encoder: torch.nn.Module | None = None
-    if variant != "image":
-        if settings.text_encoder == "minilm+bag":
-            text_encoder = SentencePlusBagEncoder(vocabulary_size, settings.embedding_dim, text_feature_dim,
-                                                  settings.max_tokens, settings.dropout)
-        elif settings.text_encoder == "minilm":
-            text_encoder = torch.nn.Sequential(
-                FeatureEncoder(text_feature_dim, settings.dropout), torch.nn.Linear(text_feature_dim,
-                                                                                    settings.embedding_dim))
-            text_encoder.output_dim = settings.embedding_dim
-        elif settings.text_encoder in ("gru", "lstm"):
-            text_encoder = RecurrentEncoder(vocabulary_size, settings.embedding_dim, settings.embedding_dim // 2,
-                                            settings.text_encoder, settings.dropout)
-        else:
-            text_encoder = EmbeddingBagEncoder(vocabulary_size, settings.embedding_dim,
-                                               settings.text_encoder.removeprefix("bag-"), settings.dropout)
+    text_encoder = _text_encoder(variant, settings, vocabulary_size, text_feature_dim) if variant != "image" else None
     image_encoder: torch.nn.Module | None = None
     if variant != "text":
         if image_feature_dim is not None:
             image_encoder = FeatureEncoder(image_feature_dim, settings.dropout)
         elif backbone is not None:
             image_encoder = FrozenBackbone(backbone, settings.channels, settings.image_size)
-        else:
+        elif variant != "probe":
             image_encoder = ResNetImageEncoder(settings.channels, settings.image_widths,
                                                image_size=settings.image_size)
     return FusionClassifier(head, text_encoder, image_encoder)
+
+
+def _text_encoder(variant: str, settings: FusionSettings, vocabulary_size: int, feature_dim: int) -> torch.nn.Module:
+    """Frozen vectors (projected; raw for the probe), a trained token encoder, or both side by side."""
+    tokens: torch.nn.Module | None = None
+    if settings.token_encoder in ("gru", "lstm"):
+        tokens = RecurrentEncoder(vocabulary_size, settings.embedding_dim, settings.embedding_dim // 2,
+                                  settings.token_encoder, settings.dropout)
+    elif settings.token_encoder is not None:
+        tokens = EmbeddingBagEncoder(vocabulary_size, settings.embedding_dim,
+                                     settings.token_encoder.removeprefix("bag-"), settings.dropout)
+    if not settings.frozen_text:
+        return tokens
+    if tokens is not None:
+        return FeaturesPlusTokensEncoder(tokens, feature_dim, settings.embedding_dim, settings.max_tokens,
+                                         settings.dropout)
+    if variant == "probe":
+        return FeatureEncoder(feature_dim, settings.dropout)
+    return ProjectedFeatures(feature_dim, settings.embedding_dim, settings.dropout)
 
 
 def subset(arrays: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -135,7 +164,7 @@ class _RowView:
         return np.asarray(self.array[self.rows[index]])
 
 
-def _masked(arrays: dict[str, Any], condition: str) -> dict[str, Any]:
+def masked(arrays: dict[str, Any], condition: str) -> dict[str, Any]:
     """The same posts with one modality hidden (Table 5's "only the text / only the image is available")."""
     if condition == "both":
         return arrays
@@ -158,7 +187,7 @@ def evaluate(
         if len(labels) == 0:  # e.g. a predefined split without test posts
             rows.append({"split": split, "condition": condition, **classification_scores(labels, labels, classes)})
             continue
-        predicted = class_probabilities(model, _masked(arrays, condition), device).argmax(1)
+        predicted = class_probabilities(model, masked(arrays, condition), device).argmax(1)
         rows.append({"split": split, "condition": condition, **classification_scores(labels, predicted, classes)})
     return rows
 
@@ -182,6 +211,8 @@ def train_classifier(
     train, val = subset(arrays, train_rows), subset(arrays, val_rows)
     if balanced_classes:
         model.set_class_weights(torch.as_tensor(np.asarray(arrays["label"])[train_rows]))
+    if resume_from is None:
+        model.fit_input_statistics(*_present_training_rows(arrays, train_rows))
     val_labels = np.asarray(arrays["label"])[val_rows]
 
     def validation_macro_f1(current: torch.nn.Module) -> float:
@@ -193,6 +224,19 @@ def train_classifier(
 
     return fit(model, train, lambda m, batch: m.loss(batch), validation_macro_f1, settings, save_checkpoint,
                resume_from, description=f"{model.settings.variant}")
+
+
+def _present_training_rows(arrays: dict[str, Any], train_rows: np.ndarray
+                           ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The training rows of the text and image inputs that hold the modality (what standardisation learns from)."""
+    chosen = []
+    for name in ("text", "image"):
+        if name not in arrays:
+            chosen.append(None)
+            continue
+        rows = train_rows[np.asarray(arrays[f"has_{name}"])[train_rows]]
+        chosen.append(np.asarray(arrays[name][rows]) if np.asarray(arrays[name]).dtype != np.uint8 else None)
+    return chosen[0], chosen[1]
 
 
 def image_vectors(image_classifier: FusionClassifier, pixels: np.ndarray, device: str = "auto") -> np.ndarray:

@@ -8,18 +8,20 @@ from typing import Any
 from flows.cli.common import EXIT_OK, Subcommands, prepare_prefect, split_list, user_errors
 from storage.home import Home
 
-TEXT_ENCODERS = ("bag-max", "bag-mean", "gru", "lstm", "minilm", "minilm+bag")
-
 
 def register(commands: Subcommands, train_models: Subcommands, predict_models: Subcommands) -> None:
     """Add `train fusion` and `predict fusion`."""
     fusion = train_models.add_parser("fusion", help="paper 003's classifiers for a label task in post_labels")
     fusion.add_argument("--task", required=True, help="label task, e.g. sentiment (see `postatlas models --tasks`)")
     fusion.add_argument("--variant", type=split_list, default=["all"],
-                        help="image, text, late, early, joint, common, comma-separated, or all (default)")
-    fusion.add_argument("--text-encoder", choices=TEXT_ENCODERS,
-                        help="text encoder (default bag-max; minilm = the optional pretrained sentence model, "
-                        "minilm+bag = both side by side)")
+                        help="image, text, late, early, joint, common, probe (a linear layer over the features), "
+                        "comma-separated, or all (default; then also `ensemble`, the mean of the best three)")
+    fusion.add_argument("--text-encoder",
+                        help="text encoders joined by '+': e5-small, minilm (pretrained, frozen), bag-max, bag-mean, "
+                        "gru, lstm (trained; at most one) (default e5-small+minilm+bag; paper 003: bag-max)")
+    fusion.add_argument("--image-encoder",
+                        help="image encoders joined by '+': efficientnet-lite0, ocr (pretrained, frozen) or "
+                        "scratch-cnn (trained from scratch, paper 003) (default efficientnet-lite0)")
     fusion.add_argument("--ngrams", type=int, help="text: add word n-grams up to N to the bag (default 1)")
     fusion.add_argument("--balanced", action="store_true", help="weigh classes by their inverse frequency")
     fusion.add_argument("--epochs", type=int, help="most epochs of the text and fusion models (default 40)")
@@ -50,7 +52,8 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
 
     predict = predict_models.add_parser("fusion", help="label every curated post that has no gold label")
     predict.add_argument("--task", required=True)
-    predict.add_argument("--model", dest="model_id", help="model_id (default: best variant by validation)")
+    predict.add_argument("--model", dest="model_id",
+                         help="model_id (default: the best model by validation accuracy, an ensemble if it is best)")
     predict.set_defaults(handler=cmd_predict_fusion)
 
 
@@ -67,9 +70,12 @@ def fusion_settings(args: argparse.Namespace) -> dict[str, Any]:
     settings: dict = {}
     train: dict = {}
     image_train: dict = {}
-    for name in ("text_encoder", "image_size", "negatives", "main_task_weight", "ngrams", "image_backbone"):
+    for name in ("text_encoder", "image_encoder", "image_size", "negatives", "main_task_weight", "ngrams",
+                 "image_backbone"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
+    if args.image_backbone is not None and args.image_encoder is None:
+        settings["image_encoder"] = "scratch-cnn"  # a local backbone replaces the CNN trained from scratch
     if args.balanced:
         settings["balanced_classes"] = True
     if args.grey:

@@ -11,26 +11,30 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from models.encoder_registry import ENCODERS
 from models.fusion import VARIANTS, FusionClassifier
 from models.fusion_training import (
-    SENTENCE_ENCODERS,
+    CONDITIONS,
     FusionSettings,
     build_model,
     class_probabilities,
     evaluate,
     image_vectors,
+    masked,
     subset,
     token_inputs,
     tokenize_texts,
     train_classifier,
 )
-from models.sentence import SENTENCE_DIMENSIONS, encode_sentences
+from models.metrics import classification_scores
+from models.settings import Settings
 from models.split import assign_splits
 from models.text import Vocabulary
 from models.training import TrainSettings
-from storage import datasets, learning, model_store, warehouse
+from storage import datasets, features, learning, model_store, warehouse
 from storage.home import Home
 from storage.image_arrays import image_array
+from tasks.featurize import EncoderRun, feature_matrix, featurize_posts
 from tasks.learn.errors import LearningInputError
 from tasks.learn.registry import (
     Checkpoint,
@@ -50,8 +54,12 @@ from tasks.locks import warehouse_writer
 
 KIND = "fusion"
 PREDICT_CHUNK = 20_000
-IMAGE_SETTINGS = ("image_size", "channels", "image_widths", "hidden", "dropout", "balanced_classes", "image_train",
-                  "image_backbone")
+IMAGE_SETTINGS = ("image_encoder", "image_size", "channels", "image_widths", "hidden", "dropout", "balanced_classes",
+                  "image_train", "image_backbone")
+# 70 / 15 / 15: a validation split large enough to choose between variants (paper 001's 5% gave ~140 posts on
+# MVSA, where two variants' accuracies differ by less than their spread); the test split is the same 15% as before.
+FUSION_SPLIT = (0.70, 0.15, 0.15)
+ENSEMBLE_MEMBERS = 3
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,7 @@ def prepare_dataset(task: str, home: Home, curated_only: bool | None = None, spl
     classes = sorted(set(labels))
     if len(classes) < 2:
         raise LearningInputError(f"task {task!r} has a single label ({classes[0]!r}): a classifier needs two")
-    split = assign_splits(post_ids)
+    split = assign_splits(post_ids, FUSION_SPLIT)
     if split_task is not None:
         given = np.asarray(posts.column("given_split").to_pylist(), dtype=object)
         unknown = sorted({str(v) for v in given if v is not None and v not in ("train", "val", "test")})
@@ -119,36 +127,56 @@ def prepare_dataset(task: str, home: Home, curated_only: bool | None = None, spl
     return write_training_set(home, f"fusion-{slug(task)}-{snapshot}", posts, meta)
 
 
+def _frozen_features(home: Home, post_ids: list[str], encoders: tuple[str, ...], feature_dir: Path | None,
+                     side: str) -> tuple[np.ndarray, np.ndarray]:
+    """The feature store's vectors of the encoders side by side (cached next to a training set's snapshot)."""
+    name = f"features-{side}-{'+'.join(encoders)}"
+    cached = datasets.cached_array(feature_dir, name) if feature_dir else None
+    present = datasets.cached_array(feature_dir, f"{name}-present") if feature_dir else None
+    if cached is not None and present is not None:
+        return cached, np.asarray(present)
+    vectors, present = feature_matrix(home, post_ids, encoders)
+    if feature_dir:
+        vectors = datasets.save_array(feature_dir, name, vectors)
+        datasets.save_array(feature_dir, f"{name}-present", present)
+    return vectors, present
+
+
 def _text_inputs(
-    texts: list[str | None], settings: FusionSettings, vocabulary: Vocabulary | None, feature_dir: Path | None,
+    home: Home, posts: pa.Table, settings: FusionSettings, vocabulary: Vocabulary | None, feature_dir: Path | None,
     split: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Vocabulary | None]:
-    """Token ids (with a vocabulary built on the train rows when none is given), sentence vectors, or both."""
+    """Frozen text vectors, token ids (with a vocabulary built on the train rows when none is given), or both
+    packed side by side (ids first)."""
+    texts = posts.column("text").to_pylist()
     tokens = tokenize_texts(texts, settings.ngrams)
     has_text = np.array([bool(t) for t in tokens], dtype=bool)
-    sentences = None
-    if settings.text_encoder in SENTENCE_ENCODERS:
-        sentences = datasets.cached_array(feature_dir, "text-minilm") if feature_dir else None
-        if sentences is None:
-            sentences = encode_sentences([t or "" for t in texts], progress=True)
-            if feature_dir:
-                sentences = datasets.save_array(feature_dir, "text-minilm", sentences)
-        if settings.text_encoder == "minilm":
-            return sentences, has_text, None
+    vectors = None
+    if settings.frozen_text:
+        vectors, present = _frozen_features(home, posts.column("post_id").to_pylist(), settings.frozen_text,
+                                            feature_dir, "text")
+        has_text |= present
+        if settings.token_encoder is None:
+            return vectors, has_text, None
     if vocabulary is None:
         rows = np.flatnonzero(split == "train") if split is not None else np.arange(len(tokens))
         vocabulary = Vocabulary.build((tokens[i] for i in rows), min_count=settings.min_count)
-    ids, has_text = token_inputs(tokens, vocabulary, settings.max_tokens)
-    if sentences is not None:
-        return np.concatenate([ids.astype(np.float32), np.asarray(sentences)], 1), has_text, vocabulary
+    ids, _ = token_inputs(tokens, vocabulary, settings.max_tokens)
+    if vectors is not None:
+        return np.concatenate([ids.astype(np.float32), np.asarray(vectors)], 1), has_text, vocabulary
     return ids, has_text, vocabulary
 
 
 def _image_inputs(
-    home: Home, paths: list[str | None], settings: FusionSettings, image_model: FusionClassifier | None,
+    home: Home, posts: pa.Table, settings: FusionSettings, image_model: FusionClassifier | None,
     feature_dir: Path | None, image_model_id: str | None, cache: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels, or the frozen image classifier's vectors when an image model is given."""
+    """Frozen image vectors from the feature store; or pixels for the scratch CNN, or its trained image
+    classifier's vectors when an image model is given."""
+    if settings.frozen_image:
+        return _frozen_features(home, posts.column("post_id").to_pylist(), settings.frozen_image, feature_dir,
+                                "image")
+    paths = posts.column("image_path").to_pylist()
     pixels, present = image_array(home, paths, settings.image_size, settings.channels, cache)
     if image_model is None:
         return pixels, present
@@ -170,11 +198,21 @@ def load_fusion_model(home: Home, model_id: str) -> tuple[FusionClassifier, dict
     """The registered model rebuilt with its weights, and its saved state (settings, classes, vocabulary)."""
     row = registered_model(home, model_id, KIND, "fusion model")
     state = model_store.load_model(home, row["checkpoint_path"])
-    settings = FusionSettings.from_dict(state["settings"])
+    settings = stored_settings(state)
     model = build_model(state["variant"], settings, len(state["classes"]), len(state["vocabulary"] or ()),
                         state["text_feature_dim"], state["image_feature_dim"], _backbone(settings))
     model.load_state_dict(state["weights"])
     return model.eval(), state
+
+
+def stored_settings(state: dict[str, Any]) -> FusionSettings:
+    """A saved model's settings; models saved before the pretrained encoders used the scratch CNN."""
+    return FusionSettings.from_dict({"image_encoder": "scratch-cnn", **state["settings"]})
+
+
+def frozen_encoders(settings: FusionSettings, with_images: bool = True) -> tuple[str, ...]:
+    """The feature-store encoders a model of these settings reads (the image ones only when there are images)."""
+    return settings.frozen_text + (settings.frozen_image if with_images else ())
 
 
 def fusion_model_id(task: str, variant: str, snapshot: str, settings: dict[str, Any], image_model_id: str | None
@@ -234,29 +272,30 @@ class FusionRecipe(Recipe[_Inputs, FusionClassifier]):
         return self.settings.image_train if self.variant == "image" else self.settings.train
 
     def inputs(self, home: Home) -> _Inputs:
-        """Token ids or sentence vectors, and pixels or the image classifier's vectors (cached by the snapshot)."""
+        """Frozen vectors from the feature store and / or token ids; pixels or the image classifier's vectors for
+        the scratch CNN (all cached next to the snapshot)."""
         split = np.asarray(self.posts.column("split").to_pylist(), dtype=object)
         labels = np.array([self.classes.index(label) for label in self.posts.column("label").to_pylist()],
                           dtype=np.int64)
-        texts, paths = self.posts.column("text").to_pylist(), self.posts.column("image_path").to_pylist()
-        text, has_text, vocabulary = _text_inputs(texts, self.settings, None, self.dataset, split)
+        text, has_text, vocabulary = _text_inputs(home, self.posts, self.settings, None, self.dataset, split)
         image_model = None
-        if self.variant not in ("image", "text") and self.settings.share_image_encoder:
+        if self.variant not in ("image", "text") and self.settings.scratch_image and self.settings.share_image_encoder:
             if self.image_model_id is None:
                 raise LearningInputError(
                     f"variant {self.variant!r} reads the image classifier's vectors: train `image` first")
             image_model, _ = load_fusion_model(home, self.image_model_id)
         arrays: dict[str, np.ndarray] = {"text": text, "has_text": has_text, "label": labels}
         if self.variant != "text":
-            image, has_image = _image_inputs(home, paths, self.settings, image_model, self.dataset,
+            image, has_image = _image_inputs(home, self.posts, self.settings, image_model, self.dataset,
                                              self.image_model_id)
-        else:
-            image, has_image = None, np.array([bool(p) for p in paths], dtype=bool)
-        arrays["has_image"] = has_image
-        if image is not None:
             arrays["image"] = image
-        text_feature_dim = SENTENCE_DIMENSIONS if self.settings.text_encoder in SENTENCE_ENCODERS else 0
-        image_feature_dim = int(image.shape[1]) if image_model is not None else None
+        else:
+            has_image = np.array([bool(p) for p in self.posts.column("image_path").to_pylist()], dtype=bool)
+        arrays["has_image"] = has_image
+        text_feature_dim = sum(int(ENCODERS[name].dimension or 0) for name in self.settings.frozen_text)
+        image_feature_dim = (int(arrays["image"].shape[1])
+                             if "image" in arrays and (image_model is not None or self.settings.frozen_image)
+                             else None)
         return _Inputs(arrays, split, vocabulary, text_feature_dim, image_feature_dim)
 
     def fit(self, inputs: _Inputs, checkpoint: Checkpoint) -> Fitted[FusionClassifier]:
@@ -310,8 +349,126 @@ def evaluations(home: Home, model_ids: list[str]) -> list[dict[str, Any]]:
         return learning.evaluation_table(con, model_ids)
 
 
+def featurize_training_set(dataset: TrainingSet, encoder: str, home: Home, run_id: str, device: str = "auto"
+                           ) -> EncoderRun:
+    """Encode the training set's posts the feature store lacks for one frozen encoder."""
+    posts, _, _ = read_training_set(dataset)
+    return featurize_posts(home, posts.select(["post_id", "text", "image_path"]), encoder, run_id, device)
+
+
+def _model_probabilities(home: Home, model_id: str, posts: pa.Table, conditions: tuple[str, ...] = ("both",)
+                         ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Class probabilities of a (non-ensemble) fusion model for the posts under each condition, and which posts
+    have a text and an image. The posts' frozen features must be in the store."""
+    model, state = load_fusion_model(home, model_id)
+    settings = stored_settings(state)
+    image_model = load_fusion_model(home, state["image_model_id"])[0] if state["image_model_id"] else None
+    vocabulary = Vocabulary(tuple(state["vocabulary"])) if state["vocabulary"] else None
+    text, has_text, _ = _text_inputs(home, posts, settings, vocabulary, None)
+    arrays = {"text": text, "has_text": has_text}
+    if state["variant"] != "text":
+        arrays["image"], arrays["has_image"] = _image_inputs(home, posts, settings, image_model, None, None,
+                                                             cache=False)
+    else:
+        arrays["has_image"] = np.array([bool(p) for p in posts.column("image_path").to_pylist()], dtype=bool)
+    device = settings.train.device
+    probabilities = {c: class_probabilities(model, masked(arrays, c), device) for c in conditions}
+    return probabilities, has_text, arrays["has_image"]
+
+
+def probabilities(home: Home, model_id: str, posts: pa.Table, conditions: tuple[str, ...] = ("both",)
+                  ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Class probabilities of a fusion model, an ensemble's being the mean of its members'."""
+    row = registered_model(home, model_id, KIND, "fusion model")
+    if row["variant"] != "ensemble":
+        return _model_probabilities(home, model_id, posts, conditions)
+    members = model_store.load_model(home, row["checkpoint_path"])["members"]
+    results = [_model_probabilities(home, member, posts, conditions) for member in members]
+    mean = {c: np.mean([r[0][c] for r in results], axis=0) for c in conditions}
+    has_text = np.any([r[1] for r in results], axis=0)
+    has_image = np.any([r[2] for r in results], axis=0)
+    return mean, has_text, has_image
+
+
+@dataclass(frozen=True)
+class EnsembleSettings(Settings):
+    """The members of an ensemble (fusion model ids): its probabilities are the mean of theirs."""
+
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _HeldOut:
+    """The ensemble's held-out posts: labels, split, and each member's probabilities under every condition."""
+
+    labels: np.ndarray
+    split: np.ndarray
+    members: list[dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True, eq=False)
+class EnsembleRecipe(Recipe[_HeldOut, None]):
+    """The mean of the best variants' class probabilities, evaluated like a variant and chosen when it is best."""
+
+    kind = KIND
+    settings: EnsembleSettings
+    classes: list[str]
+    posts: pa.Table
+
+    def model_id(self) -> str:
+        """fusion-<task>-ensemble-<digest of the snapshot and the members>."""
+        return f"fusion-{slug(self.task or '')}-ensemble-{digest(self.snapshot.digest, list(self.settings.members))}"
+
+    def inputs(self, home: Home) -> _HeldOut:
+        """The members' probabilities of the validation and test posts."""
+        held_out = self.posts.filter(pa.array([s in ("val", "test") for s in self.posts.column("split").to_pylist()]))
+        labels = np.array([self.classes.index(label) for label in held_out.column("label").to_pylist()], np.int64)
+        members = [_model_probabilities(home, member, held_out, CONDITIONS)[0] for member in self.settings.members]
+        return _HeldOut(labels, np.asarray(held_out.column("split").to_pylist(), dtype=object), members)
+
+    def fit(self, inputs: _HeldOut, checkpoint: Checkpoint) -> Fitted[None]:
+        """Nothing to fit: the members are trained."""
+        return Fitted(None)
+
+    def evaluate(self, fitted: Fitted[None], inputs: _HeldOut) -> Evaluation:
+        """Validation and test scores of the mean probabilities, with both modalities and with one missing."""
+        rows = []
+        for name in ("val", "test"):
+            chosen = inputs.split == name
+            for condition in CONDITIONS:
+                mean = np.mean([member[condition][chosen] for member in inputs.members], axis=0)
+                predicted = mean.argmax(1) if chosen.any() else np.zeros(0, np.int64)
+                rows.append({"split": name, "condition": condition,
+                             **classification_scores(inputs.labels[chosen], predicted, len(self.classes))})
+        metrics = {f"{row['split']}_{row['condition']}_{key}": row[key] for row in rows
+                   for key in ("accuracy", "macro_f1", "micro_f1")}
+        return Evaluation(metrics, rows)
+
+    def state(self, fitted: Fitted[None], inputs: _HeldOut) -> dict[str, Any]:
+        """The members and what predicting needs."""
+        return {"settings": self.settings.as_dict(), "task": self.task, "variant": "ensemble",
+                "classes": self.classes, "members": list(self.settings.members)}
+
+
+def train_ensemble(dataset: TrainingSet, model_ids: dict[str, str], home: Home, run_id: str) -> str | None:
+    """Register the ensemble of the ENSEMBLE_MEMBERS variants with the best validation accuracy; its model id
+    (None with fewer than two variants)."""
+    with warehouse.reader(home.warehouse) as con:
+        scores = {row["model_id"]: row["accuracy"] for row in learning.evaluation_table(con, list(model_ids.values()))
+                  if row["split"] == "val" and row["condition"] == "both" and row["accuracy"] is not None}
+    ranked = sorted((model_id for model_id in model_ids.values() if model_id in scores),
+                    key=lambda model_id: (-scores[model_id], model_id))[:ENSEMBLE_MEMBERS]
+    if len(ranked) < 2:
+        return None
+    posts, meta, snapshot = read_training_set(dataset)
+    recipe = EnsembleRecipe(EnsembleSettings(tuple(sorted(ranked))), snapshot, meta["classes"], posts,
+                            task=meta["task"], variant="ensemble")
+    return train_and_register(recipe, home, run_id).model_id
+
+
 def predict_posts(task: str, home: Home, run_id: str, model_id: str | None = None) -> FusionPredictions:
-    """Predict the task for every (curated) post without a gold label; returns what was written."""
+    """Predict the task for every (curated) post without a gold label with the best model by validation accuracy
+    (an ensemble when it measured best); the posts' missing features are encoded first. Returns what was written."""
     with warehouse.reader(home.warehouse) as con:
         chosen = model_id or learning.best_model_id(con, KIND, task)
         if chosen is None:
@@ -319,31 +476,28 @@ def predict_posts(task: str, home: Home, run_id: str, model_id: str | None = Non
                 f"no fusion model for task {task!r}: run `postatlas train fusion --task {task}` first")
         curated_only = learning.has_curation(con)
         posts = learning.posts_to_predict(con, task, curated_only)
-    model, state = load_fusion_model(home, chosen)
+    row = registered_model(home, chosen, KIND, "fusion model")
+    state = model_store.load_model(home, row["checkpoint_path"])
     if state["task"] != task:
         raise LearningInputError(f"model {chosen} was not trained for task {task!r}")
-    settings = FusionSettings.from_dict(state["settings"])
-    image_model = load_fusion_model(home, state["image_model_id"])[0] if state["image_model_id"] else None
-    vocabulary = Vocabulary(tuple(state["vocabulary"])) if state["vocabulary"] else None
+    members = state.get("members") or [chosen]
+    encoders = sorted({name for member in members
+                       for name in frozen_encoders(stored_settings(load_fusion_model(home, member)[1]))})
     classes = np.asarray(state["classes"], dtype=object)
     parts = []
     for begin in range(0, posts.num_rows, PREDICT_CHUNK):
         chunk = posts.slice(begin, PREDICT_CHUNK)
-        text, has_text, _ = _text_inputs(chunk.column("text").to_pylist(), settings, vocabulary, None)
-        arrays = {"text": text, "has_text": has_text}
-        if state["variant"] != "text":
-            arrays["image"], arrays["has_image"] = _image_inputs(
-                home, chunk.column("image_path").to_pylist(), settings, image_model, None, None, cache=False)
-        else:
-            arrays["has_image"] = np.array([bool(p) for p in chunk.column("image_path").to_pylist()], dtype=bool)
-        probabilities = class_probabilities(model, arrays, settings.train.device)
-        best = probabilities.argmax(1)
-        modalities = np.where(has_text & arrays["has_image"], "text+image",
-                              np.where(has_text, "text", np.where(arrays["has_image"], "image", "none")))
+        for encoder in encoders:
+            featurize_posts(home, chunk, encoder, run_id)
+        by_condition, has_text, has_image = probabilities(home, chosen, chunk)
+        scores = by_condition["both"]
+        best = scores.argmax(1)
+        modalities = np.where(has_text & has_image, "text+image",
+                              np.where(has_text, "text", np.where(has_image, "image", "none")))
         parts.append(pa.table({
             "post_id": chunk.column("post_id"),
             "label": pa.array(classes[best].tolist()),
-            "score": pa.array(probabilities[np.arange(len(best)), best].astype(float)),
+            "score": pa.array(scores[np.arange(len(best)), best].astype(float)),
             "modalities": pa.array(modalities.tolist(), pa.string()),
         }))
     now = datetime.now(UTC)
@@ -354,6 +508,8 @@ def predict_posts(task: str, home: Home, run_id: str, model_id: str | None = Non
     table = table.append_column("created_at", pa.array([now] * table.num_rows, pa.timestamp("us", tz="UTC")))
     with warehouse_writer(home.warehouse, run_id) as con:
         written = learning.write_predictions(con, table, task, chosen)
+        if encoders:
+            features.refresh_view(con, home)
     by_label = value_counts(table.column("label").to_pylist()) if written else {}
     by_modalities = value_counts(table.column("modalities").to_pylist()) if written else {}
     return FusionPredictions(task, chosen, state["variant"], written, by_label, by_modalities, curated_only)
