@@ -41,6 +41,8 @@ def featurize_flow(encoders: list[str] | None = None, home: str | None = None, c
         runs = [featurize_encoder(store, name, run.run_id, curated_only, device) for name in chosen]
         refresh_features(store, run.run_id)
         result = Featurized(runs[0].posts if runs else 0, runs)
-        run.counts = {"encoded": sum(r.encoded for r in runs), "unreadable": sum(r.unreadable for r in runs)}
+        run.counts = {"written": sum(r.encoded for r in runs), "quarantined": sum(r.unreadable for r in runs)}
+        run.breakdown = {r.encoder: {"posts": r.posts, "already": r.already, "encoded": r.encoded,
+                                     "unreadable": r.unreadable, "without_input": r.without_input} for r in runs}
         publish_featurize_artifacts(result)
     return result

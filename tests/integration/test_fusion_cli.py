@@ -26,12 +26,12 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory, prefect_server) -> Pa
 
 def test_training_registers_every_variant_with_its_evaluations(trained_home: Path) -> None:
     models = query(trained_home, "SELECT variant, kind, task, train_posts, checkpoint_path FROM models ORDER BY 1")
-    assert sorted(row[0] for row in models) == sorted(VARIANTS)
+    assert sorted(row[0] for row in models) == sorted([*VARIANTS, "ensemble"])
     assert {row[1:3] for row in models} == {("fusion", "topic")}
     for row in models:
         assert (trained_home / row[4]).is_file()
     evaluations = query(trained_home, "SELECT split, condition, count(*) FROM model_evaluations GROUP BY ALL")
-    assert sorted(evaluations) == [(s, c, 6) for s in ("test", "val") for c in ("both", "image_only", "text_only")]
+    assert sorted(evaluations) == [(s, c, 8) for s in ("test", "val") for c in ("both", "image_only", "text_only")]
     curated_labelled = query(trained_home, "SELECT count(*) FROM curated_posts JOIN post_labels USING (post_id)")
     assert query(trained_home, "SELECT min(train_posts + val_posts + test_posts) FROM models") == curated_labelled
     best = query(trained_home, "SELECT max(accuracy) FROM model_evaluations WHERE split = 'test' "
@@ -44,9 +44,37 @@ def test_the_summary_prints_the_papers_table(trained_home: Path, monkeypatch, ca
     monkeypatch.setenv("POSTATLAS_HOME", str(trained_home))
     assert main(TRAIN) == 0  # the same data and settings: every model is reused, nothing is added
     out = capsys.readouterr().out
-    assert "acc. image only" in out and all(variant in out for variant in VARIANTS)
-    assert query(trained_home, "SELECT count(*) FROM models") == [(6,)]
-    assert query(trained_home, "SELECT count(*) FROM model_evaluations") == [(36,)]
+    assert "acc. image only" in out and all(variant in out for variant in [*VARIANTS, "ensemble"])
+    assert query(trained_home, "SELECT count(*) FROM models") == [(8,)]
+    assert query(trained_home, "SELECT count(*) FROM model_evaluations") == [(48,)]
+
+
+def test_the_defaults_read_pretrained_features_encoded_once(trained_home: Path) -> None:
+    encoders = query(trained_home, "SELECT DISTINCT json_extract_string(config, '$.text_encoder'), "
+                                   "json_extract_string(config, '$.image_encoder') FROM models WHERE variant = 'late'")
+    assert encoders == [("e5-small+minilm+bag", "efficientnet-lite0")]
+    labelled = query(trained_home, "SELECT count(*) FROM curated_posts JOIN post_labels USING (post_id)")[0][0]
+    stored = dict(query(trained_home, "SELECT encoder, count(*) FROM post_features GROUP BY 1"))
+    assert stored["e5-small"] >= labelled and stored["minilm"] >= labelled
+    assert query(trained_home, "SELECT count(*) - count(DISTINCT (post_id, encoder)) FROM post_features") == [(0,)]
+    with_image = query(trained_home, "SELECT count(*) FROM curated_posts JOIN post_labels l USING (post_id) "
+                                     "WHERE post_id IN (SELECT post_id FROM media WHERE status = 'stored')")[0][0]
+    assert stored["efficientnet-lite0"] >= with_image > 0
+    assert query(trained_home, "SELECT DISTINCT dimension FROM post_features WHERE encoder = 'efficientnet-lite0'"
+                 ) == [(1280,)]
+
+
+def test_the_ensemble_averages_the_three_best_variants_by_validation(trained_home: Path) -> None:
+    import torch
+
+    [(path,)] = query(trained_home, "SELECT checkpoint_path FROM models WHERE variant = 'ensemble'")
+    members = torch.load(trained_home / path, weights_only=False)["members"]
+    best_three = query(trained_home, "SELECT model_id FROM model_evaluations WHERE split = 'val' "
+                                     "AND condition = 'both' AND variant != 'ensemble' "
+                                     "ORDER BY accuracy DESC, model_id LIMIT 3")
+    assert sorted(members) == sorted(row[0] for row in best_three)
+    spreads = query(trained_home, "SELECT min(accuracy_sd), max(accuracy_sd) FROM model_evaluations")[0]
+    assert 0 < spreads[0] <= spreads[1] < 0.5
 
 
 def test_predict_labels_every_curated_post_without_gold_once(trained_home: Path, monkeypatch, capsys) -> None:

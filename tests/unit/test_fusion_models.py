@@ -38,7 +38,8 @@ def tiny_posts(n: int = 240, seed: int = 0) -> tuple[dict[str, np.ndarray], np.n
 
 def small_model(variant: str) -> FusionClassifier:
     """A variant's network with small sizes."""
-    settings = FusionSettings(embedding_dim=16, hidden=16, image_size=SIZE, image_widths=(8, 16), dropout=0.1)
+    settings = FusionSettings(text_encoder="bag-max", image_encoder="scratch-cnn", embedding_dim=16, hidden=16,
+                              image_size=SIZE, image_widths=(8, 16), dropout=0.1)
     return build_model(variant, settings, CLASSES, VOCABULARY, 0, None)
 
 
