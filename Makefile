@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python tests/bench/bench_collect.py
 	$(BIN)/python tests/bench/bench_dask.py
 	$(BIN)/python tests/bench/bench_training.py
+	$(BIN)/python tests/bench/bench_encoders.py
 	$(BIN)/python tests/bench/bench_clustering.py
 	$(BIN)/python tests/bench/bench_cluster_command.py --posts 1000000
 

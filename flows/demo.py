@@ -24,7 +24,8 @@ DEMO_SOURCES = (
 write_demo_dataset = task(name="write-demo-dataset", timeout_seconds=600)(write_dataset)
 summarize_demo = task(name="summarize-demo", timeout_seconds=300)(summarize)
 
-# Small enough to train all six fusion variants on the demo's topic labels in about a minute on two cores.
+# Small enough to train every fusion variant on the demo's topic labels in about a minute on two cores (the
+# scratch-CNN sizes only matter with `--image-encoder scratch-cnn`).
 DEMO_FUSION_SETTINGS = {
     "image_size": 32,
     "image_widths": [16, 32, 64],

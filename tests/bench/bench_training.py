@@ -38,9 +38,9 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from models.encoder_registry import ENCODERS  # noqa: E402
 from models.fusion_training import FusionSettings, build_model, train_classifier  # noqa: E402
 from models.image_regression import ImageRegressor, RegressionSettings, train_regressor  # noqa: E402
-from models.sentence import SENTENCE_DIMENSIONS  # noqa: E402
 from models.training import TrainSettings  # noqa: E402
 from models.word_space import WordSpaceSettings, train_word_space  # noqa: E402
 
@@ -48,6 +48,7 @@ VOCABULARY = 20_000  # tokens in the classifiers' vocabulary and in the captions
 CLASSES = 10  # --classes
 IMAGE_VECTOR_DIM = 128  # the default ResNet's last width: what `image_vectors` gives the fusions
 WORD_SPACE_DIM = WordSpaceSettings().dimensions
+SENTENCE_DIMENSIONS = int(ENCODERS["minilm"].dimension or 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +138,7 @@ def fusion(variant: str, text_encoder: str = "bag-max", cnn: bool = False) -> Ca
     input is the frozen 128-d image vectors."""
 
     def run(args: argparse.Namespace, data: dict[str, Any]) -> float:
-        settings = FusionSettings(text_encoder=text_encoder)
+        settings = FusionSettings(text_encoder=text_encoder, image_encoder="scratch-cnn")
         arrays: dict[str, np.ndarray] = {"has_text": data["has_text"], "has_image": data["has_image"],
                                          "label": data["label"]}
         if variant != "text":

@@ -1,13 +1,18 @@
 """Reproduce docs/RESULTS.md (Learning I): paper 003's classifiers on MVSA-Single and TweetEval emotion.
 
-Run: ``.venv/bin/python tests/bench/results_learning.py [--seeds 13,14,15] [--encoders bag-max,minilm]
+Run: ``.venv/bin/python tests/bench/results_learning.py [--seeds 13,14,15] [--setups default,paper]
 [--only mvsa|emotion] [--work DIR]``. Everything goes through the real CLI (`postatlas ingest`, `postatlas train
 fusion`) into a scratch POSTATLAS_HOME; the scores are read back from the warehouse's model_evaluations table
 and printed as markdown (mean and standard deviation over the seeds, and one row per seed).
 
-MVSA-Single: the 3,020 labelled posts, hashed 80 / 5 / 15 split, all six variants.
-TweetEval emotion (text only): the official train file, of which a hashed 5% selects epochs, and the official
-validation file as the held-out set (the split is given through a `split` label task, `--split-task split`).
+Setups: `default` (no encoder flags: pretrained features), `paper` (`--text-encoder bag-max --image-encoder
+scratch-cnn`, paper 003 from scratch), `e5` (`--text-encoder e5-small`), `ocr` (`--image-encoder
+efficientnet-lite0+ocr`), `minilm+bag` (the previous optional encoder).
+
+MVSA-Single: the 3,020 labelled posts, hashed 70 / 15 / 15 split, every variant, the probe and the ensemble.
+TweetEval emotion (text only): the official train file, of which a hashed 15% selects epochs and variants, and the
+official validation file as the held-out set (the split is given through a `split` label task, `--split-task
+split`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,14 @@ from models.split import assign_splits
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 CLI = [sys.executable, "-m", "flows.cli"]
+SETUPS = {
+    "default": [],
+    "paper": ["--text-encoder", "bag-max", "--image-encoder", "scratch-cnn"],
+    "e5": ["--text-encoder", "e5-small"],
+    "ocr": ["--image-encoder", "efficientnet-lite0+ocr"],
+    "minilm+bag": ["--text-encoder", "minilm+bag"],
+}
+ORDER = ["image", "text", "late", "early", "joint", "common", "probe", "ensemble"]
 
 
 def run(home: Path, *args: str, quiet: bool = False) -> None:
@@ -46,7 +59,7 @@ def tweeteval_table(folder: Path, target: Path) -> Path:
         texts = (folder / f"{part}_text.txt").read_text(encoding="utf-8").split("\n")
         labels = (folder / f"{part}_labels.txt").read_text().split()
         ids = [f"{part}-{i}" for i in range(len(labels))]
-        inner = assign_splits(ids, (0.95, 0.05, 0.0)) if part == "train" else ["test"] * len(ids)
+        inner = assign_splits(ids, (0.85, 0.15, 0.0)) if part == "train" else ["test"] * len(ids)
         rows += [(i, t.strip(), mapping[label], split) for i, t, label, split in zip(ids, texts, labels, inner, strict=False)]
     with target.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t")
@@ -55,12 +68,19 @@ def tweeteval_table(folder: Path, target: Path) -> Path:
     return target
 
 
+def text_flags(flags: list[str]) -> list[str]:
+    """The setup's flags without `--image-encoder X` (for the text-only task)."""
+    pairs = list(zip(flags[::2], flags[1::2], strict=True))
+    return [part for flag, value in pairs if flag != "--image-encoder" for part in (flag, value)]
+
+
 def scores(home: Path, task: str) -> list[tuple]:
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         return con.execute(
-            """SELECT m.variant, json_extract_string(m.config, '$.text_encoder'),
-                      json_extract_string(m.config, '$.train.seed')::INT, e.split, e.condition,
+            """SELECT m.variant, json_extract_string(m.config, '$.text_encoder') || ' / '
+                      || coalesce(json_extract_string(m.config, '$.image_encoder'), 'scratch-cnn'),
+                      coalesce(json_extract_string(m.config, '$.train.seed')::INT, 0), e.split, e.condition,
                       e.accuracy, e.macro_f1, e.micro_f1, e.posts
                FROM models m JOIN model_evaluations e USING (model_id) WHERE m.task = ?""", [task]).fetchall()
     finally:
@@ -69,7 +89,6 @@ def scores(home: Path, task: str) -> list[tuple]:
 
 def table(rows: list[tuple], split: str, title: str) -> str:
     """Markdown: per variant and encoder, mean (sd) over seeds of accuracy, macro-F1, micro-F1, one-modality acc."""
-    order = ["image", "text", "late", "early", "joint", "common"]
     groups: dict[tuple[str, str], dict[str, list[float]]] = {}
     for variant, encoder, _seed, row_split, condition, acc, macro, micro, _n in rows:
         if row_split != split:
@@ -86,9 +105,9 @@ def table(rows: list[tuple], split: str, title: str) -> str:
             return ""
         return f"{statistics.mean(values):.1f}" + (f" ({statistics.stdev(values):.1f})" if len(values) > 1 else "")
 
-    lines = [f"### {title}", "", "| text encoder | variant | seeds | accuracy | macro-F1 | micro-F1 | "
+    lines = [f"### {title}", "", "| text / image encoder | variant | seeds | accuracy | macro-F1 | micro-F1 | "
              "acc. image only | acc. text only |", "|---|---|---|---|---|---|---|---|"]
-    for encoder, variant in sorted(groups, key=lambda k: (k[0], order.index(k[1]))):
+    for encoder, variant in sorted(groups, key=lambda k: (k[0], ORDER.index(k[1]))):
         g = groups[(encoder, variant)]
         lines.append(f"| {encoder} | {variant} | {len(g['acc'])} | {cell(g['acc'])} | {cell(g['macro'])} | "
                      f"{cell(g['micro'])} | {cell(g.get('image_only'))} | {cell(g.get('text_only'))} |")
@@ -98,13 +117,13 @@ def table(rows: list[tuple], split: str, title: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="13,14,15")
-    parser.add_argument("--encoders", default="bag-max,minilm")
+    parser.add_argument("--setups", default="default,paper", help=f"comma-separated, from {', '.join(SETUPS)}")
     parser.add_argument("--only", choices=("mvsa", "emotion"))
     parser.add_argument("--work", help="scratch folder (default: a temporary one)")
     parser.add_argument("--extra", default="", help="more `train fusion` options, space separated")
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="postatlas-results-"))
-    seeds, encoders = args.seeds.split(","), args.encoders.split(",")
+    seeds, setups = args.seeds.split(","), args.setups.split(",")
     extra = args.extra.split()
     if args.only in (None, "mvsa"):
         home = work / "mvsa"
@@ -112,23 +131,23 @@ def main() -> None:
             mvsa = DATA / "mvsa-single"
             run(home, "ingest", "mvsa", str(mvsa / "data"), "--labels", str(mvsa / "label" / "labels.csv"),
                 "--task", "sentiment")
-        for encoder in encoders:
+        for setup in setups:
             for seed in seeds:
-                run(home, "train", "fusion", "--task", "sentiment", "--all-posts", "--text-encoder", encoder,
-                    "--seed", seed, *extra)
+                run(home, "train", "fusion", "--task", "sentiment", "--all-posts", *SETUPS[setup], "--seed", seed,
+                    *extra)
         rows = scores(home, "sentiment")
         print(table(rows, "test", "MVSA-Single, test split (15% of the labelled posts)"))
-        print(table(rows, "val", "MVSA-Single, validation split (5%)"))
+        print(table(rows, "val", "MVSA-Single, validation split (15%)"))
     if args.only in (None, "emotion"):
         home = work / "emotion"
         if not (home / "warehouse.duckdb").exists():
             source = tweeteval_table(DATA / "tweeteval" / "emotion", work / "emotion.tsv")
             run(home, "ingest", "table", str(source), "--platform", "tweeteval", "--map", "id=id", "--map",
                 "text=text", "--label", "emotion=label", "--label", "split=split")
-        for encoder in encoders:
+        for setup in setups:
             for seed in seeds:
                 run(home, "train", "fusion", "--task", "emotion", "--split-task", "split", "--variant", "text",
-                    "--text-encoder", encoder, "--seed", seed, *extra)
+                    *text_flags(SETUPS[setup]), "--seed", seed, *extra)
         print(table(scores(home, "emotion"), "test", "TweetEval emotion, official validation split"))
 
 

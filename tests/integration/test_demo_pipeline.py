@@ -126,7 +126,7 @@ def test_the_demo_trains_every_fusion_variant_and_predicts(demo_home: Path) -> N
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     variants = {row[0] for row in query(demo_home, "SELECT variant FROM models WHERE task = 'topic'")}
-    assert variants == {"image", "text", "late", "early", "joint", "common"}
+    assert variants == {"image", "text", "late", "early", "joint", "common", "probe", "ensemble"}
     unlabelled = query(demo_home, "SELECT count(*) FROM curated_posts WHERE post_id NOT IN "
                                   "(SELECT post_id FROM post_labels WHERE task = 'topic')")[0][0]
     assert query(demo_home, "SELECT count(DISTINCT post_id), count(*) FROM predictions") == [(unlabelled, unlabelled)]

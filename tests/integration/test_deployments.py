@@ -39,6 +39,7 @@ EXPECTED = {
     "weekly-training/weekly": ("flows/weekly.py:weekly_training_flow", "gpu", "0 3 * * 0"),
     "train-fusion/train-fusion": ("flows/learn.py:train_fusion_flow", "gpu", None),
     "predict-fusion/predict-fusion": ("flows/learn.py:predict_fusion_flow", "gpu", None),
+    "featurize/featurize": ("flows/features.py:featurize_flow", "gpu", None),
     "nightly-clusters/nightly": ("flows/clusters.py:nightly_clusters_flow", "cpu", "0 4 * * *"),
     "train-autoencoder/train-autoencoder": ("flows/clusters.py:train_autoencoder_flow", "gpu", None),
     "cluster/cluster": ("flows/clusters.py:cluster_flow", "cpu", None),

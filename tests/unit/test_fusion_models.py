@@ -208,3 +208,46 @@ def test_an_empty_split_is_scored_as_missing_not_a_crash():
                     np.array([], dtype=np.int64), CLASSES, "test", "cpu")
     assert [row["condition"] for row in rows] == ["both", "image_only", "text_only"]
     assert all(row["n"] == 0 and np.isnan(row["accuracy"]) for row in rows)
+
+
+def frozen_feature_posts(n: int = 300, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Frozen-feature stand-ins on very different scales: 'image' vectors (large, offset) carry the class in a few
+    dimensions, 'text' vectors (small, like L2-normalised sentence vectors) carry it too, with noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, CLASSES, n)
+    image = rng.normal(50.0, 20.0, (n, 40)).astype(np.float32)
+    image[np.arange(n), labels] += 60.0
+    text = rng.normal(0.0, 0.05, (n, 24)).astype(np.float32)
+    text[np.arange(n), labels] += 0.08
+    split = np.where(np.arange(n) % 4 == 0, "val", "train").astype(object)
+    return {"text": text, "image": image, "has_text": np.ones(n, bool), "has_image": np.ones(n, bool),
+            "label": labels}, split
+
+
+@pytest.mark.parametrize("variant", ["probe", "early", "late", "common"])
+def test_frozen_features_of_any_scale_are_learnt_after_standardisation(variant):
+    arrays, split = frozen_feature_posts()
+    settings = FusionSettings(text_encoder="e5-small", image_encoder="efficientnet-lite0", embedding_dim=16,
+                              hidden=16, dropout=0.1)
+    model = build_model(variant, settings, CLASSES, 0, 24, 40)
+    result = train_classifier(model, arrays, split, FAST)
+    assert result.best_score > 0.9
+    image_encoder = model.image_encoder
+    assert image_encoder.mean.mean() > 40  # the training rows' statistics, saved with the weights
+    assert "image_encoder.scale" in model.state_dict()
+
+
+def test_the_probe_is_one_linear_layer_over_the_features():
+    settings = FusionSettings(text_encoder="e5-small", image_encoder="efficientnet-lite0")
+    model = build_model("probe", settings, CLASSES, 0, 24, 40)
+    assert isinstance(model.head, torch.nn.Linear) and model.head.in_features == 64
+    text_only = build_model("probe", settings, CLASSES, 0, 24, None)  # data without images: the text alone
+    assert text_only.image_encoder is None and text_only.head.in_features == 24
+
+
+def test_frozen_text_vectors_sit_beside_a_trained_rnn():
+    settings = FusionSettings(text_encoder="e5-small+gru", embedding_dim=16, max_tokens=6)
+    model = build_model("text", settings, CLASSES, VOCABULARY, 24, None)
+    packed = torch.cat([torch.randint(2, VOCABULARY, (5, 6)).float(), torch.randn(5, 24)], 1)
+    assert isinstance(model.text_encoder.tokens, RecurrentEncoder)
+    assert model.text_encoder(packed).shape == (5, 16 + 16)
