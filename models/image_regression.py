@@ -1,8 +1,10 @@
 """Paper 001's regression CNN: images projected into the word space by regressing their captions' vectors.
 
-The paper trained a GoogleNet with a sigmoid cross-entropy loss on the caption vectors; here a small ResNet
-trained from scratch regresses the TF-IDF-weighted caption vector with 1 - cosine similarity as the loss, since
-the word space is only ever queried by direction (cosine), never by length.
+The paper trained a GoogleNet with a sigmoid cross-entropy loss on the caption vectors; here the TF-IDF-weighted
+caption vector is regressed with 1 - cosine similarity as the loss, since the word space is only ever queried by
+direction (cosine), never by length. The image side is either a frozen pretrained encoder's stored features
+(`image_encoder` = efficientnet-lite0, the default: a small head is trained on them) or a small ResNet trained
+from scratch on the pixels (`scratch-cnn`, paper fidelity).
 """
 
 from __future__ import annotations
@@ -16,41 +18,70 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models.encoders import ResNetImageEncoder
+from models.encoders import FeatureEncoder, ResNetImageEncoder
 from models.fusion_training import subset
 from models.settings import Settings
 from models.training import Arrays, FitResult, TrainSettings, fit, predict
 
 LOSS = "1 - cosine similarity"
+SCRATCH_CNN = "scratch-cnn"
+FEATURE_ENCODERS = ("efficientnet-lite0",)
+IMAGE_ENCODERS = (*FEATURE_ENCODERS, SCRATCH_CNN)
+DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
 
 
 @dataclass(frozen=True)
 class RegressionSettings(Settings):
-    """Image shape, CNN widths and the training loop's settings; `train.epochs` defaults to 10."""
+    """The image encoder, then for `scratch-cnn` the image shape and CNN widths, for a frozen encoder the head
+    (`hidden` units, 0 for a linear layer; dropout on the features), and the training loop's settings
+    (`train.epochs` defaults to 10)."""
 
+    image_encoder: str = DEFAULT_IMAGE_ENCODER
     image_size: int = 64
     channels: int = 3
     widths: tuple[int, ...] = (32, 64, 128)
+    hidden: int = 512
+    dropout: float = 0.2
     train: TrainSettings = field(default_factory=lambda: TrainSettings(epochs=10))
 
     def __post_init__(self) -> None:
+        if self.image_encoder not in IMAGE_ENCODERS:
+            raise ValueError(f"image_encoder must be one of {', '.join(IMAGE_ENCODERS)}, got {self.image_encoder!r}")
+        if self.hidden < 0 or not 0 <= self.dropout < 1:
+            raise ValueError(f"hidden must be >= 0 and dropout in [0, 1), got {self.hidden} and {self.dropout}")
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 (grey) or 3 (colour), got {self.channels}")
         if self.image_size < 8:
             raise ValueError(f"image_size must be at least 8 pixels, got {self.image_size}")
 
+    @property
+    def uses_features(self) -> bool:
+        """Whether the input is a frozen encoder's stored features rather than pixels."""
+        return self.image_encoder != SCRATCH_CNN
+
 
 class ImageRegressor(nn.Module):
-    """A ResNetImageEncoder followed by a linear layer to the word space's dimension."""
+    """Images to the word space's dimension: a ResNetImageEncoder on uint8 pixels then a linear layer
+    (`scratch-cnn`), or, for a frozen encoder, its float features (n, feature_dim) through dropout and a head
+    (linear, or one hidden ReLU layer)."""
 
-    def __init__(self, output_dim: int, settings: RegressionSettings = RegressionSettings()) -> None:
+    def __init__(self, output_dim: int, settings: RegressionSettings = RegressionSettings(),
+                 feature_dim: int | None = None) -> None:
         super().__init__()
-        self.encoder = ResNetImageEncoder(settings.channels, settings.widths, image_size=settings.image_size)
-        self.head = nn.Linear(self.encoder.output_dim, output_dim)
-        self.output_dim = output_dim
+        if settings.uses_features:
+            if not feature_dim:
+                raise ValueError(f"the {settings.image_encoder} head needs its feature dimension")
+            self.encoder: nn.Module = FeatureEncoder(feature_dim, settings.dropout)
+            hidden = settings.hidden
+            self.head: nn.Module = (nn.Linear(feature_dim, output_dim) if hidden == 0 else nn.Sequential(
+                nn.Linear(feature_dim, hidden), nn.ReLU(), nn.Dropout(settings.dropout), nn.Linear(hidden, output_dim)))
+        else:
+            self.encoder = ResNetImageEncoder(settings.channels, settings.widths, image_size=settings.image_size)
+            self.head = nn.Linear(self.encoder.output_dim, output_dim)
+        self.output_dim, self.feature_dim = output_dim, feature_dim
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Word-space vectors of a batch of images."""
+        """Word-space vectors of a batch of images (pixels, or the frozen encoder's features)."""
         return self.head(self.encoder(images))
 
 
@@ -67,7 +98,7 @@ def row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def project_images(model: ImageRegressor, pixels: np.ndarray, device: str = "auto", batch_size: int = 256) -> np.ndarray:
-    """(n, d) float32 word-space vectors of uint8 images (n, C, H, W)."""
+    """(n, d) float32 word-space vectors of uint8 images (n, C, H, W), or of features (n, feature_dim)."""
     return predict(model, {"image": pixels}, batch_size=batch_size, device=device,
                    forward=lambda m, batch: m(batch["image"]))
 
@@ -110,8 +141,9 @@ def retrieval_ranks(image_vectors: np.ndarray, caption_vectors: np.ndarray) -> n
     return (scores >= own[:, np.newaxis]).sum(axis=1)
 
 
-def retrieval_scores(ranks: np.ndarray, k: int = 10) -> dict[str, float]:
-    """Recall@k (share of captions whose own image is in the top k) and the median rank."""
+def retrieval_scores(ranks: np.ndarray, k: int | tuple[int, ...] = 10) -> dict[str, float]:
+    """Recall@k for each k (share of queries whose own item is in the top k) and the median rank."""
+    ks = (k,) if isinstance(k, int) else k
     if len(ranks) == 0:
-        return {f"recall_at_{k}": float("nan"), "median_rank": float("nan")}
-    return {f"recall_at_{k}": float((ranks <= k).mean()), "median_rank": float(np.median(ranks))}
+        return {**{f"recall_at_{n}": float("nan") for n in ks}, "median_rank": float("nan")}
+    return {**{f"recall_at_{n}": float((ranks <= n).mean()) for n in ks}, "median_rank": float(np.median(ranks))}

@@ -24,6 +24,7 @@ from flows.cli.common import (
 from storage.home import Home
 
 AUTO_REGRESSION_SETTINGS: dict = {"train": {"epochs": 10}}
+IMAGE_ENCODER_CHOICES = ("efficientnet-lite0", "scratch-cnn")  # models/image_regression.py IMAGE_ENCODERS
 
 
 def register(commands: Subcommands, train_models: Subcommands, predict_models: Subcommands) -> None:
@@ -41,9 +42,16 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
                                          help="paper 001's CNN projecting images into the word space")
     regression.add_argument("--word-space", dest="word_space_id", metavar="ID",
                             help="word-space model id (default: the newest; one is trained when there is none)")
+    regression.add_argument("--image-encoder", choices=IMAGE_ENCODER_CHOICES,
+                            help="efficientnet-lite0: a head on its frozen stored features (default; posts without "
+                            "them are encoded first); scratch-cnn: paper 001's CNN trained from scratch on pixels")
+    regression.add_argument("--hidden", type=int, metavar="N",
+                            help="hidden units of the head on frozen features, 0 for a linear head (default 512)")
     regression.add_argument("--epochs", type=positive_int, help="most epochs (default 10)")
-    regression.add_argument("--image-size", type=positive_int, help="image side in pixels (default 64)")
-    regression.add_argument("--grey", action="store_true", help="grey images instead of colour")
+    regression.add_argument("--image-size", type=positive_int,
+                            help="scratch-cnn: image side in pixels (default 64; implies scratch-cnn)")
+    regression.add_argument("--grey", action="store_true",
+                            help="scratch-cnn: grey images instead of colour (implies scratch-cnn)")
     regression.add_argument("--batch-size", type=positive_int, help="images per batch (default 64)")
     regression.add_argument("--learning-rate", type=float, help="Adam learning rate (default 0.001)")
     add_training_options(regression)
@@ -108,9 +116,19 @@ def _space_settings(args: argparse.Namespace) -> dict:
 
 def _regression_settings(args: argparse.Namespace) -> dict:
     """The RegressionSettings given on the command line; the training loop's go under `train`."""
-    settings = given(args, ("image_size",))
+    settings = given(args, ("image_size", "image_encoder", "hidden"))
     if args.grey:
         settings["channels"] = 1
+    pixel_options = [flag for flag, used in (("--image-size", args.image_size is not None), ("--grey", args.grey))
+                     if used]
+    if pixel_options and args.image_encoder is None:
+        note(f"{' and '.join(pixel_options)} apply to the CNN trained on pixels: training scratch-cnn "
+             "(--image-encoder scratch-cnn)")
+        settings["image_encoder"] = "scratch-cnn"
+    elif pixel_options and args.image_encoder != "scratch-cnn":
+        raise UserError(f"{' and '.join(pixel_options)} only apply to --image-encoder scratch-cnn")
+    if args.hidden is not None and args.hidden < 0:
+        raise UserError("--hidden must be 0 (a linear head) or more")
     settings["train"] = given(args, ("epochs", "batch_size", "learning_rate", "device", "seed", "threads"))
     return settings
 
@@ -142,6 +160,9 @@ def _train_regression(home: Home, word_space_id: str | None, settings: dict, cur
     print_rows(("", "value"), [
         ("model_id", result.model_id),
         ("word space", result.word_space_model_id),
+        ("image encoder", result.image_encoder + (" (CNN trained from scratch on pixels)"
+                                                  if result.image_encoder == "scratch-cnn" else
+                                                  f" (frozen features, {result.features_encoded} posts encoded now)")),
         ("posts", f"{result.posts} with an image and a caption vector (train {sizes.get('train', 0)}, "
                   f"val {sizes.get('val', 0)}, test {sizes.get('test', 0)})"),
         ("val mean cosine", f"{result.val_mean_cosine:.3f} (best epoch {result.best_epoch} of "
@@ -150,8 +171,12 @@ def _train_regression(home: Home, word_space_id: str | None, settings: dict, cur
         ("test recall@10", f"{result.test_recall_at_10:.3f} (chance {result.test_recall_at_10_chance:.3f}, "
                            f"{result.test_images} test images)"),
         ("test median rank", f"{result.test_median_rank:.1f}"),
+        ("image->caption", f"recall@1 {result.test_image_to_caption_recall_at_1:.3f}, "
+                           f"@5 {result.test_image_to_caption_recall_at_5:.3f}, "
+                           f"@10 {result.test_image_to_caption_recall_at_10:.3f}, "
+                           f"median rank {result.test_image_to_caption_median_rank:.1f}"),
         ("device, seconds", f"{result.device}, {result.seconds:.1f}"),
-    ], "Image regression CNN trained (loss: 1 - cosine)")
+    ], "Image regression trained (loss: 1 - cosine)")
     return result.model_id
 
 

@@ -23,7 +23,15 @@ from storage.figures import save_figure
 from storage.home import Home
 from storage.image_arrays import image_array
 from tasks.learn.errors import LearningInputError
-from tasks.learn.word_space import load_regressor, load_space, read_posts, regression_word_space, tokenize
+from tasks.learn.word_space import (
+    image_inputs,
+    load_regressor,
+    load_space,
+    read_posts,
+    regression_word_space,
+    tokenize,
+)
+from tasks.ledger import current_run_id
 from tasks.plots import bar_chart, contact_sheet, top_words_figure, tsne_thumbnail_map
 
 PROJECT_CHUNK = 10_000
@@ -147,10 +155,12 @@ def image_vectors(home: Home, model_id: str, post_ids: list[str], paths: list[st
     model, settings = load_regressor(home, model_id)
     vectors = np.zeros((len(post_ids), model.output_dim), dtype=np.float32)
     chunks = range(0, len(post_ids), PROJECT_CHUNK)
+    run_id = current_run_id()
     for begin in tqdm(chunks, desc="projecting images", unit="chunk", leave=False):
-        pixels, present = image_array(home, paths[begin : begin + PROJECT_CHUNK], settings.image_size,
-                                      settings.channels, progress=False)
-        chunk = project_images(model, pixels, device=settings.train.device)
+        end = begin + PROJECT_CHUNK
+        images, present, _ = image_inputs(home, settings, post_ids[begin:end], paths[begin:end], run_id,
+                                          cache=False, progress=False)
+        chunk = project_images(model, images, device=settings.train.device)
         vectors[begin : begin + len(present)][present] = chunk[present]
     word_queries.save_image_vectors(home, model_id, post_ids, vectors)
     return vectors

@@ -11,9 +11,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
+from models.encoder_registry import spec as encoder_spec
 from models.fusion_training import subset
 from models.image_regression import (
     LOSS,
+    SCRATCH_CNN,
     ImageRegressor,
     RegressionSettings,
     project_images,
@@ -29,6 +31,7 @@ from storage import learning, model_store, warehouse, word_queries
 from storage.home import Home
 from storage.image_arrays import image_array
 from storage.word_vectors import load_word_space, save_word_space
+from tasks.featurize import feature_matrix, featurize_posts, refresh_feature_view
 from tasks.learn.errors import LearningInputError
 from tasks.learn.registry import (
     Checkpoint,
@@ -78,6 +81,14 @@ class RegressionTraining:
     test_median_rank: float
     test_images: int
     test_recall_at_10_chance: float
+    image_encoder: str = SCRATCH_CNN
+    test_recall_at_1: float = float("nan")
+    test_recall_at_5: float = float("nan")
+    test_image_to_caption_recall_at_1: float = float("nan")
+    test_image_to_caption_recall_at_5: float = float("nan")
+    test_image_to_caption_recall_at_10: float = float("nan")
+    test_image_to_caption_median_rank: float = float("nan")
+    features_encoded: int = 0
 
 
 def read_posts(home: Home, curated_only: bool | None) -> tuple[pa.Table, bool]:
@@ -181,6 +192,24 @@ def load_space(home: Home, model_id: str) -> WordSpace:
 # ----------------------------------------------------------------------------- the regression CNN
 
 
+def image_inputs(home: Home, settings: RegressionSettings, post_ids: list[str], paths: list[str], run_id: str,
+                 cache: bool = True, progress: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """The regression's image input of these posts: uint8 pixels (scratch-cnn) or the frozen encoder's features
+    from the feature store, encoding first the posts it has no row for; (inputs, readable, posts encoded now)."""
+    if not settings.uses_features:
+        pixels, present = image_array(home, paths, settings.image_size, settings.channels, cache=cache,
+                                      progress=progress)
+        return pixels, present, 0
+    posts = pa.table({"post_id": pa.array(post_ids, pa.string()), "text": pa.nulls(len(post_ids), pa.string()),
+                      "image_path": pa.array(paths, pa.string())})
+    encoded = featurize_posts(home, posts, settings.image_encoder, run_id, device=settings.train.device,
+                              progress=progress).encoded
+    if encoded:
+        refresh_feature_view(home, run_id)
+    vectors, present = feature_matrix(home, post_ids, (settings.image_encoder,))
+    return vectors, present, encoded
+
+
 @dataclass(frozen=True, eq=False)
 class RegressionRecipe(Recipe[dict[str, np.ndarray], ImageRegressor]):
     """The regression CNN from images to their captions' TF-IDF vectors in a word space."""
@@ -195,6 +224,7 @@ class RegressionRecipe(Recipe[dict[str, np.ndarray], ImageRegressor]):
     arrays: dict[str, np.ndarray]
     split: np.ndarray
     present: np.ndarray
+    features_encoded: int = 0
 
     @classmethod
     def from_posts(cls, home: Home, posts: pa.Table, curated_only: bool, settings: RegressionSettings,
@@ -208,21 +238,27 @@ class RegressionRecipe(Recipe[dict[str, np.ndarray], ImageRegressor]):
             raise LearningInputError("no post has both a stored image and a caption word in the word space: "
                                      "add posts with images, or retrain the word space with a lower --min-count")
         post_ids = posts.column("post_id").to_pylist()
-        pixels, present = image_array(home, posts.column("image_path").to_pylist(), settings.image_size,
-                                      settings.channels, cache=True)
+        images, present, encoded = image_inputs(home, settings, post_ids, posts.column("image_path").to_pylist(),
+                                                run_id)
         split = np.where(present, assign_splits(post_ids), "absent").astype(object)
         snapshot = Snapshot(digest([p for p, ok in zip(post_ids, present, strict=True) if ok], word_space_id, size=8),
                             value_counts(split[present]))
         return cls(settings, snapshot, run_id, curated_only, word_space_id, space.dimensions,
-                   {"image": pixels, "target": targets}, split, present)
+                   {"image": images, "target": targets}, split, present, encoded)
+
+    @property
+    def feature_dim(self) -> int | None:
+        """The frozen encoder's vector size (None for the scratch CNN, which reads pixels)."""
+        return int(encoder_spec(self.settings.image_encoder).dimension or 0) if self.settings.uses_features else None
 
     def identity(self) -> tuple[Any, ...]:
         """The settings and the run: training again registers a new model."""
         return self.settings.as_dict(), self.run_id
 
     def config(self) -> dict[str, Any]:
-        """The settings, the word space, the loss and what the target is."""
+        """The settings (the image encoder among them), the word space, the loss and what the target is."""
         return {**super().config(), "word_space_model_id": self.word_space_id, "loss": LOSS,
+                "image_input": "stored frozen features" if self.settings.uses_features else "pixels",
                 "target": "TF-IDF-weighted mean of the caption's word vectors", "curated_only": self.curated_only}
 
     def inputs(self, home: Home) -> dict[str, np.ndarray]:
@@ -231,7 +267,7 @@ class RegressionRecipe(Recipe[dict[str, np.ndarray], ImageRegressor]):
 
     def fit(self, inputs: dict[str, np.ndarray], checkpoint: Checkpoint) -> Fitted[ImageRegressor]:
         """Train with the cosine loss, keeping the epoch of the best mean validation cosine."""
-        model = ImageRegressor(self.output_dim, self.settings)
+        model = ImageRegressor(self.output_dim, self.settings, self.feature_dim)
         try:
             result = train_regressor(model, inputs, self.split, self.settings.train, save_checkpoint=checkpoint.save,
                                      resume_from=checkpoint.last())
@@ -240,13 +276,17 @@ class RegressionRecipe(Recipe[dict[str, np.ndarray], ImageRegressor]):
         return Fitted(model, result)
 
     def evaluate(self, fitted: Fitted[ImageRegressor], inputs: dict[str, np.ndarray]) -> Evaluation:
-        """The validation score, and text-to-image retrieval on the test split (recall@10, median rank)."""
+        """The validation score, and retrieval on the test split both ways: text to image (captions query the
+        images) and image to caption (images query the captions); recall@1/5/10 and the median rank."""
         result = fitted.result
         test_rows = np.flatnonzero(self.split == "test")
         outputs = project_images(fitted.model, subset(inputs, test_rows)["image"], device=self.settings.train.device)
         test_targets = inputs["target"][test_rows]
-        test = retrieval_scores(retrieval_ranks(outputs, test_targets))
+        test = retrieval_scores(retrieval_ranks(outputs, test_targets), (1, 5, 10))
+        image_to_caption = retrieval_scores(retrieval_ranks(test_targets, outputs), (1, 5, 10))
         return Evaluation({
+            "test_recall_at_1": test["recall_at_1"], "test_recall_at_5": test["recall_at_5"],
+            **{f"test_image_to_caption_{name}": value for name, value in image_to_caption.items()},
             "val_mean_cosine": result.best_score, "best_epoch": result.best_epoch, "epochs": len(result.history),
             "device": result.device,
             "test_mean_cosine": float(row_cosines(outputs, test_targets).mean()) if len(test_rows) else float("nan"),
@@ -256,9 +296,9 @@ class RegressionRecipe(Recipe[dict[str, np.ndarray], ImageRegressor]):
         })
 
     def state(self, fitted: Fitted[ImageRegressor], inputs: dict[str, np.ndarray]) -> dict[str, Any]:
-        """Weights and settings, the word space and its dimension."""
+        """Weights and settings, the word space and its dimension, the frozen encoder's feature dimension."""
         return {**super().state(fitted, inputs), "word_space_model_id": self.word_space_id,
-                "output_dim": self.output_dim}
+                "output_dim": self.output_dim, "feature_dim": self.feature_dim}
 
 
 def train_regression(home: Home, run_id: str, settings: RegressionSettings, word_space_id: str,
@@ -269,7 +309,8 @@ def train_regression(home: Home, run_id: str, settings: RegressionSettings, word
     trained = train_and_register(recipe, home, run_id)
     scores = {k: v for k, v in trained.metrics.items() if k != "fit"}
     return RegressionTraining(trained.model_id, word_space_id, int(recipe.present.sum()),
-                              recipe.snapshot.split_sizes, **scores)
+                              recipe.snapshot.split_sizes, **scores, image_encoder=settings.image_encoder,
+                              features_encoded=recipe.features_encoded)
 
 
 def regression_word_space(home: Home, model_id: str) -> str:
@@ -278,10 +319,11 @@ def regression_word_space(home: Home, model_id: str) -> str:
 
 
 def load_regressor(home: Home, model_id: str) -> tuple[ImageRegressor, RegressionSettings]:
-    """A registered regression CNN with its weights, and its settings."""
+    """A registered regression CNN with its weights, and its settings (models saved before the image encoder was
+    a setting are scratch CNNs)."""
     row = registered_model(home, model_id, REGRESSION_KIND, "image-regression model")
     state = model_store.load_model(home, row["checkpoint_path"])
-    settings = RegressionSettings.from_dict(state["settings"])
-    model = ImageRegressor(state["output_dim"], settings)
+    settings = RegressionSettings.from_dict({"image_encoder": SCRATCH_CNN, **state["settings"]})
+    model = ImageRegressor(state["output_dim"], settings, state.get("feature_dim"))
     model.load_state_dict(state["weights"])
     return model.eval(), settings

@@ -143,3 +143,27 @@ def test_train_image_regression_then_map(cli, demo_home: Path) -> None:
     assert code == 0, err
     assert rows[-1][0] in out
     png_from(out, "map")
+
+
+def test_train_image_regression_on_frozen_features_records_its_encoder(cli, demo_home: Path) -> None:
+    """The head on EfficientNet-Lite0's stored features trains end to end: the posts without features are encoded
+    into the feature store first, the model is registered with its image encoder and both retrieval directions,
+    and the analyses project images through the features."""
+    code, out, err = cli("train", "image-regression", "--image-encoder", "efficientnet-lite0", "--hidden", "0",
+                         "--epochs", "2", "--device", "cpu", "--threads", "1")
+    assert code == 0, err
+    assert "efficientnet-lite0 (frozen features" in out and "image->caption" in out
+    model_id, config, metrics = models_of(demo_home, "image_regression")[-1]
+    config, metrics = json.loads(config), json.loads(metrics)
+    assert config["image_encoder"] == "efficientnet-lite0" and config["hidden"] == 0
+    assert config["image_input"] == "stored frozen features"
+    assert {"test_image_to_caption_recall_at_1", "test_image_to_caption_recall_at_10",
+            "test_image_to_caption_median_rank", "test_recall_at_10"} <= set(metrics)
+    featurized = query(demo_home, "SELECT count(vector) FROM post_features WHERE encoder = 'efficientnet-lite0'")
+    stored = query(demo_home, "SELECT count(DISTINCT post_id) FROM media WHERE status = 'stored'")
+    assert 0 < featurized[0][0] <= stored[0][0]
+    code, out, err = cli("retrieve", "paella", "--top", "3", "--model", model_id)
+    assert code == 0, err
+    assert model_id in out
+    code, _, err = cli("train", "image-regression", "--image-encoder", "efficientnet-lite0", "--grey")
+    assert code == 2 and "scratch-cnn" in err
