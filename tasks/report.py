@@ -234,7 +234,9 @@ def print_fusion_summary(result: FusionTraining, console: Console | None = None)
     console.print(_table(f"Fusion classifiers for task {result.task!r} (held-out test split, %)",
                          FUSION_COLUMNS, fusion_rows(result)))
     console.print("Single-modality columns: the same test posts with the other modality removed (paper 003, "
-                  "Table 5). `postatlas predict fusion` uses the best variant by validation accuracy.")
+                  "Table 5). `postatlas predict fusion` uses the model with the best validation accuracy (the ensemble: "
+                  "the mean of the three best variants' probabilities, when it is best); spreads of every score in "
+                  "model_evaluations (accuracy_sd, macro_f1_sd).")
 
 
 def publish_fusion_artifacts(result: FusionTraining) -> None:
