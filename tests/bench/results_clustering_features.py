@@ -2,7 +2,7 @@
 frozen encoders' features, NMI / ARI against known labels at equal cluster counts.
 
 Run: ``.venv/bin/python tests/bench/results_clustering_features.py [--only mvsa|emoji] [--emoji-posts 3000]
-[--epochs 10] [--clusters 3,20,42] [--work DIR] [--prepare-only]``. Everything goes through the real CLI
+[--epochs 10] [--clusters 3,20] [--autoencoder-on mvsa,emoji] [--work DIR] [--prepare-only]``. Everything goes through the real CLI
 (`postatlas ingest`, `train autoencoder`, `embed`, `featurize`, `cluster --embedding ...`) into scratch
 POSTATLAS_HOMEs; the scores are read back from the warehouse's cluster_runs table and printed as markdown.
 
@@ -73,10 +73,13 @@ HEADER = ("| data | embedding | clusters | posts | labelled | ARI | NMI | silhou
           "|---|---|---|---|---|---|---|---|---|")
 
 
-def measure(home: Path, data: str, embeddings: tuple[str, ...], clusters: list[str], task: str) -> list[str]:
+def measure(home: Path, data: str, embeddings: tuple[str, ...], clusters: list[str], task: str,
+            autoencoder: bool) -> list[str]:
     lines = []
     for count in clusters:
         for embedding in embeddings:
+            if embedding == "autoencoder" and not autoencoder:
+                continue
             extra = [] if embedding == "autoencoder" else ["--embedding", embedding]
             run(home, "cluster", "--clusters", count, "--label-task", task, "--no-report", *extra)
             lines.append(row(data, embedding, latest(home)))
@@ -88,13 +91,16 @@ def main() -> None:
     parser.add_argument("--only", choices=("mvsa", "emoji"))
     parser.add_argument("--emoji-posts", type=int, default=3000)
     parser.add_argument("--epochs", default="10")
-    parser.add_argument("--clusters", default="3,20,42")
+    parser.add_argument("--clusters", default="3,20")
+    parser.add_argument("--autoencoder-on", default="mvsa,emoji",
+                        help="datasets on which the autoencoder is trained and measured (comma-separated; '' none)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (kept; default: a temp folder)")
     parser.add_argument("--prepare-only", action="store_true",
                         help="ingest, train, embed and featurize, then stop (the slow part)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="postatlas-clufeat-"))
     clusters = args.clusters.split(",")
+    autoencoder_on = set(filter(None, args.autoencoder_on.split(",")))
     train = ["train", "autoencoder", "--all-posts", "--epochs", args.epochs, "--image-size", "64", "--threads", "2"]
     lines = [HEADER]
     if args.only in (None, "mvsa"):
@@ -103,22 +109,24 @@ def main() -> None:
             mvsa = DATA / "mvsa-single"
             run(home, "ingest", "mvsa", str(mvsa / "data"), "--labels", str(mvsa / "label" / "labels.csv"),
                 "--task", "sentiment")
-        run(home, *train)
-        run(home, "embed")
+        if "mvsa" in autoencoder_on:
+            run(home, *train)
+            run(home, "embed")
         run(home, "featurize", "--all-posts", "--encoder", "e5-small,efficientnet-lite0")
         if not args.prepare_only:
-            lines += measure(home, "MVSA-Single", MVSA_EMBEDDINGS, clusters, "sentiment")
+            lines += measure(home, "MVSA-Single", MVSA_EMBEDDINGS, clusters, "sentiment", "mvsa" in autoencoder_on)
     if args.only in (None, "emoji"):
         home = work / "emoji"
         if not (home / "warehouse.duckdb").exists():
             source = emoji_table(DATA / "tweeteval" / "emoji", work / "emoji.tsv", args.emoji_posts)
             run(home, "ingest", "table", str(source), "--platform", "tweeteval", "--map", "id=id", "--map",
                 "text=text", "--label", "emoji=label")
-        run(home, *train)
-        run(home, "embed")
+        if "emoji" in autoencoder_on:
+            run(home, *train)
+            run(home, "embed")
         run(home, "featurize", "--all-posts", "--encoder", "e5-small,minilm")
         if not args.prepare_only:
-            lines += measure(home, "TweetEval emoji", EMOJI_EMBEDDINGS, clusters, "emoji")
+            lines += measure(home, "TweetEval emoji", EMOJI_EMBEDDINGS, clusters, "emoji", "emoji" in autoencoder_on)
     print("\n".join(lines))
 
 
