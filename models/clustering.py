@@ -104,6 +104,9 @@ class DefaultSettings(Settings):
     MiniBatchKMeans (`n_init` initialisations, `batch_size` rows a step) learns the micro-centroids from at most
     `kmeans_sample` of the fitted rows in `kmeans_epochs` passes over them; then every post goes to its nearest one.
     `perplexity` and `n_jobs` are the openTSNE settings of the 2-D layout of the micro-centroids.
+    `standardise` scales every feature to unit variance before the PCA (on for the autoencoder's codes); off, the
+    PCA sees the vectors as given (feature embeddings, whose blocks are balanced beforehand:
+    models/feature_embedding.py).
     """
 
     variance: float = 0.95
@@ -121,6 +124,7 @@ class DefaultSettings(Settings):
     perplexity: float = 30.0
     seed: int = 13
     n_jobs: int = 1
+    standardise: bool = True
 
     def __post_init__(self) -> None:
         _check_cut(self.n_clusters, self.distance_threshold)
@@ -267,21 +271,25 @@ class KernelCCA:
 
 
 class ContentProjection:
-    """Per-feature standardisation then PCA (the fewest components reaching `variance`, at most `max_components`),
-    fitted on a deterministic sample of at most `sample_size` rows; `transform` works in chunks, in float32."""
+    """Per-feature standardisation (unless `standardise` is off) then PCA (the fewest components reaching
+    `variance`, at most `max_components`), fitted on a deterministic sample of at most `sample_size` rows;
+    `transform` works in chunks, in float32."""
 
     def __init__(self, variance: float = 0.95, max_components: int = 50, sample_size: int = 100_000,
-                 seed: int = 13) -> None:
+                 seed: int = 13, standardise: bool = True) -> None:
         self.variance = variance
         self.max_components = max_components
         self.sample_size = sample_size
         self.seed = seed
+        self.standardise = standardise
 
     def fit(self, X: np.ndarray) -> ContentProjection:
-        """Fit the standardisation and the PCA on a sample of the rows."""
+        """Fit the standardisation (unless switched off) and the PCA on a sample of the rows."""
         sample = np.asarray(X[_sample(len(X), self.sample_size, self.seed)], dtype=np.float64)
         mean, scale = sample.mean(axis=0), sample.std(axis=0)
         scale[scale == 0] = 1.0
+        if not self.standardise:
+            scale = np.ones_like(scale)
         pca = PCA(svd_solver="covariance_eigh").fit((sample - mean) / scale)
         reached = np.searchsorted(np.cumsum(pca.explained_variance_ratio_), self.variance - 1e-9) + 1
         k = int(min(reached, self.max_components, len(pca.components_)))
@@ -404,7 +412,8 @@ class ScalableClustering:
         """Cluster the posts: sets labels_, xy_, n_clusters_, micro-clusters and parameters_."""
         s = self.settings
         X, coordinates = _check_inputs(X, coordinates, MIN_POSTS)
-        self.projection_ = ContentProjection(s.variance, s.max_components, s.pca_sample, s.seed).fit(X)
+        self.projection_ = ContentProjection(s.variance, s.max_components, s.pca_sample, s.seed,
+                                             s.standardise).fit(X)
         content = self.projection_.transform(X)
         has = has_coordinates(coordinates)
         skipped = "geo_weight is 0" if s.geo_weight == 0 else _geography_skipped(has, s.min_geo_fraction)

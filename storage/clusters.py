@@ -54,6 +54,20 @@ def embedded_posts(con: duckdb.DuckDBPyConnection, model_id: str, curated_only: 
     ).to_arrow_table()
 
 
+def content_posts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:
+    """The (curated, not deleted) posts with a text or a stored image, with the columns of `embedded_posts` but
+    `vector`, by post_id: what clustering on the feature store's vectors starts from."""
+    return con.sql(
+        f"""
+        WITH {_FIRST_IMAGE}
+        SELECT {POST_COLUMNS}
+        FROM posts p LEFT JOIN first_image i USING (post_id)
+        WHERE NOT p.deleted AND (trim(coalesce(p.text, '')) <> '' OR i.image_path IS NOT NULL) {_scope(curated_only)}
+        ORDER BY p.post_id
+        """
+    ).to_arrow_table()
+
+
 def assigned_posts(con: duckdb.DuckDBPyConnection, run: str) -> pa.Table:
     """Every post of a run with its cluster and position and the post's own columns, by post_id."""
     return con.sql(

@@ -58,6 +58,11 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
                          "posts); default: PCA -> mini-batch k-means micro-clusters -> Ward on their centres")
     cluster.add_argument("--model", dest="model_id", metavar="ID",
                          help="embedding model (default: the newest with embeddings)")
+    cluster.add_argument("--embedding", metavar="SPEC",
+                         help="what to cluster: autoencoder (default: --model, else the newest autoencoder's "
+                         "embeddings) or features:ENCODER[+ENCODER...] for the frozen pretrained encoders' vectors, "
+                         "each block L2-normalised and scaled to equal variance (e.g. "
+                         "features:e5-small+efficientnet-lite0; missing ones are computed first)")
     cluster.add_argument("--clusters", dest="n_clusters", type=positive_int, metavar="N",
                          help="number of clusters (default 42, the paper's)")
     cluster.add_argument("--distance-threshold", type=float, metavar="D",
@@ -148,6 +153,26 @@ def cluster_settings(args: argparse.Namespace) -> dict:
     return settings
 
 
+def embedding_model(args: argparse.Namespace) -> str | None:
+    """The model id the cluster flow gets: --model, or `features:...` from --embedding (checked here)."""
+    embedding = args.embedding
+    if embedding is None or embedding == "autoencoder":
+        return args.model_id
+    from models.feature_embedding import feature_embedding_name, is_feature_embedding, parse_feature_embedding
+
+    if not is_feature_embedding(embedding):
+        raise UserError(f"--embedding is autoencoder or features:ENCODER[+ENCODER...], got {embedding!r}")
+    if args.model_id is not None:
+        raise UserError("give --model (an autoencoder) or --embedding features:..., not both")
+    if args.assign:
+        raise UserError("--assign places new posts in an autoencoder run's clusters; --embedding features:... "
+                        "runs are refitted instead")
+    try:
+        return feature_embedding_name(parse_feature_embedding(embedding))
+    except ValueError as error:
+        raise UserError(f"--embedding: {error}") from error
+
+
 def _print_runs(home: Home) -> None:
     from storage import queries, warehouse
     from tasks.report import print_rows
@@ -186,6 +211,7 @@ def cmd_cluster(args: argparse.Namespace, home: Home) -> int:
     from flows.clusters import assign_flow, cluster_flow
     from models.clustering import make_clusterer
 
+    model_id = embedding_model(args)
     prepare_prefect()
     with user_errors(*learning_errors()):
         if args.list:
@@ -198,7 +224,7 @@ def cmd_cluster(args: argparse.Namespace, home: Home) -> int:
             return EXIT_OK
         settings = cluster_settings(args)
         make_clusterer(args.method, **settings)  # bad settings fail here, before any flow run starts
-        result = cluster_flow(home=str(home), method=args.method, model_id=args.model_id, settings=settings,
+        result = cluster_flow(home=str(home), method=args.method, model_id=model_id, settings=settings,
                               label_task=args.label_task, report=not args.no_report)
         print_cluster_run(home, result.run, result.report_path)
     return EXIT_OK

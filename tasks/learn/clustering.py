@@ -24,9 +24,17 @@ from models.clustering import (
     make_clusterer,
     silhouette,
 )
+from models.encoder_registry import spec
+from models.feature_embedding import (
+    balanced_features,
+    feature_embedding_name,
+    is_feature_embedding,
+    parse_feature_embedding,
+)
 from storage import clusters as cluster_store
-from storage import learning, warehouse
+from storage import features, learning, warehouse
 from storage.home import Home
+from tasks.featurize import featurize_posts, refresh_feature_view
 from tasks.learn.errors import LearningInputError
 from tasks.learn.registry import Checkpoint, Evaluation, Fitted, Recipe, Snapshot, Trained, digest, train_and_register
 from tasks.locks import warehouse_writer
@@ -124,6 +132,31 @@ def choose_model(con: duckdb.DuckDBPyConnection, model_id: str | None) -> str:
     if not models:
         raise LearningInputError("no embeddings yet: run `postatlas train autoencoder` then `postatlas embed`")
     return models[0][0]
+
+
+def feature_vectors(home: Home, posts: pa.Table, encoders: tuple[str, ...], run_id: str, device: str = "auto"
+                    ) -> pa.Table:
+    """The posts with a `vector` column of the encoders' features, each block balanced (models/feature_embedding.py)
+    then concatenated; posts none of the encoders has a vector for are left out.
+
+    What the feature store lacks is encoded first (tasks.featurize.featurize_posts, each post and encoder once).
+    """
+    encoded = 0
+    for name in encoders:
+        encoded += featurize_posts(home, posts.select(["post_id", "text", "image_path"]), name, run_id,
+                                   device).encoded
+    if encoded:
+        refresh_feature_view(home, run_id)
+    post_ids = posts.column("post_id").to_pylist()
+    blocks, present = [], []
+    for name in encoders:
+        vectors, found = features.read_features(home, name, post_ids, int(spec(name).dimension or 0))
+        blocks.append(vectors)
+        present.append(found)
+    keep = np.logical_or.reduce(present) if post_ids else np.zeros(0, bool)
+    vectors = balanced_features([block[keep] for block in blocks], [found[keep] for found in present])
+    column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), vectors.shape[1])
+    return posts.filter(pa.array(keep)).append_column("vector", column)
 
 
 def choose_label_task(sizes: list[tuple[str, int, int]], asked: str | None) -> str | None:
@@ -271,21 +304,38 @@ class ClusteringRecipe(Recipe[_Inputs, _Clusters]):
 
     @classmethod
     def from_warehouse(cls, home: Home, method: str, model_id: str | None, settings: dict[str, Any] | None,
-                       label_task: str | None, curated_only: bool | None) -> ClusteringRecipe:
-        """The recipe over the model's (the newest model's) embedded posts, compared with a label task's labels."""
+                       label_task: str | None, curated_only: bool | None, run_id: str = "cluster"
+                       ) -> ClusteringRecipe:
+        """The recipe over the model's (the newest model's) embedded posts, compared with a label task's labels.
+
+        A `model_id` of `features:ENCODER[+ENCODER...]` clusters the feature store's vectors instead (what is
+        missing is encoded first, under `run_id`); the default method then clusters them unstandardised.
+        """
         if method not in METHODS:
             raise LearningInputError(f"unknown clustering method {method!r}; choose from {', '.join(METHODS)}")
+        encoders: tuple[str, ...] = ()
+        if is_feature_embedding(model_id):
+            try:
+                encoders = parse_feature_embedding(str(model_id))
+            except ValueError as error:
+                raise LearningInputError(str(error)) from error
+            settings = {**(settings or {}), **({"standardise": False} if method == "default" else {})}
         with warehouse.reader(home.warehouse) as con:
-            chosen = choose_model(con, model_id)
+            chosen = feature_embedding_name(encoders) if encoders else choose_model(con, model_id)
             if curated_only is None:
                 curated_only = learning.has_curation(con)
-            posts = cluster_store.embedded_posts(con, chosen, curated_only)
+            posts = (cluster_store.content_posts(con, curated_only) if encoders
+                     else cluster_store.embedded_posts(con, chosen, curated_only))
+        if encoders:
+            posts = feature_vectors(home, posts, encoders, run_id)
+        with warehouse.reader(home.warehouse) as con:
             task = choose_label_task(cluster_store.label_task_sizes(con, posts.select(["post_id"])), label_task)
             gold = cluster_store.gold_labels(con, task) if task else {}
         if posts.num_rows < MIN_POSTS:
+            hint = "posts with a text or an image" if encoders else "run `postatlas embed`"
             raise LearningInputError(
                 f"only {posts.num_rows} {'curated ' if curated_only else ''}posts are embedded by {chosen}: "
-                f"clustering needs at least {MIN_POSTS} (run `postatlas embed`)")
+                f"clustering needs at least {MIN_POSTS} ({hint})")
         try:
             clusterer = make_clusterer(method, **(settings or {}))
         except (TypeError, ValueError) as error:
@@ -296,7 +346,10 @@ class ClusteringRecipe(Recipe[_Inputs, _Clusters]):
     def model_id(self) -> str:
         """The run: `cluster-<method>-<digest of the model, the posts and the resolved settings>`."""
         post_ids = self.posts.column("post_id").to_pylist()
-        return f"cluster-{self.method}-{digest(self.embedding_model_id, post_ids, self.settings.as_dict())}"
+        settings = self.settings.as_dict()
+        if settings.get("standardise") is True:
+            del settings["standardise"]  # the default, left out so that earlier runs keep their ids
+        return f"cluster-{self.method}-{digest(self.embedding_model_id, post_ids, settings)}"
 
     def inputs(self, home: Home) -> _Inputs:
         """The embeddings and the coordinates (NaN without)."""
@@ -355,7 +408,7 @@ def cluster_posts(
     settings: dict[str, Any] | None = None, label_task: str | None = None, curated_only: bool | None = None,
 ) -> ClusteringRun:
     """Fit a clustering run on a model's embeddings and write it back; returns the run's summary."""
-    recipe = ClusteringRecipe.from_warehouse(home, method, model_id, settings, label_task, curated_only)
+    recipe = ClusteringRecipe.from_warehouse(home, method, model_id, settings, label_task, curated_only, run_id)
     trained = train_and_register(recipe, home, run_id)
     clusters = trained.fitted.model.clusters.select(["cluster_id", "name", "size"]).to_pylist()
     return ClusteringRun(**recipe.run_row(home, run_id, trained), clusters=clusters)
@@ -370,6 +423,10 @@ def assign_new_posts(home: Home, run_id: str, run: str | None = None, method: st
         row = cluster_store.cluster_run(con, chosen_run)
         if row is None:
             raise LearningInputError(f"no clustering run {chosen_run!r}: see `postatlas cluster --list`")
+        if is_feature_embedding(row["model_id"]):
+            raise LearningInputError(
+                f"{chosen_run} clusters the pretrained features {row['model_id']}: new posts are not assigned to "
+                f"such a run, refit with `postatlas cluster --embedding {row['model_id']}`")
         curated_only = bool(row["parameters"].get("curated_only", False))
         everything = cluster_store.embedded_posts(con, row["model_id"], curated_only)
         previous = cluster_store.assignment_labels(con, chosen_run)
