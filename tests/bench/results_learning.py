@@ -78,11 +78,14 @@ def scores(home: Path, task: str) -> list[tuple]:
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         return con.execute(
-            """SELECT m.variant, json_extract_string(m.config, '$.text_encoder') || ' / '
-                      || coalesce(json_extract_string(m.config, '$.image_encoder'), 'scratch-cnn'),
-                      coalesce(json_extract_string(m.config, '$.train.seed')::INT, 0), e.split, e.condition,
+            """SELECT m.variant, json_extract_string(c.config, '$.text_encoder') || ' / '
+                      || coalesce(json_extract_string(c.config, '$.image_encoder'), 'scratch-cnn'),
+                      coalesce(json_extract_string(c.config, '$.train.seed')::INT, 0), e.split, e.condition,
                       e.accuracy, e.macro_f1, e.micro_f1, e.posts
-               FROM models m JOIN model_evaluations e USING (model_id) WHERE m.task = ?""", [task]).fetchall()
+               FROM models m JOIN model_evaluations e USING (model_id)
+               -- an ensemble has the encoders and the seed of its first member
+               JOIN models c ON c.model_id = coalesce(json_extract_string(m.config, '$.members[0]'), m.model_id)
+               WHERE m.task = ?""", [task]).fetchall()
     finally:
         con.close()
 
