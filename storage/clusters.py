@@ -14,15 +14,10 @@ import duckdb
 import pyarrow as pa
 
 from storage.home import Home
+from storage.learning import FIRST_IMAGE
 from storage.warehouse import transaction
 
 CLUSTERER_FILE = "clusterer.pkl"
-
-_FIRST_IMAGE = """
-    first_image AS (
-        SELECT post_id, arg_min(path, position) AS image_path
-        FROM media WHERE status = 'stored' AND path IS NOT NULL GROUP BY post_id)
-"""
 
 POST_COLUMNS = "p.post_id, p.text, p.hashtags, p.lang, p.lat, p.lon, p.created_at, i.image_path"
 
@@ -42,7 +37,7 @@ def embedded_posts(con: duckdb.DuckDBPyConnection, model_id: str, curated_only: 
     params = [model_id] + ([exclude_run] if exclude_run else [])
     return con.sql(
         f"""
-        WITH {_FIRST_IMAGE},
+        WITH {FIRST_IMAGE},
         vectors AS (SELECT post_id, arg_min(vector, run_id) AS vector FROM embeddings WHERE model_id = ?
                     GROUP BY post_id)
         SELECT {POST_COLUMNS.replace('p.text', 'v.vector, p.text')}
@@ -59,7 +54,7 @@ def content_posts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Tabl
     `vector`, by post_id: what clustering on the feature store's vectors starts from."""
     return con.sql(
         f"""
-        WITH {_FIRST_IMAGE}
+        WITH {FIRST_IMAGE}
         SELECT {POST_COLUMNS}
         FROM posts p LEFT JOIN first_image i USING (post_id)
         WHERE NOT p.deleted AND (trim(coalesce(p.text, '')) <> '' OR i.image_path IS NOT NULL) {_scope(curated_only)}
@@ -72,7 +67,7 @@ def assigned_posts(con: duckdb.DuckDBPyConnection, run: str) -> pa.Table:
     """Every post of a run with its cluster and position and the post's own columns, by post_id."""
     return con.sql(
         f"""
-        WITH {_FIRST_IMAGE}
+        WITH {FIRST_IMAGE}
         SELECT a.cluster_id, a.x, a.y, a.assigned_by, {POST_COLUMNS}
         FROM cluster_assignments a JOIN posts p USING (post_id) LEFT JOIN first_image i USING (post_id)
         WHERE a.run = ? AND NOT p.deleted

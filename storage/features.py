@@ -18,6 +18,7 @@ import pyarrow.dataset as ds
 
 from storage import vector_parts
 from storage.home import Home
+from storage.learning import FIRST_IMAGE
 
 EMPTY = ("(SELECT NULL::VARCHAR AS post_id, NULL::VARCHAR AS encoder, NULL::INTEGER AS dimension, "
          "NULL::FLOAT[] AS vector, NULL::VARCHAR AS ocr_text, NULL::VARCHAR AS problem, NULL::VARCHAR AS run_id, "
@@ -88,9 +89,7 @@ def posts_to_featurize(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa
     source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
     return con.sql(
         f"""
-        WITH first_image AS (
-            SELECT post_id, arg_min(path, position) AS image_path
-            FROM media WHERE status = 'stored' AND path IS NOT NULL GROUP BY post_id)
+        WITH {FIRST_IMAGE}
         SELECT p.post_id, p.text, i.image_path FROM {source} p LEFT JOIN first_image i USING (post_id)
         ORDER BY p.post_id
         """

@@ -11,7 +11,8 @@ import pyarrow as pa
 
 from storage.warehouse import transaction
 
-_FIRST_IMAGE = """
+# The first stored image of every post (a WITH clause), shared by the reads that pair posts with their image.
+FIRST_IMAGE = """
     first_image AS (
         SELECT post_id, arg_min(path, position) AS image_path
         FROM media WHERE status = 'stored' AND path IS NOT NULL GROUP BY post_id)
@@ -41,7 +42,7 @@ def labelled_posts(
     curated = "AND p.post_id IN (SELECT post_id FROM curated_set)" if curated_only else ""
     return con.sql(
         f"""
-        WITH {_FIRST_IMAGE},
+        WITH {FIRST_IMAGE},
         gold AS (SELECT post_id, arg_min(label, source) AS label FROM post_labels WHERE task = ? GROUP BY post_id),
         given AS (SELECT post_id, arg_min(label, source) AS split FROM post_labels WHERE task = ? GROUP BY post_id)
         SELECT p.post_id, p.text, p.lang, g.label, i.image_path, s.split AS given_split
@@ -59,7 +60,7 @@ def posts_to_predict(con: duckdb.DuckDBPyConnection, task: str, curated_only: bo
     source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
     return con.sql(
         f"""
-        WITH {_FIRST_IMAGE}
+        WITH {FIRST_IMAGE}
         SELECT p.post_id, p.text, i.image_path
         FROM {source} p LEFT JOIN first_image i USING (post_id)
         WHERE p.post_id NOT IN (SELECT post_id FROM post_labels WHERE task = ?)
@@ -181,7 +182,7 @@ def posts_with_content(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa
     source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
     return con.sql(
         f"""
-        WITH {_FIRST_IMAGE}
+        WITH {FIRST_IMAGE}
         SELECT p.post_id, p.text, i.image_path, md5(coalesce(p.text, '')) AS text_hash
         FROM {source} p LEFT JOIN first_image i USING (post_id)
         WHERE (p.text IS NOT NULL AND trim(p.text) <> '') OR i.image_path IS NOT NULL

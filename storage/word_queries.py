@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from storage.home import Home
+from storage.learning import FIRST_IMAGE
 from storage.model_store import model_dir
 
 REPORT_FOLDER = "word-space"
@@ -23,9 +24,7 @@ def word_space_posts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.T
     source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
     return con.sql(
         f"""
-        WITH first_image AS (
-            SELECT post_id, arg_min(path, position) AS image_path
-            FROM media WHERE status = 'stored' AND path IS NOT NULL GROUP BY post_id)
+        WITH {FIRST_IMAGE}
         SELECT p.post_id, p.text, p.lang, i.image_path
         FROM {source} p LEFT JOIN first_image i USING (post_id)
         WHERE p.text IS NOT NULL AND trim(p.text) <> ''
