@@ -230,7 +230,8 @@ def test_frozen_features_of_any_scale_are_learnt_after_standardisation(variant):
     settings = FusionSettings(text_encoder="e5-small", image_encoder="efficientnet-lite0", embedding_dim=16,
                               hidden=16, dropout=0.1)
     model = build_model(variant, settings, CLASSES, 0, 24, 40)
-    result = train_classifier(model, arrays, split, FAST)
+    result = train_classifier(model, arrays, split, TrainSettings(epochs=20, batch_size=32, learning_rate=0.01,
+                                                                  patience=20, progress=False, threads=1))
     assert result.best_score > 0.9
     image_encoder = model.image_encoder
     assert image_encoder.mean.mean() > 40  # the training rows' statistics, saved with the weights
