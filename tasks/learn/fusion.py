@@ -365,38 +365,57 @@ def featurize_training_set(dataset: TrainingSet, encoder: str, home: Home, run_i
     return featurize_posts(home, posts.select(["post_id", "text", "image_path"]), encoder, run_id, device)
 
 
-def _model_probabilities(home: Home, model_id: str, posts: pa.Table, conditions: tuple[str, ...] = ("both",)
-                         ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Class probabilities of a (non-ensemble) fusion model for the posts under each condition, and which posts
-    have a text and an image. The posts' frozen features must be in the store."""
+@dataclass(frozen=True)
+class _Predictor:
+    """A registered (non-ensemble) fusion model loaded once for prediction, with what its inputs need."""
+
+    model: FusionClassifier
+    variant: str
+    settings: FusionSettings
+    image_model: FusionClassifier | None
+    vocabulary: Vocabulary | None
+
+
+def _predictor(home: Home, model_id: str) -> _Predictor:
+    """Load a fusion model, its image classifier (scratch CNN runs) and its vocabulary."""
     model, state = load_fusion_model(home, model_id)
-    settings = stored_settings(state)
     image_model = load_fusion_model(home, state["image_model_id"])[0] if state["image_model_id"] else None
     vocabulary = Vocabulary(tuple(state["vocabulary"])) if state["vocabulary"] else None
-    text, has_text, _ = _text_inputs(home, posts, settings, vocabulary, None)
+    return _Predictor(model, state["variant"], stored_settings(state), image_model, vocabulary)
+
+
+def _predictors(home: Home, model_id: str) -> list[_Predictor]:
+    """The model itself, or an ensemble's members."""
+    row = registered_model(home, model_id, KIND, "fusion model")
+    if row["variant"] != "ensemble":
+        return [_predictor(home, model_id)]
+    members = model_store.load_model(home, row["checkpoint_path"])["members"]
+    return [_predictor(home, member) for member in members]
+
+
+def _model_probabilities(home: Home, predictor: _Predictor, posts: pa.Table, conditions: tuple[str, ...] = ("both",)
+                         ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Class probabilities of one model for the posts under each condition, and which posts have a text and an
+    image. The posts' frozen features must be in the store."""
+    settings = predictor.settings
+    text, has_text, _ = _text_inputs(home, posts, settings, predictor.vocabulary, None)
     arrays = {"text": text, "has_text": has_text}
-    if state["variant"] != "text":
-        arrays["image"], arrays["has_image"] = _image_inputs(home, posts, settings, image_model, None, None,
-                                                             cache=False)
+    if predictor.variant != "text":
+        arrays["image"], arrays["has_image"] = _image_inputs(home, posts, settings, predictor.image_model, None,
+                                                             None, cache=False)
     else:
         arrays["has_image"] = np.array([bool(p) for p in posts.column("image_path").to_pylist()], dtype=bool)
     device = settings.train.device
-    probabilities = {c: class_probabilities(model, masked(arrays, c), device) for c in conditions}
+    probabilities = {c: class_probabilities(predictor.model, masked(arrays, c), device) for c in conditions}
     return probabilities, has_text, arrays["has_image"]
 
 
-def probabilities(home: Home, model_id: str, posts: pa.Table, conditions: tuple[str, ...] = ("both",)
-                  ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Class probabilities of a fusion model, an ensemble's being the mean of its members'."""
-    row = registered_model(home, model_id, KIND, "fusion model")
-    if row["variant"] != "ensemble":
-        return _model_probabilities(home, model_id, posts, conditions)
-    members = model_store.load_model(home, row["checkpoint_path"])["members"]
-    results = [_model_probabilities(home, member, posts, conditions) for member in members]
+def mean_probabilities(home: Home, predictors: list[_Predictor], posts: pa.Table,
+                       conditions: tuple[str, ...] = ("both",)) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Class probabilities of a model, or the mean of an ensemble's members', with which posts have each modality."""
+    results = [_model_probabilities(home, predictor, posts, conditions) for predictor in predictors]
     mean = {c: np.mean([r[0][c] for r in results], axis=0) for c in conditions}
-    has_text = np.any([r[1] for r in results], axis=0)
-    has_image = np.any([r[2] for r in results], axis=0)
-    return mean, has_text, has_image
+    return mean, np.any([r[1] for r in results], axis=0), np.any([r[2] for r in results], axis=0)
 
 
 @dataclass(frozen=True)
@@ -432,7 +451,8 @@ class EnsembleRecipe(Recipe[_HeldOut, None]):
         """The members' probabilities of the validation and test posts."""
         held_out = self.posts.filter(pa.array([s in ("val", "test") for s in self.posts.column("split").to_pylist()]))
         labels = np.array([self.classes.index(label) for label in held_out.column("label").to_pylist()], np.int64)
-        members = [_model_probabilities(home, member, held_out, CONDITIONS)[0] for member in self.settings.members]
+        members = [_model_probabilities(home, _predictor(home, member), held_out, CONDITIONS)[0]
+                   for member in self.settings.members]
         return _HeldOut(labels, np.asarray(held_out.column("split").to_pylist(), dtype=object), members)
 
     def fit(self, inputs: _HeldOut, checkpoint: Checkpoint) -> Fitted[None]:
@@ -489,16 +509,15 @@ def predict_posts(task: str, home: Home, run_id: str, model_id: str | None = Non
     state = model_store.load_model(home, row["checkpoint_path"])
     if state["task"] != task:
         raise LearningInputError(f"model {chosen} was not trained for task {task!r}")
-    members = state.get("members") or [chosen]
-    encoders = sorted({name for member in members
-                       for name in frozen_encoders(stored_settings(load_fusion_model(home, member)[1]))})
+    predictors = _predictors(home, chosen)
+    encoders = sorted({name for predictor in predictors for name in frozen_encoders(predictor.settings)})
+    for encoder in encoders:  # streams the posts chunk by chunk itself; afterwards prediction only reads
+        featurize_posts(home, posts.select(["post_id", "text", "image_path"]), encoder, run_id)
     classes = np.asarray(state["classes"], dtype=object)
     parts = []
     for begin in range(0, posts.num_rows, PREDICT_CHUNK):
         chunk = posts.slice(begin, PREDICT_CHUNK)
-        for encoder in encoders:
-            featurize_posts(home, chunk, encoder, run_id)
-        by_condition, has_text, has_image = probabilities(home, chosen, chunk)
+        by_condition, has_text, has_image = mean_probabilities(home, predictors, chunk)
         scores = by_condition["both"]
         best = scores.argmax(1)
         modalities = np.where(has_text & has_image, "text+image",
