@@ -169,6 +169,10 @@ def _onnx_session(network: torch.nn.Module, threads: int) -> Any | None:
     return onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
 
+MIN_OCR_SIDE = 8
+MAX_OCR_ASPECT = 8
+
+
 class OcrText(FrozenEncoder):
     """The text read in each image (rapidocr, PP-OCRv4) encoded by e5-small; a zero vector when none is read."""
 
@@ -182,9 +186,17 @@ class OcrText(FrozenEncoder):
         self.device = "cpu"
 
     def read(self, images: Sequence[np.ndarray]) -> list[str]:
-        """The lines read in each (height, width, 3) RGB image, joined by spaces ('' when there is none)."""
+        """The lines read in each (height, width, 3) RGB image, joined by spaces ('' when there is none).
+
+        A ValueError for an image thinner than MIN_OCR_SIDE pixels or more elongated than MAX_OCR_ASPECT: rapidocr
+        scales the short side up to 736 px, so a 2 x 1280 strip asked it for a 3.6 GiB array (and 1 x 3000 killed
+        the process for memory).
+        """
         texts = []
         for image in images:
+            height, width = np.asarray(image).shape[:2]
+            if min(height, width) < MIN_OCR_SIDE or max(height, width) > MAX_OCR_ASPECT * min(height, width):
+                raise ValueError(f"a {width} x {height} image is too thin for OCR")
             result, _ = self.reader(np.ascontiguousarray(np.asarray(image)[:, :, ::-1]))  # it expects BGR
             texts.append(" ".join(line[1] for line in result or ()).strip())
         return texts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -83,16 +84,40 @@ def _encode_chunk(home: Home, encoder: FrozenEncoder, chunk: pa.Table, bar: tqdm
             read_by_row: dict[int, str] = {}
             if len(rows):
                 chosen = pixels[rows] if input_kind == "square-pixels" else pixels
-                encoded, read = encoder.encode_with_text(chosen)
+                encoded, read, failures = _encode_images(encoder, chosen)
                 vectors[begin + rows] = encoded
                 if texts is not None and read is not None:
                     read_by_row = dict(zip(rows.tolist(), read, strict=True))
+                for position, reason in failures.items():
+                    problems[begin + int(rows[position])] = f"{encoder.name} failed on this image: {reason}"
             for row in np.flatnonzero(~readable):
                 problems[begin + int(row)] = "image could not be decoded"
             if texts is not None:
                 texts.extend(read_by_row.get(i) for i in range(batch.num_rows))
         bar.update(batch.num_rows)
     return vectors, problems, texts
+
+
+def _encode_images(encoder: FrozenEncoder, images: Any) -> tuple[np.ndarray, list[str] | None, dict[int, str]]:
+    """The batch's vectors and read texts; when the encoder fails on the batch (rapidocr raises on very thin
+    images), each image again on its own, so only the failing ones get a reason instead of the run crashing."""
+    try:
+        vectors, read = encoder.encode_with_text(images)
+        return vectors, read, {}
+    except Exception:  # noqa: BLE001 - any library error on one image becomes that post's recorded problem
+        pass
+    vectors = np.zeros((len(images), encoder.dimension), np.float32)
+    read_texts: list[str] = []
+    failures: dict[int, str] = {}
+    for position in range(len(images)):
+        try:
+            vector, text = encoder.encode_with_text(images[position : position + 1])
+            vectors[position] = vector[0]
+            read_texts.append(text[0] if text else "")
+        except Exception as error:  # noqa: BLE001 - recorded in post_features.problem
+            failures[position] = f"{type(error).__name__}: {error}"[:300]
+            read_texts.append("")
+    return vectors, read_texts, failures
 
 
 def featurize_posts(home: Home, posts: pa.Table, encoder_name: str, run_id: str, device: str = "auto",

@@ -77,3 +77,17 @@ def test_vectors_come_back_in_the_order_asked(mvsa_home: Path) -> None:
 def test_only_frozen_encoders_can_be_featurized(mvsa_home: Path, capsys) -> None:
     assert main(["featurize", "--encoder", "bag-max"]) == 2
     assert "featurize knows e5-small" in capsys.readouterr().err
+
+
+def test_an_image_the_encoder_fails_on_is_recorded_and_the_run_goes_on(mvsa_home: Path) -> None:
+    from PIL import Image
+
+    [(thin_post, thin_path)] = query(mvsa_home, "SELECT post_id, path FROM media WHERE post_id LIKE '%:4' "
+                                                "AND status = 'stored'")
+    Image.new("RGB", (4, 3000), "white").save(mvsa_home / thin_path, format="JPEG")  # rapidocr cannot resize it
+    assert main(["featurize", "--encoder", "ocr"]) == 0
+    rows = query(mvsa_home, "SELECT post_id, vector IS NULL, problem FROM post_features WHERE encoder = 'ocr'")
+    assert len(rows) == len(POSTS)
+    failed = [(post, null, problem) for post, null, problem in rows if problem is not None]
+    assert len(failed) == 1 and failed[0][:2] == (thin_post, True)
+    assert failed[0][2].startswith("ocr failed on this image: ")

@@ -65,6 +65,8 @@ def test_ocr_reads_the_text_written_in_an_image_and_gives_zeros_without_text():
     vectors, texts = encoder.encode_with_text([np.asarray(image), blank])
     assert "HELLO" in texts[0].upper().replace(" ", "") and texts[1] == ""
     assert vectors.shape == (2, 384) and np.abs(vectors[0]).sum() > 0 and not vectors[1].any()
+    with pytest.raises(ValueError, match="too thin for OCR"):  # rapidocr would ask for gigabytes on this strip
+        encoder.read([np.full((1280, 2, 3), 255, dtype=np.uint8)])
 
 
 def test_a_missing_package_says_what_to_install(monkeypatch):
