@@ -7,7 +7,7 @@ TORCH_PIN := torch==2.13.0
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast bench lint clean language-model
 
 install: $(STAMP)
 
@@ -37,6 +37,16 @@ bench: install
 	$(BIN)/python tests/bench/bench_encoders.py
 	$(BIN)/python tests/bench/bench_clustering.py
 	$(BIN)/python tests/bench/bench_cluster_command.py --posts 1000000
+
+# The language model that ships with postatlas (storage/language_weights/tweetlid.npz): TweetLID's train file,
+# beside the checkout, ingested into a scratch home and fitted by the same command users run on their own labels.
+TWEETLID ?= ../shared/data/tweetlid/train_complete_clean.txt
+language-model: install
+	rm -rf build/language-home
+	$(BIN)/postatlas --home build/language-home ingest table $(TWEETLID) --platform twitter \
+		--columns id,user,lang,text --map id=id --map text=text --map author=user --label lang=lang
+	$(BIN)/postatlas --home build/language-home train language --labels lang --languages es,ca,en \
+		--out storage/language_weights/tweetlid.npz
 
 lint: install
 	$(BIN)/ruff check flows tasks storage models deployments tests

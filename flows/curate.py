@@ -12,6 +12,7 @@ from prefect import Flow, flow, task
 
 from storage.home import Home
 from tasks.curate_run import CurateResult, cache_staged_languages, detect_partition, run_curate
+from tasks.filters import CurateConfig
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
 from tasks.report import publish_curate_artifacts
@@ -32,8 +33,8 @@ def curate_flow(options: dict | None = None, home: str | None = None, partitions
     with tracked_run(store, "curate", {**options, "partitions": partitions}) as run:
         staged: list[str] = []
         if partitions > 1:
-            detector = options.get("detector", "fast")
-            futures = [detect_languages.submit(store, detector, k, partitions, run.run_id)
+            detector = options.get("detector", CurateConfig.detector)
+            futures = [detect_languages.submit(store, detector, k, partitions, run.run_id, options.get("language_model"))
                        for k in range(partitions)]
             staged = [future.result() for future in futures]
             cache_languages(store, staged, run.run_id)

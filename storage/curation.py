@@ -24,7 +24,7 @@ WITH first_image AS (
 SELECT p.post_id, p.author_id, p.text, p.hashtags, p.lat, p.lon,
        coalesce(i.has_image, false) AS has_image, i.image_phash,
        p.lang, p.lang_confidence, p.lang_detector, coalesce(p.is_repost, false) AS is_repost,
-       p.repost_of, p.created_at
+       p.repost_of, p.created_at, p.lang_scores
 FROM posts p LEFT JOIN first_image i USING (post_id)
 WHERE NOT p.deleted
 ORDER BY p.post_id
@@ -52,8 +52,8 @@ def write_curation(
         if languages is not None and languages.num_rows:
             con.register("detected", languages)
             con.execute(
-                "UPDATE posts SET lang = d.lang, lang_confidence = d.lang_confidence, lang_detector = d.lang_detector "
-                "FROM detected d WHERE posts.post_id = d.post_id"
+                "UPDATE posts SET lang = d.lang, lang_confidence = d.lang_confidence, lang_detector = d.lang_detector, "
+                "lang_scores = d.lang_scores FROM detected d WHERE posts.post_id = d.post_id"
             )
             con.unregister("detected")
         con.execute("DELETE FROM filter_decisions")
@@ -98,8 +98,8 @@ def apply_staged_languages(con: duckdb.DuckDBPyConnection, paths: list[str]) -> 
     detected = pa.concat_tables([pq.read_table(p) for p in paths])  # noqa: F841 (read by DuckDB)
     with transaction(con):
         rows = con.execute(
-            "UPDATE posts SET lang = d.lang, lang_confidence = d.lang_confidence, lang_detector = d.lang_detector "
-            "FROM detected d WHERE posts.post_id = d.post_id"
+            "UPDATE posts SET lang = d.lang, lang_confidence = d.lang_confidence, lang_detector = d.lang_detector, "
+            "lang_scores = NULL FROM detected d WHERE posts.post_id = d.post_id"
         ).fetchall()
     return rows[0][0] if rows else 0
 

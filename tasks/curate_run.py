@@ -9,20 +9,23 @@ instead of detecting again. Detection is deterministic, so the warehouse ends th
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass, fields
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from storage import curation, warehouse
+from models.language_id import LanguageModel
+from storage import curation, language_models, warehouse
 from storage.home import Home
 from tasks.filters import (
     ALL_RULES,
-    DETECTORS,
     CurateConfig,
     LanguageDetector,
     RuleCount,
     RuleResult,
+    StackDetector,
     detection_text,
+    make_detector,
     run_rules,
     summarize,
     top_languages,
@@ -53,6 +56,9 @@ _CLI_TO_CONFIG = {
     "languages": "languages",
     "detector": "detector",
     "min_confidence": "min_confidence",
+    "language_model": "language_model",
+    "min_letters": "min_letters",
+    "too_short": "too_short",
     "min_words": "min_words",
     "per_user_mode": "per_user_mode",
     "home_cities": "home_cities",
@@ -92,37 +98,49 @@ def make_config(options: dict) -> CurateConfig:
         raise CurateError(str(error)) from error
 
 
+DECISION_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("post_id", pa.string()), ("rule", pa.string()), ("kept", pa.bool_()),
+    ("detail", pa.string()), ("lang", pa.string()), ("lang_confidence", pa.float64()), ("lang_detector", pa.string()),
+])
+
+
 def decisions_table(results: list[RuleResult], run_id: str) -> pa.Table:
-    """All rules' decisions as rows of filter_decisions."""
-    parts = [
-        pa.table(
+    """All rules' decisions as rows of filter_decisions; the language rule's carry the language it found."""
+    parts = []
+    for r in results:
+        count = len(r.kept)
+        parts.append(pa.table(
             {
-                "run_id": pa.array([run_id] * len(r.kept), pa.string()),
+                "run_id": pa.array([run_id] * count, pa.string()),
                 "post_id": r.post_ids.cast(pa.string()),
-                "rule": pa.array([r.rule] * len(r.kept), pa.string()),
+                "rule": pa.array([r.rule] * count, pa.string()),
                 "kept": r.kept,
                 "detail": r.detail.cast(pa.string()),
-            }
-        )
-        for r in results
-    ]
-    if not parts:
-        return pa.table({"run_id": [], "post_id": [], "rule": [], "kept": [], "detail": []})
-    return pa.concat_tables(parts)
+                "lang": r.lang if r.lang is not None else pa.nulls(count, pa.string()),
+                "lang_confidence": r.lang_confidence if r.lang_confidence is not None else pa.nulls(count, pa.float64()),
+                "lang_detector": pa.array([r.lang_detector] * count, pa.string()),
+            },
+            schema=DECISION_SCHEMA,
+        ))
+    return pa.concat_tables(parts) if parts else DECISION_SCHEMA.empty_table()
 
 
-def detected_languages(posts: pa.Table, results: list[RuleResult], detector: str) -> pa.Table | None:
-    """Languages the language rule detected anew, to cache in posts (lang, lang_confidence, lang_detector)."""
-    result = next((r for r in results if r.rule == "language" and r.lang is not None), None)
-    if result is None:
+def detected_languages(results: list[RuleResult]) -> pa.Table | None:
+    """Languages the language rule detected now, to cache in posts (lang, lang_confidence, lang_detector and, for
+    the stack, lang_scores)."""
+    result = next((r for r in results if r.rule == "language" and r.detected is not None), None)
+    if result is None or not result.detected.any():
         return None
-    detected = pa.table(
-        {"post_id": result.post_ids.cast(pa.string()), "lang": result.lang,
-         "lang_confidence": result.lang_confidence.cast(pa.float64())}
-    )
-    cached = posts.filter(pc.equal(pc.fill_null(posts["lang_detector"], ""), detector))["post_id"]
-    fresh = detected.filter(pc.invert(pc.is_in(detected["post_id"], value_set=cached.combine_chunks())))
-    return fresh.append_column("lang_detector", pa.array([detector] * fresh.num_rows, pa.string()))
+    fresh = pa.array(result.detected)
+    count = int(result.detected.sum())
+    scores = result.lang_scores.filter(fresh) if result.lang_scores is not None else pa.nulls(count, pa.list_(pa.float32()))
+    return pa.table({
+        "post_id": result.post_ids.cast(pa.string()).filter(fresh),
+        "lang": result.lang.filter(fresh),
+        "lang_confidence": result.lang_confidence.cast(pa.float64()).filter(fresh),
+        "lang_detector": pa.array([result.lang_detector] * count, pa.string()),
+        "lang_scores": scores,
+    })
 
 
 def run_curate(options: dict, home: Home, run_id: str, staged: list[str] | None = None) -> CurateResult:
@@ -133,7 +151,11 @@ def run_curate(options: dict, home: Home, run_id: str, staged: list[str] | None 
     config = make_config(options)
     with warehouse_writer(home.warehouse, run_id) as con:
         posts = curation.load_posts_for_curation(con)
-    results = run_rules(posts, config, staged_detector(staged, config.detector) if staged else None)
+    if staged:
+        detector = staged_detector(staged, config.detector, config.language_model)
+    else:
+        detector = load_detector(config.detector, config.language_model) if "language" in config.rules else None
+    results = run_rules(posts, config, detector)
     kept_ids = (
         pc.filter(results[-1].post_ids, results[-1].kept) if results else posts["post_id"].combine_chunks()
     )
@@ -141,16 +163,18 @@ def run_curate(options: dict, home: Home, run_id: str, staged: list[str] | None 
     with warehouse_writer(home.warehouse, run_id) as con:
         curation.write_curation(
             con, run_id, decisions_table(results, run_id), kept_ids.cast(pa.string()), [astuple(c) for c in summary],
-            detected_languages(posts, results, config.detector),
+            detected_languages(results),
         )
     return CurateResult(posts.num_rows, len(kept_ids), tuple(summary))
 
 
-def detect_partition(home: Home, detector: str, partition: int, partitions: int, run_id: str) -> str:
+def detect_partition(
+    home: Home, detector: str, partition: int, partitions: int, run_id: str, language_model: str | None = None
+) -> str:
     """Detect the languages of one partition of the posts not yet detected by ``detector``; the staged file."""
+    language = load_detector(detector, language_model)
     with warehouse.reader(home.warehouse) as con:
-        posts = curation.posts_to_detect(con, detector, partition, partitions)
-    language = DETECTORS[detector]()
+        posts = curation.posts_to_detect(con, language.name, partition, partitions)
     texts = detection_text(posts["text"]) if posts.num_rows else pa.array([], pa.string())
     unique = pc.unique(pc.drop_null(texts)).to_pylist()
     answers = language.detect(unique)
@@ -160,7 +184,7 @@ def detect_partition(home: Home, detector: str, partition: int, partitions: int,
         "post_id": posts["post_id"],
         "lang": pa.array(lang, pa.string()),
         "lang_confidence": pa.array(confidence, pa.float64()),
-        "lang_detector": pa.array([detector] * posts.num_rows, pa.string()),
+        "lang_detector": pa.array([language.name] * posts.num_rows, pa.string()),
     })
     answers_table = pa.table({
         "text": pa.array(unique, pa.string()),
@@ -178,6 +202,18 @@ def cache_staged_languages(home: Home, staged: list[str], run_id: str) -> int:
         return curation.apply_staged_languages(con, staged)
 
 
+def load_detector(detector: str, language_model: str | None = None) -> LanguageDetector:
+    """``detector``; the stack with the shipped model, or with the one in ``language_model`` (then named
+    ``stack:<file stem>``, so that the cache tells the two apart)."""
+    if detector != "stack":
+        return make_detector(detector)
+    try:
+        model = LanguageModel.from_arrays(language_models.read_model_arrays(language_model))
+    except (OSError, ValueError) as error:
+        raise CurateError(f"language model: {error}") from error
+    return StackDetector(model, "stack" if language_model is None else f"stack:{Path(language_model).stem}")
+
+
 class _Answers:
     """A detector that answers from detections made earlier (by text), asking ``fallback`` for the rest."""
 
@@ -185,6 +221,10 @@ class _Answers:
         self.name = name
         self.answers = answers
         self.fallback = fallback
+
+    def __getattr__(self, attribute: str):
+        """Anything else (the stack's labels, threshold, context stage) is the fallback's."""
+        return getattr(self.fallback, attribute)
 
     def detect(self, texts: list[str]) -> list[list[tuple[str, float]]]:
         """The earlier answer for each text; texts without one are detected by ``fallback`` and remembered."""
@@ -194,7 +234,8 @@ class _Answers:
         return [self.answers[text] for text in texts]
 
 
-def staged_detector(staged: list[str], detector: str) -> LanguageDetector:
+def staged_detector(staged: list[str], detector: str, language_model: str | None = None) -> LanguageDetector:
     """The detector curate's language rule uses after partition tasks ran: their answers, else ``detector``."""
     answers = curation.read_staged_answers([path.replace("-languages.parquet", "-answers.parquet") for path in staged])
-    return _Answers(detector, answers, DETECTORS[detector]())
+    fallback = load_detector(detector, language_model)
+    return _Answers(fallback.name, answers, fallback)

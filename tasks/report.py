@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the printers only read attributes; the reading commands mus
     from tasks.demo.run import DemoSummary
     from tasks.featurize import Featurized
     from tasks.ingest import IngestTotals
+    from tasks.language_fit import LanguageFit
     from tasks.learn.fusion import FusionPredictions, FusionTraining
 
 SKIPPED_SHOWN = 10  # skipped files named in the summary (all are counted, the first 100 kept in the ledger)
@@ -297,3 +298,15 @@ def publish_featurize_artifacts(result: Featurized) -> None:
         "## Feature store\n\n" + _markdown_table(FEATURIZE_COLUMNS, featurize_rows(result)),
         key="featurize-summary", description="posts encoded per frozen encoder",
     )
+
+
+def print_language_fit(result: LanguageFit, console: Console | None = None) -> None:
+    """Out-of-fold balanced accuracy per stage, recall per language, and where the model went."""
+    console = console or _console()
+    console.print(_table(
+        f"Language model: keep {','.join(result.keep)}; out of fold (folds grouped by author)",
+        ("stage", "balanced accuracy"), [(stage, f"{score:.4f}") for stage, score in result.balanced_accuracy.items()],
+    ))
+    console.print(_table("Recall per language", ("language", "posts", "recall"),
+                         [(code, result.examples[code], f"{result.recall[code]:.3f}") for code in result.candidates]))
+    console.print(f"saved {result.path}: use it with `postatlas curate --language-model {result.path}`")

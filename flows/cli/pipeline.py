@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from flows.cli.common import (
     EXIT_OK,
@@ -54,8 +55,19 @@ def register(commands: Subcommands) -> None:
     curate = commands.add_parser("curate", help="filter the posts; records a decision per post and rule")
     curate.add_argument("--only", type=split_list, help="comma-separated rules to run (default: all)")
     curate.add_argument("--languages", type=split_list, help="allowed languages (default en,es,ca)")
-    curate.add_argument("--detector", choices=("fast", "langdetect"), help="language detector (default fast)")
-    curate.add_argument("--min-confidence", type=fraction, help="probability the allowed languages need together")
+    curate.add_argument("--detector", choices=("stack", "fast", "langdetect"),
+                        help="language detector (default stack: fastText + CLD2 + character n-grams + the author's "
+                             "other posts; fast = fastText alone, langdetect = paper 001's)")
+    curate.add_argument("--min-confidence", type=fraction,
+                        help="probability the allowed languages need together (default: the stack model's tuned "
+                             "threshold; 0.10 for fast and langdetect)")
+    curate.add_argument("--language-model", help="stack: a model file fitted by `postatlas train language` "
+                                                 "(default: the one fitted on TweetLID, shipped with postatlas)")
+    curate.add_argument("--too-short", choices=("detect", "keep", "drop"),
+                        help="language: posts with fewer than --min-letters letters (default detect: decided like "
+                             "any other)")
+    curate.add_argument("--min-letters", type=non_negative_int,
+                        help="language: letters a post needs not to count as too short (default 0)")
     curate.add_argument("--min-words", type=non_negative_int, help="min_words rule: words a caption needs (default 3)")
     curate.add_argument("--per-user-mode", choices=("drop", "cap"), help="per_user: drop heavy users or cap them")
     curate.add_argument("--per-user-max", type=positive_int, help="per_user: N posts (default 20 for drop, 10 for cap)")
@@ -153,6 +165,11 @@ def cmd_curate(args: argparse.Namespace, home: Home) -> int:
     with user_errors(CurateError):  # the options are checked before any flow run starts
         options = options_from_cli(vars(args))
         make_config(options)
+    if args.language_model:
+        model = Path(args.language_model).resolve()
+        if not model.is_file():
+            raise UserError(f"no language model at {model}: fit one with `postatlas train language` (docs/FILTERS.md)")
+        options["language_model"] = str(model)  # the flow may run elsewhere (a worker's folder)
     if args.dask and args.dask.startswith("local:"):
         workers = args.dask.removeprefix("local:")
         if not workers.isdigit() or int(workers) < 1:

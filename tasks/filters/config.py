@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks.filters.language import DETECTORS
+from tasks.filters.language import DETECTOR_NAMES
 
 ALL_RULES = (
     "empty",
@@ -18,6 +18,8 @@ ALL_RULES = (
     "near_duplicate_image",
 )
 REQUIRE_COMPONENTS = ("image", "coordinates", "hashtags", "text")
+DEFAULT_MIN_CONFIDENCE = 0.1  # fast and langdetect (paper 001's rule); the stack uses its model's own threshold
+TOO_SHORT = ("detect", "keep", "drop")
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,11 @@ class CurateConfig:
 
     rules: tuple[str, ...] = ALL_RULES
     languages: tuple[str, ...] = ("en", "es", "ca")
-    detector: str = "fast"
-    min_confidence: float = 0.1
+    detector: str = "stack"
+    min_confidence: float | None = None
+    language_model: str | None = None
+    min_letters: int = 0
+    too_short: str = "detect"
     processes: int = 2
     min_words: int = 3
     per_user_mode: str = "drop"
@@ -44,8 +49,11 @@ class CurateConfig:
         """Reject unknown rules, modes, components and detectors at construction."""
         _check_subset("rules", self.rules, ALL_RULES)
         _check_subset("require", self.require, REQUIRE_COMPONENTS)
-        _check_subset("detector", (self.detector,), tuple(DETECTORS))
+        _check_subset("detector", (self.detector,), DETECTOR_NAMES)
         _check_subset("per_user_mode", (self.per_user_mode,), ("drop", "cap"))
+        _check_subset("too_short", (self.too_short,), TOO_SHORT)
+        if self.language_model is not None and not self.detector.startswith("stack"):
+            raise ValueError(f"language_model is the stack's; detector {self.detector!r} does not use one")
         if self.bbox is not None and not (len(self.bbox) == 4 and self.bbox[1] <= self.bbox[3]):
             raise ValueError(f"bbox must be (min_lon, min_lat, max_lon, max_lat), got {self.bbox!r}")
         if self.phash_distance < 0:

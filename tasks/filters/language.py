@@ -1,4 +1,4 @@
-"""Language detectors (fast, langdetect), detection on a fork pool, and each text's language probabilities."""
+"""Language detectors (stack, fast, langdetect), detection on a fork pool, and each text's language probabilities."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from langdetect import DetectorFactory, detect_langs
 from langdetect.detector_factory import init_factory
 from langdetect.lang_detect_exception import LangDetectException
 
+from models.language_id import DetectorSignals, LanguageModel, normalise
 from tasks.filters.arrays import as_numpy
 from tasks.filters.text import collapse_whitespace, strip_urls_mentions
 from tasks.processes import init_worker
@@ -69,7 +70,59 @@ class LangdetectDetector:
         return [_langdetect_one(text) for text in texts]
 
 
-DETECTORS: dict[str, Callable[[], LanguageDetector]] = {"fast": FastDetector, "langdetect": LangdetectDetector}
+OTHER = "other"
+
+
+class StackDetector:
+    """The default: fastText, CLD2 and a character n-gram model stacked, then the author's other posts as a prior
+    (``models.language_id``). ``detect`` answers from the text alone (stage 1, cacheable per text); the language
+    rule adds the author context with ``with_context``. Candidates are the model's; "other" is a language outside
+    them that fastText and CLD2 agree on."""
+
+    def __init__(self, model: LanguageModel, name: str = "stack") -> None:
+        """``model``: weights from ``storage.language_models``; ``name``: what ``lang_detector`` caches."""
+        self.name = name
+        self.model = model
+        self.labels = (*model.candidates, OTHER)
+        self._signals = DetectorSignals(model.candidates)
+
+    @property
+    def threshold(self) -> float:
+        """The p(allowed) the model was tuned to keep from (used when no --min-confidence is given)."""
+        return float(self.model.threshold)
+
+    def covers(self, languages: tuple[str, ...]) -> bool:
+        """Whether every allowed language is one of the model's candidates."""
+        return all(language in self.model.candidates for language in languages)
+
+    def base(self, texts: list[str]) -> np.ndarray:
+        """Stage 1 per text: a probability per label (the candidates, then "other")."""
+        return self.model.base_probabilities(normalise(texts), self._signals)
+
+    def detect(self, texts: list[str]) -> list[list[tuple[str, float]]]:
+        """Stage 1 as (language, probability) for every label, best first."""
+        return [
+            sorted(zip(self.labels, row.tolist(), strict=True), key=lambda pair: -pair[1]) for row in self.base(texts)
+        ]
+
+    def with_context(self, base: np.ndarray, authors: np.ndarray) -> np.ndarray:
+        """Stage 2: every post's probabilities per label given its author's other posts (codes, -1 for none)."""
+        return self.model.with_context(base, authors)
+
+
+DETECTOR_NAMES = ("stack", "fast", "langdetect")
+DETECTORS: dict[str, Callable[[], LanguageDetector]] = {  # the stack needs its model: see make_detector
+    "fast": FastDetector,
+    "langdetect": LangdetectDetector,
+}
+
+
+def make_detector(name: str) -> LanguageDetector:
+    """The detector ``name``; the stack's model is a file, which the filters do not read: load it with
+    ``tasks.curate_run.load_detector`` and pass the detector to ``run_rules``."""
+    if name not in DETECTORS:
+        raise ValueError(f"detector {name!r} needs its model: pass tasks.curate_run.load_detector({name!r})")
+    return DETECTORS[name]()
 
 
 def _langdetect_one(text: str) -> list[tuple[str, float]]:

@@ -7,16 +7,23 @@ Every dropped post is counted once, under the first rule that dropped it; "earli
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.filters.arrays import as_numpy, contiguous
-from tasks.filters.config import CurateConfig
+from tasks.filters.config import DEFAULT_MIN_CONFIDENCE, CurateConfig
 from tasks.filters.gazetteer import city_gazetteer, named_cities
-from tasks.filters.language import DETECTORS, LanguageDetector, detection_text, language_probabilities
+from tasks.filters.language import (
+    FastDetector,
+    LanguageDetector,
+    detect_parallel,
+    detection_text,
+    language_probabilities,
+    make_detector,
+)
 from tasks.filters.near_duplicates import greedy_near_duplicates, parse_phash
 from tasks.filters.text import normalized_text, strip_urls_mentions
 
@@ -36,8 +43,10 @@ POST_SCHEMA = pa.schema(
         ("is_repost", pa.bool_()),
         ("repost_of", pa.string()),
         ("created_at", pa.timestamp("us", tz="UTC")),
+        ("lang_scores", pa.list_(pa.float32())),
     ]
 )
+OPTIONAL_COLUMNS = ("lang_scores",)  # a cache: absent means nothing cached
 
 
 @dataclass
@@ -50,22 +59,28 @@ class RuleResult:
     detail: pa.StringArray
     lang: pa.StringArray | None = None
     lang_confidence: pa.DoubleArray | None = None
+    lang_detector: str | None = None
+    lang_scores: pa.ListArray | None = None  # the stack's per-text stage 1, to cache
+    detected: np.ndarray | None = None  # posts whose language was detected now (to cache), not read from the cache
 
 
 def run_rules(posts: pa.Table, config: CurateConfig, detect: LanguageDetector | None = None) -> list[RuleResult]:
     """Apply ``config.rules`` in order, each to the survivors of the previous ones (columns cast to POST_SCHEMA)."""
+    for name in OPTIONAL_COLUMNS:
+        if name not in posts.column_names:
+            posts = posts.append_column(name, pa.nulls(len(posts), POST_SCHEMA.field(name).type))
     missing = [name for name in POST_SCHEMA.names if name not in posts.column_names]
     if missing:
         raise ValueError(f"posts lack columns {missing}")
     posts = posts.select(POST_SCHEMA.names).cast(POST_SCHEMA)
     if pc.count_distinct(posts["post_id"]).as_py() != len(posts):
         raise ValueError("post_id must be unique")
-    if detect is not None and detect.name != config.detector:
+    if detect is not None and detect.name.split(":")[0] != config.detector:
         raise ValueError(f"detector {detect.name!r} given but config.detector is {config.detector!r}")
     results = []
     for name in config.rules:
         if name == "language":
-            result = language_rule(posts, config, detect or DETECTORS[config.detector]())
+            result = language_rule(posts, config, detect or make_detector(config.detector))
         else:
             kept, detail = _RULES[name](posts, config)
             result = RuleResult(name, posts["post_id"].combine_chunks(), pa.array(kept), detail)
@@ -117,8 +132,20 @@ def min_words_rule(posts: pa.Table, config: CurateConfig) -> tuple[np.ndarray, p
 
 
 def language_rule(posts: pa.Table, config: CurateConfig, detector: LanguageDetector) -> RuleResult:
-    """Keep posts whose allowed languages reach ``min_confidence``; detect only where the cache cannot tell."""
-    threshold = config.min_confidence
+    """Keep posts whose allowed languages reach the threshold; the stack when it knows every allowed language,
+    else fastText (a stack fitted on other languages cannot judge these)."""
+    if hasattr(detector, "with_context"):
+        if detector.covers(config.languages):
+            return _stack_language_rule(posts, config, detector)
+        detector = FastDetector()
+    return _single_detector_rule(posts, config, detector)
+
+
+def _single_detector_rule(posts: pa.Table, config: CurateConfig, detector: LanguageDetector) -> RuleResult:
+    """One detector per text: keep where p(allowed) reaches the threshold; detect only where the cache cannot tell."""
+    threshold = DEFAULT_MIN_CONFIDENCE if config.min_confidence is None else config.min_confidence
+    if config.detector != detector.name:  # the stack fell back to fastText: its cache is fastText's
+        config = replace(config, detector=detector.name)
     lang = posts["lang"].combine_chunks()
     confidence = as_numpy(pc.fill_null(posts["lang_confidence"], 0.0)).astype(np.float64)
     cached = as_numpy(
@@ -141,6 +168,7 @@ def language_rule(posts: pa.Table, config: CurateConfig, detector: LanguageDetec
     detail[~kept] = [
         f"lang={lang_out[i]} p(allowed){'=' if fresh[i] else '<='}{p_allowed[i]:.2f}" for i in np.flatnonzero(~kept)
     ]
+    kept, detail = _too_short(posts, config, kept, detail)
     return RuleResult(
         "language",
         posts["post_id"].combine_chunks(),
@@ -148,7 +176,77 @@ def language_rule(posts: pa.Table, config: CurateConfig, detector: LanguageDetec
         pa.array(detail, pa.string()),
         pa.array(lang_out, pa.string()),
         pa.array(confidence, pa.float64()),
+        detector.name,
+        detected=fresh,
     )
+
+
+def _stack_language_rule(posts: pa.Table, config: CurateConfig, detector) -> RuleResult:
+    """The stack: stage 1 per distinct text (cached per post in ``lang_scores``), then the author prior over every
+    post this rule sees, in one pass; keep where p(allowed) reaches the model's threshold (or --min-confidence)."""
+    labels = detector.labels
+    scores = posts["lang_scores"].combine_chunks()
+    cached = as_numpy(
+        pc.fill_null(
+            pc.and_(pc.equal(posts["lang_detector"], detector.name), pc.equal(pc.list_value_length(scores), len(labels))),
+            False,
+        )
+    )
+    base = np.zeros((len(posts), len(labels)))
+    if cached.any():
+        base[cached] = pc.list_flatten(scores.filter(pa.array(cached))).to_numpy().reshape(-1, len(labels))
+    texts = detection_text(posts["text"])
+    letters = as_numpy(pc.fill_null(pc.count_substring_regex(texts, r"\pL"), 0))
+    fresh = ~cached & (letters > 0)
+    if fresh.any():
+        encoded = pc.dictionary_encode(texts.filter(pa.array(fresh)))
+        found = detect_parallel(detector, encoded.dictionary, config.processes)
+        column = {label: i for i, label in enumerate(labels)}
+        distinct = np.zeros((len(found), len(labels)))
+        for row, ranked in enumerate(found):
+            for label, probability in ranked:
+                distinct[row, column[label]] = probability
+        base[fresh] = distinct[as_numpy(encoded.indices)]
+    authors = as_numpy(pc.fill_null(pc.dictionary_encode(posts["author_id"].combine_chunks()).indices, -1))
+    has_letter = letters > 0
+    final = np.zeros_like(base)
+    final[has_letter] = detector.with_context(base[has_letter], authors[has_letter].astype(np.int64))
+    allowed = [labels.index(language) for language in config.languages]
+    p_allowed = final[:, allowed].sum(axis=1)
+    best = final.argmax(axis=1)
+    lang = np.where(has_letter, np.array(labels, dtype=object)[best], "und")
+    confidence = final[np.arange(len(posts)), best]
+    threshold = detector.threshold if config.min_confidence is None else config.min_confidence
+    kept = p_allowed >= threshold
+    detail = np.full(len(posts), None, dtype=object)
+    detail[~kept] = [f"lang={lang[i]} p(allowed)={p_allowed[i]:.2f}" for i in np.flatnonzero(~kept)]
+    kept, detail = _too_short(posts, config, kept, detail, letters)
+    rows = pa.array(base.astype(np.float32).ravel())
+    return RuleResult(
+        "language",
+        posts["post_id"].combine_chunks(),
+        pa.array(kept),
+        pa.array(detail, pa.string()),
+        pa.array(lang, pa.string()),
+        pa.array(confidence, pa.float64()),
+        detector.name,
+        pa.FixedSizeListArray.from_arrays(rows, len(labels)).cast(pa.list_(pa.float32())),
+        fresh,
+    )
+
+
+def _too_short(
+    posts: pa.Table, config: CurateConfig, kept: np.ndarray, detail: np.ndarray, letters: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posts with fewer than ``min_letters`` letters: decided by the detector, kept, or dropped (``too_short``)."""
+    if config.too_short == "detect" or config.min_letters <= 0:
+        return kept, detail
+    if letters is None:
+        letters = as_numpy(pc.fill_null(pc.count_substring_regex(detection_text(posts["text"]), r"\pL"), 0))
+    short = letters < config.min_letters
+    if config.too_short == "keep":
+        return kept | short, np.where(short, None, detail)
+    return kept & ~short, np.where(short, f"too short to tell (< {config.min_letters} letters)", detail)
 
 
 def per_user_rule(posts: pa.Table, config: CurateConfig) -> tuple[np.ndarray, pa.Array]:

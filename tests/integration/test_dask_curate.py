@@ -49,3 +49,21 @@ def test_curate_on_two_dask_workers_matches_the_default_runner(
     staged = sorted(p.name for p in (other / "staging").rglob("*.parquet"))
     assert staged == ["langdetect-000-of-002-answers.parquet", "langdetect-000-of-002-languages.parquet",
                       "langdetect-001-of-002-answers.parquet", "langdetect-001-of-002-languages.parquet"]
+
+
+def test_the_stack_in_partitions_decides_as_without(
+        home: Path, tmp_path: Path, shared_data: Path, prefect_server) -> None:
+    lines = (shared_data / "tweetlid" / "train_complete_clean.txt").read_text(encoding="utf-8").splitlines()
+    sample = tmp_path / "tweetlid.tsv"
+    sample.write_text("\n".join(lines[:ROWS]) + "\n", encoding="utf-8")
+    assert main(["ingest", "table", str(sample), "--platform", "twitter", "--columns", "id,user,lang,text",
+                 "--map", "id=id", "--map", "text=text", "--map", "author=user"]) == 0
+    unpartitioned = tmp_path / "unpartitioned-home"
+    shutil.copytree(home, unpartitioned)
+    partitioned = curate_flow(options={}, home=str(home), partitions=2)  # the default detector: the stack
+    reference = curate_flow(options={}, home=str(unpartitioned))
+    assert partitioned.kept == reference.kept and 0 < reference.kept < ROWS
+    assert _content(home) == _content(unpartitioned)
+    assert query(home, "SELECT post_id, lang_scores FROM posts ORDER BY 1") == query(
+        unpartitioned, "SELECT post_id, lang_scores FROM posts ORDER BY 1")
+    assert query(home, "SELECT count(*) FROM posts WHERE lang_scores IS NOT NULL") == [(ROWS,)]

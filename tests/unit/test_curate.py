@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from tasks.curate_run import load_detector
 from tasks.filters import (
     POST_SCHEMA,
     CurateConfig,
@@ -74,7 +75,7 @@ def only(table: pa.Table, rule: str, **options) -> dict[str, str | None]:
 
 def only_with(table: pa.Table, detector: FakeDetector, **options) -> dict[str, str | None]:
     """Decisions of the language rule alone with a given detector."""
-    return decisions(run(table, "language", detect=detector, **options)[0])
+    return decisions(run(table, "language", detect=detector, **{"detector": "fast", **options})[0])
 
 
 class FakeDetector:
@@ -322,7 +323,7 @@ def test_language_rule_uses_the_cache_only_where_it_decides() -> None:
         {"text": "texto cuatro", "lang": "und", "lang_confidence": 0.0, "lang_detector": "fast"},
     )
     detector = FakeDetector({"texto tres": [("pt", 0.8), ("gl", 0.12), ("es", 0.08)]})
-    (result,) = run(table, "language", detect=detector)
+    (result,) = run(table, "language", detect=detector, detector="fast")
     assert detector.asked == ["texto tres"]
     assert decisions(result) == {
         "t:1": None,
@@ -349,14 +350,14 @@ def test_top_languages_gives_what_the_language_rule_caches() -> None:
     table = posts({"text": "hola amigos de aqui"}, {"text": "boa tarde  @ana amigos"}, {"text": "http://t.co/x 123"})
     lang, confidence = top_languages(table["text"], FakeDetector(answers))
     assert lang.tolist() == ["es", "pt", "und"] and confidence.tolist() == [0.97, 0.96, 0.0]
-    (result,) = run(table, "language", detect=FakeDetector(answers))
+    (result,) = run(table, "language", detect=FakeDetector(answers), detector="fast")
     assert result.lang.to_pylist() == lang.tolist() and result.lang_confidence.to_pylist() == confidence.tolist()
     cached = table
     cache = {"lang": lang.tolist(), "lang_confidence": confidence.tolist(), "lang_detector": ["fast"] * 3}
     for name, values in cache.items():
         cached = cached.set_column(cached.schema.get_field_index(name), name, pa.array(values))
     silent = FakeDetector({})
-    (again,) = run(cached, "language", detect=silent)
+    (again,) = run(cached, "language", detect=silent, detector="fast")
     assert silent.asked == [] and again.kept.to_pylist() == result.kept.to_pylist() == [True, False, False]
 
 
@@ -371,7 +372,7 @@ def test_all_rules_give_the_same_decisions_on_chunked_input() -> None:
         {"text": "una frase mas larga aqui", "lat": 50.0, "lon": 2.2, "hashtags": ["bcn"]},
     ]
     detector = FakeDetector({row["text"]: [("es", 0.9)] for row in rows if row["text"] not in (None, "hola")})
-    options = {"per_user_max": 4, "bbox": (2.0, 41.0, 3.0, 42.0)}
+    options = {"per_user_max": 4, "bbox": (2.0, 41.0, 3.0, 42.0), "detector": "fast"}
     whole = run_rules(posts(*rows), CurateConfig(**options), detector)
     table = posts(*rows)
     chunked = pa.Table.from_batches(table.to_batches(max_chunksize=2))
@@ -442,11 +443,11 @@ SAMPLE_IDS = {
 
 
 @needs_tweetlid
-@pytest.mark.parametrize("detector", ["fast", "langdetect"])
+@pytest.mark.parametrize("detector", ["stack", "fast", "langdetect"])
 def test_language_rule_on_real_tweets(detector: str) -> None:
     rows = [row for row in tweetlid_rows() if row[0] in SAMPLE_IDS]
-    table = posts(*({"post_id": row[0], "text": row[3]} for row in rows))
-    (result,) = run(table, "language", detector=detector)
+    table = posts(*({"post_id": row[0], "author_id": row[1], "text": row[3]} for row in rows))
+    (result,) = run(table, "language", detect=load_detector(detector), detector=detector)
     kept = {pid for pid, keep in zip(result.post_ids.to_pylist(), result.kept.to_pylist(), strict=True) if keep}
     assert kept == {pid for pid, lang in SAMPLE_IDS.items() if lang in ("es", "ca", "en")}
     found = dict(zip(result.post_ids.to_pylist(), result.lang.to_pylist(), strict=True))
