@@ -206,7 +206,8 @@ def _stack_language_rule(posts: pa.Table, config: CurateConfig, detector) -> Rul
         for row, ranked in enumerate(found):
             for label, probability in ranked:
                 distinct[row, column[label]] = probability
-        base[fresh] = distinct[as_numpy(encoded.indices)]
+        # rounded as the cache stores them (FLOAT), so a cached post decides exactly as a fresh one
+        base[fresh] = distinct.astype(np.float32)[as_numpy(encoded.indices)]
     authors = as_numpy(pc.fill_null(pc.dictionary_encode(posts["author_id"].combine_chunks()).indices, -1))
     has_letter = letters > 0
     final = np.zeros_like(base)

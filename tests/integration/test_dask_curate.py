@@ -63,7 +63,10 @@ def test_the_stack_in_partitions_decides_as_without(
     partitioned = curate_flow(options={}, home=str(home), partitions=2)  # the default detector: the stack
     reference = curate_flow(options={}, home=str(unpartitioned))
     assert partitioned.kept == reference.kept and 0 < reference.kept < ROWS
-    assert _content(home) == _content(unpartitioned)
-    assert query(home, "SELECT post_id, lang_scores FROM posts ORDER BY 1") == query(
-        unpartitioned, "SELECT post_id, lang_scores FROM posts ORDER BY 1")
-    assert query(home, "SELECT count(*) FROM posts WHERE lang_scores IS NOT NULL") == [(ROWS,)]
+    decisions = "SELECT post_id, rule, kept, detail, lang, lang_confidence, lang_detector FROM filter_decisions ORDER BY ALL"
+    assert query(home, decisions) == query(unpartitioned, decisions)
+    # the partitions detected every post; without them only the posts the language rule reached were
+    reached = "SELECT p.post_id, p.lang_scores FROM posts p JOIN filter_decisions f ON f.post_id = p.post_id AND " \
+              "f.rule = 'language' ORDER BY 1"
+    assert query(home, reached) == query(unpartitioned, reached)
+    assert query(home, "SELECT count(*) FROM posts WHERE lang_detector = 'stack'") == [(ROWS,)]
