@@ -139,12 +139,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="postatlas-bench-data-"))
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows, query_rows = [], {}
-    plan = [(int(n), "fast") for n in args.sizes.split(",")] + [(args.langdetect_size, "langdetect")]
+    plan = [(int(n), detector) for detector in ("fast", "stack") for n in args.sizes.split(",")]
+    plan.append((args.langdetect_size, "langdetect"))
     for size, detector in plan:
         pages = work / f"pages-{size}.jsonl"
         if not pages.exists():
             write_v2_pages(pages, size)
-        runs = [pipeline_run(pages, detector, env) for _ in range(args.repeats if detector == "fast" else 1)]
+        runs = [pipeline_run(pages, detector, env) for _ in range(1 if detector == "langdetect" else args.repeats)]
         ingest = statistics.median(r["ingest_s"] for r in runs)
         curate = statistics.median(r["curate_s"] for r in runs)
         total = statistics.median(r["ingest_s"] + r["curate_s"] for r in runs)
