@@ -21,6 +21,7 @@ from tasks.filters.text import collapse_whitespace, strip_urls_mentions
 from tasks.processes import init_worker
 
 PARALLEL_MIN_TEXTS = 5_000
+STACK_BATCH = 8_192  # texts per n-gram matrix: ~10 MB of hashes instead of a gigabyte for a whole partition
 
 
 class LanguageDetector(Protocol):
@@ -96,8 +97,13 @@ class StackDetector:
         return all(language in self.model.candidates for language in languages)
 
     def base(self, texts: list[str]) -> np.ndarray:
-        """Stage 1 per text: a probability per label (the candidates, then "other")."""
-        return self.model.base_probabilities(normalise(texts), self._signals)
+        """Stage 1 per text: a probability per label (the candidates, then "other"); in batches of STACK_BATCH
+        texts, so that memory stays flat whatever the input."""
+        parts = [
+            self.model.base_probabilities(normalise(texts[start : start + STACK_BATCH]), self._signals)
+            for start in range(0, len(texts), STACK_BATCH)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)))
 
     def detect(self, texts: list[str]) -> list[list[tuple[str, float]]]:
         """Stage 1 as (language, probability) for every label, best first."""
@@ -133,33 +139,44 @@ def _langdetect_one(text: str) -> list[tuple[str, float]]:
         return []
 
 
-_FORKED: tuple[LanguageDetector, pa.Array] | None = None
+_FORKED: tuple[Callable[[list[str]], object], pa.Array] | None = None
 
 
-def _detect_in_child(bounds: tuple[int, int]) -> list[list[tuple[str, float]]]:
+def _detect_in_child(bounds: tuple[int, int]) -> object:
     """Pool worker: detect a slice of the texts inherited through fork (nothing is pickled on the way in)."""
     assert _FORKED is not None
-    detector, texts = _FORKED
-    return detector.detect(texts[bounds[0] : bounds[1]].to_pylist())
+    detect, texts = _FORKED
+    return detect(texts[bounds[0] : bounds[1]].to_pylist())
 
 
 def detect_parallel(
     detector: LanguageDetector, texts: list[str] | pa.Array, processes: int = 2
 ) -> list[list[tuple[str, float]]]:
     """``detector.detect(texts)`` over a fork Pool from PARALLEL_MIN_TEXTS texts; serial if fork is unavailable."""
+    parts = _map_forked(detector.detect, texts, processes)
+    return [found for part in parts for found in part]
+
+
+def stage_one_parallel(detector: StackDetector, texts: pa.Array, processes: int = 2) -> np.ndarray:
+    """``detector.base(texts)`` like ``detect_parallel``, as one array (compact to send back, unlike lists)."""
+    parts = _map_forked(detector.base, texts, processes)
+    return np.concatenate(parts) if parts else np.zeros((0, len(detector.labels)))
+
+
+def _map_forked(detect: Callable[[list[str]], object], texts: list[str] | pa.Array, processes: int) -> list:
+    """``detect`` over slices of ``texts`` on a fork Pool from PARALLEL_MIN_TEXTS texts (one slice: serial)."""
     global _FORKED
     forkable = "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
     if processes < 2 or len(texts) < PARALLEL_MIN_TEXTS or not forkable:
-        return detector.detect(texts.to_pylist() if isinstance(texts, pa.Array) else texts)
+        return [detect(texts.to_pylist() if isinstance(texts, pa.Array) else list(texts))]
     size = -(-len(texts) // (processes * 4))
     # An Arrow array, unlike a list of str, is not touched by reference counting, so its pages stay shared.
-    _FORKED = (detector, texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string()))
+    _FORKED = (detect, texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string()))
     try:  # the workers die with this process, even when it is killed (no orphans left detecting)
         with multiprocessing.get_context("fork").Pool(processes, initializer=init_worker) as pool:
-            parts = pool.map(_detect_in_child, [(i, i + size) for i in range(0, len(texts), size)], chunksize=1)
+            return pool.map(_detect_in_child, [(i, i + size) for i in range(0, len(texts), size)], chunksize=1)
     finally:
         _FORKED = None
-    return [found for part in parts for found in part]
 
 
 def detection_text(text: pa.ChunkedArray | pa.Array) -> pa.Array:

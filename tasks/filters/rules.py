@@ -19,10 +19,11 @@ from tasks.filters.gazetteer import city_gazetteer, named_cities
 from tasks.filters.language import (
     FastDetector,
     LanguageDetector,
-    detect_parallel,
+    StackDetector,
     detection_text,
     language_probabilities,
     make_detector,
+    stage_one_parallel,
 )
 from tasks.filters.near_duplicates import greedy_near_duplicates, parse_phash
 from tasks.filters.text import normalized_text, strip_urls_mentions
@@ -200,12 +201,10 @@ def _stack_language_rule(posts: pa.Table, config: CurateConfig, detector) -> Rul
     fresh = ~cached & (letters > 0)
     if fresh.any():
         encoded = pc.dictionary_encode(texts.filter(pa.array(fresh)))
-        found = detect_parallel(detector, encoded.dictionary, config.processes)
-        column = {label: i for i, label in enumerate(labels)}
-        distinct = np.zeros((len(found), len(labels)))
-        for row, ranked in enumerate(found):
-            for label, probability in ranked:
-                distinct[row, column[label]] = probability
+        if isinstance(detector, StackDetector):
+            distinct = stage_one_parallel(detector, encoded.dictionary, config.processes)
+        else:  # the answers partition tasks staged, as (label, probability) lists
+            distinct = _label_matrix(detector.detect(encoded.dictionary.to_pylist()), labels)
         # rounded as the cache stores them (FLOAT), so a cached post decides exactly as a fresh one
         base[fresh] = distinct.astype(np.float32)[as_numpy(encoded.indices)]
     authors = as_numpy(pc.fill_null(pc.dictionary_encode(posts["author_id"].combine_chunks()).indices, -1))
@@ -234,6 +233,16 @@ def _stack_language_rule(posts: pa.Table, config: CurateConfig, detector) -> Rul
         pa.FixedSizeListArray.from_arrays(rows, len(labels)).cast(pa.list_(pa.float32())),
         fresh,
     )
+
+
+def _label_matrix(found: list[list[tuple[str, float]]], labels: tuple[str, ...]) -> np.ndarray:
+    """(label, probability) lists as one row per text, one column per label."""
+    column = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros((len(found), len(labels)))
+    for row, ranked in enumerate(found):
+        for label, probability in ranked:
+            matrix[row, column[label]] = probability
+    return matrix
 
 
 def _too_short(

@@ -129,8 +129,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--detectors", default="fast,stack", help="curate --detector values to run at --sizes")
     parser.add_argument("--langdetect-size", type=int, default=100_000,
-                        help="langdetect runs at ~560 texts/s a core: benchmarked at this size only")
+                        help="langdetect runs at ~560 texts/s a core: benchmarked at this size only (0: skip)")
     args = parser.parse_args()
     if not SHARED_DATA.is_dir():
         raise SystemExit(f"the benchmarks read real texts from {SHARED_DATA}; clone with ../shared beside it")
@@ -139,8 +140,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="postatlas-bench-data-"))
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows, query_rows = [], {}
-    plan = [(int(n), detector) for detector in ("fast", "stack") for n in args.sizes.split(",")]
-    plan.append((args.langdetect_size, "langdetect"))
+    plan = [(int(n), detector) for detector in args.detectors.split(",") for n in args.sizes.split(",")]
+    if args.langdetect_size:
+        plan.append((args.langdetect_size, "langdetect"))
     for size, detector in plan:
         pages = work / f"pages-{size}.jsonl"
         if not pages.exists():
