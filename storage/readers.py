@@ -362,6 +362,38 @@ def _mvsa_record(text_file: Path) -> Iterator[RawRecord]:
     yield RawRecord(str(text_file), text_file.stem, text_file.read_bytes(), "mvsa", attachments=attachments)
 
 
+PAN_LAYOUT = _Layout(lambda path: path.suffix.lower() == ".xml", lambda path: path.name == "truth.txt",
+                     "a PAN author file <author>.xml")
+
+
+def iter_pan_authors(paths: Iterable[Path], report: Report = _ignore) -> Iterator[RawRecord]:
+    """One record per PAN author file: ``{"author", "xml", "truth"}`` as JSON, the truth read from the
+    ``truth.txt`` beside it (``author:::bot|human:::gender``) when there is one."""
+    truths: dict[Path, dict[str, str]] = {}
+    for xml_file, named in _files(paths, PAN_LAYOUT, "pan", report):
+        if xml_file.parent not in truths:
+            truths[xml_file.parent] = _pan_truth(xml_file.parent / "truth.txt")
+        yield from _guarded(xml_file, named, "pan", _pan_record(xml_file, truths[xml_file.parent]), report)
+
+
+def _pan_truth(path: Path) -> dict[str, str]:
+    """author -> "bot:::bot" / "human:::female" from a truth file; empty when there is none."""
+    if not path.is_file():
+        return {}
+    truth = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        author, separator, rest = line.strip().partition(":::")
+        if separator:
+            truth[author] = rest
+    return truth
+
+
+def _pan_record(xml_file: Path, truth: dict[str, str]) -> Iterator[RawRecord]:
+    raw = xml_file.read_bytes()
+    document = {"author": xml_file.stem, "xml": raw.decode("utf-8", errors="replace"), "truth": truth.get(xml_file.stem)}
+    yield RawRecord(str(xml_file), xml_file.name, orjson.dumps(document), "pan")
+
+
 # ----------------------------------------------------------------------------------------------------- tables
 
 
@@ -547,6 +579,8 @@ def iter_records(
         yield from iter_instaloader(paths, report)
     elif fmt == "mvsa":
         yield from iter_mvsa(paths, report)
+    elif fmt == "pan-authors":
+        yield from iter_pan_authors(paths, report)
     elif fmt == "table":
         if not platform:
             raise ReaderError("the table format needs --platform NAME (the platform the rows come from)")

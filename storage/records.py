@@ -33,6 +33,7 @@ class Parsed:
                 ``url`` when it is only known remotely
     mentions:   dicts {post_id, src_user_id, dst_user_id, dst_username}
     labels:     dicts {post_id, task, label, source}
+    user_labels: dicts {user_id, task, label, source} (an account's gold label: PAN's bot / human)
     deletions:  dicts {post_id, reason, deleted_at} (compliance events, Pushshift removals)
     quarantine: dicts {reason, detail} for parts of the record that could not be used; a record that yields
                 no post and only quarantine rows counts as quarantined
@@ -43,6 +44,7 @@ class Parsed:
     media: list[dict] = field(default_factory=list)
     mentions: list[dict] = field(default_factory=list)
     labels: list[dict] = field(default_factory=list)
+    user_labels: list[dict] = field(default_factory=list)
     deletions: list[dict] = field(default_factory=list)
     quarantine: list[dict] = field(default_factory=list)
 

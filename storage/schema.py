@@ -97,6 +97,16 @@ LABELS = pa.schema(
     ]
 )
 
+USER_LABELS = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("task", pa.string()),
+        ("label", pa.string()),
+        ("source", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
 DELETIONS = pa.schema(
     [
         ("target_id", pa.string()),

@@ -448,6 +448,15 @@ def write_batch(
                 "WHERE post_labels.label <> excluded.label"
             )
             con.unregister("incoming")
+        user_labels = tables.get("user_labels")
+        if user_labels is not None and user_labels.num_rows:
+            con.register("incoming", user_labels)
+            con.execute(
+                "INSERT INTO user_labels BY NAME SELECT * FROM incoming "
+                "ON CONFLICT (user_id, task, source) DO UPDATE SET label = excluded.label, run_id = excluded.run_id "
+                "WHERE user_labels.label <> excluded.label"
+            )
+            con.unregister("incoming")
         if tables["deletions"].num_rows or new_by_platform:
             apply_deletions(con)
         con.execute(

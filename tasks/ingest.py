@@ -39,12 +39,13 @@ from tasks.filters import FastDetector, top_languages
 from tasks.locks import warehouse_writer
 from tasks.normalize.instagram import normalize_instaloader
 from tasks.normalize.mvsa import make_mvsa_normalizer
+from tasks.normalize.pan import normalize_pan_author
 from tasks.normalize.reddit import normalize_reddit
 from tasks.normalize.table import TABLE_FIELDS, make_table_normalizer, parse_mapping
 from tasks.normalize.twitter import normalize_twitter_v1, normalize_twitter_v2
 from tasks.processes import init_worker
 
-FORMATS = ("twitter-v2", "twitter-v1", "reddit", "instaloader", "mvsa", "table")
+FORMATS = ("twitter-v2", "twitter-v1", "reddit", "instaloader", "mvsa", "table", "pan-authors")
 BATCH_RECORDS = 20_000
 WRITER_HOLD_SECONDS = float(os.environ.get("POSTATLAS_WRITER_HOLD", "5"))
 BATCH_BYTES = 8 * 1024 * 1024  # a v2 page holds 100 tweets: batches are bounded by payload size too
@@ -84,6 +85,7 @@ class IngestTotals:
     deletions: int = 0
     new_users: int = 0  # distinct users first seen by this run (inserted into `users`), not rows per batch
     labels: int = 0
+    user_labels: int = 0
     media_stored: int = 0
     records: int = 0
     by_platform: Counter = field(default_factory=Counter)
@@ -107,6 +109,7 @@ class IngestTotals:
             "records": self.records,
             "new_users": self.new_users,
             "labels": self.labels,
+            "user_labels": self.user_labels,
             "media_stored": self.media_stored,
             "read_by_platform": dict(self.by_platform),
             "written_by_platform": dict(self.written_by_platform),
@@ -125,6 +128,7 @@ NORMALIZERS: dict[str, Callable[[RawRecord], Parsed]] = {
     "twitter-v1": normalize_twitter_v1,
     "reddit": normalize_reddit,
     "instaloader": normalize_instaloader,
+    "pan-authors": normalize_pan_author,
 }
 
 
@@ -272,6 +276,8 @@ def prepare_batch(chunk: list[RawRecord], ctx: BatchContext) -> PreparedBatch:
         "media": _first_per_key(schema.rows_to_table(media, schema.MEDIA), ("post_id", "position")),
         "mentions": _first_per_key(schema.rows_to_table(rows.mentions, schema.MENTIONS), ("post_id", "dst_username")),
         "labels": _first_per_key(schema.rows_to_table(rows.labels, schema.LABELS), ("post_id", "task", "source")),
+        "user_labels": _first_per_key(schema.rows_to_table(rows.user_labels, schema.USER_LABELS),
+                                      ("user_id", "task", "source")),
         "deletions": _first_per_key(schema.rows_to_table(rows.deletions, schema.DELETIONS), ("target_id",)),
         "quarantine": _first_per_key(schema.rows_to_table(rows.quarantine, schema.QUARANTINE),
                                      ("source", "location", "reason")),
@@ -340,6 +346,7 @@ def _add_record(rows: _Rows, record: RawRecord, index: int, batch_id: str, parse
     rows.users.extend({**u, "run_id": ctx.run_id} for u in parsed.users)
     rows.mentions.extend({**m, "run_id": ctx.run_id} for m in parsed.mentions)
     rows.labels.extend({**lab, "run_id": ctx.run_id} for lab in parsed.labels)
+    rows.user_labels.extend({**lab, "run_id": ctx.run_id} for lab in parsed.user_labels)
     rows.deletions.extend(
         {"target_id": d.get("post_id") or d.get("user_id"), "target_kind": "post" if d.get("post_id") else "user",
          "reason": d.get("reason"), "deleted_at": d.get("deleted_at"), "run_id": ctx.run_id}
@@ -489,6 +496,7 @@ class Ingestor:
         totals.quarantine_reasons.update(prepared.quarantine_reasons)
         totals.new_users += committed.new_users
         totals.labels += prepared.tables["labels"].num_rows
+        totals.user_labels += prepared.tables["user_labels"].num_rows
         totals.deletions += deletions
         totals.media_stored += prepared.media_stored
 

@@ -56,10 +56,11 @@ def print_ingest_summary(totals: IngestTotals, warehouse: str, console: Console 
             [(p, totals.by_platform[p], totals.written_by_platform.get(p, 0)) for p in platforms],
         )
     )
+    user_labels = f" + {totals.user_labels} of accounts" if totals.user_labels else ""
     console.print(
         f"read {totals.read} = new {totals.written} + duplicates {totals.duplicates} + quarantined "
-        f"{totals.quarantined}; new users {totals.new_users}, labels {totals.labels}, images stored {totals.media_stored}, "
-        f"deletions {totals.deletions}"
+        f"{totals.quarantined}; new users {totals.new_users}, labels {totals.labels}{user_labels}, "
+        f"images stored {totals.media_stored}, deletions {totals.deletions}"
     )
     if totals.quarantine_reasons:
         console.print(

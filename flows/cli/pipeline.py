@@ -19,7 +19,7 @@ from flows.cli.common import (
 )
 from storage.home import Home
 
-INGEST_FORMATS = ("twitter-v2", "twitter-v1", "reddit", "instaloader", "mvsa", "table")
+INGEST_FORMATS = ("twitter-v2", "twitter-v1", "reddit", "instaloader", "mvsa", "table", "pan-authors")
 
 
 def register(commands: Subcommands) -> None:
