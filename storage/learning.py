@@ -195,3 +195,31 @@ def post_count(con: duckdb.DuckDBPyConnection, curated_only: bool) -> int:
     """Number of (curated) posts not deleted."""
     source = "curated_posts" if curated_only else "posts WHERE NOT deleted"
     return int(con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0])
+
+
+def account_documents(con: duckdb.DuckDBPyConnection, task: str, labelled: bool) -> pa.Table:
+    """(user_id, label, document) per account with posts: its posts' texts joined by newlines, oldest first;
+    ``labelled``: the accounts with a gold label of ``task`` (else those without one, label NULL)."""
+    return con.sql(
+        f"""
+        WITH gold AS (SELECT user_id, arg_min(label, source) AS label FROM user_labels WHERE task = $task
+                      GROUP BY user_id)
+        SELECT p.author_id AS user_id, any_value(g.label) AS label,
+               string_agg(coalesce(p.text, ''), chr(10) ORDER BY p.created_at NULLS LAST, p.post_id) AS document
+        FROM posts p {'JOIN' if labelled else 'LEFT JOIN'} gold g ON g.user_id = p.author_id
+        WHERE NOT p.deleted AND p.author_id IS NOT NULL {'' if labelled else 'AND g.user_id IS NULL'}
+        GROUP BY p.author_id ORDER BY p.author_id
+        """,
+        params={"task": task},
+    ).to_arrow_table()
+
+
+def write_user_predictions(con: duckdb.DuckDBPyConnection, predictions: pa.Table, task: str, model_id: str) -> int:
+    """Replace this model's predictions of ``task`` for these accounts in one transaction; rows written."""
+    with transaction(con):
+        con.register("incoming", predictions)
+        con.execute("DELETE FROM user_predictions WHERE task = ? AND model_id = ? "
+                    "AND user_id IN (SELECT user_id FROM incoming)", [task, model_id])
+        con.execute("INSERT INTO user_predictions BY NAME SELECT * FROM incoming")
+        con.unregister("incoming")
+    return predictions.num_rows

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the printers only read attributes; the reading commands mus
     from tasks.featurize import Featurized
     from tasks.ingest import IngestTotals
     from tasks.language_fit import LanguageFit
+    from tasks.learn.bots import BotPredictions, BotTraining
     from tasks.learn.fusion import FusionPredictions, FusionTraining
 
 SKIPPED_SHOWN = 10  # skipped files named in the summary (all are counted, the first 100 kept in the ledger)
@@ -311,3 +312,23 @@ def print_language_fit(result: LanguageFit, console: Console | None = None) -> N
     console.print(_table("Recall per language", ("language", "posts", "recall"),
                          [(code, result.examples[code], f"{result.recall[code]:.3f}") for code in result.candidates]))
     console.print(f"saved {result.path}: use it with `postatlas curate --language-model {result.path}`")
+
+
+def print_bot_training(result: BotTraining, console: Console | None = None) -> None:
+    """Each method's cross-validated scores, and the model `predict bots` will use."""
+    console = console or _console()
+    accounts = ", ".join(f"{count} {label}" for label, count in sorted(result.accounts.items()))
+    console.print(_table(
+        f"Bot detection: {accounts} accounts, stratified cross-validation",
+        ("method", "model", "accuracy", "F1 (bot)", "AUC"),
+        [(r.method, r.model_id, f"{r.accuracy:.4f}", f"{r.f1:.4f}", f"{r.auc:.4f}") for r in result.methods],
+    ))
+    console.print(f"`postatlas predict bots` uses {result.best} (best cross-validated accuracy)")
+
+
+def print_bot_predictions(result: BotPredictions, console: Console | None = None) -> None:
+    """How many accounts got each label, and where."""
+    console = console or _console()
+    counts = ", ".join(f"{count} {label}" for label, count in result.labels.items())
+    console.print(f"{result.accounts} accounts without a gold label predicted by {result.model_id}: {counts}; "
+                  f"rows in user_predictions (task bots)")
