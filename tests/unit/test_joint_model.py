@@ -1,0 +1,73 @@
+"""Paper 002's joint embedding: the masked hardest-negative loss on hand-made vectors, and the network's shapes."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from models.joint import PARTS, JointEmbedding, JointSettings, hardest_negative_loss
+
+
+def unit(*rows: list[float]) -> torch.Tensor:
+    return F.normalize(torch.tensor(rows, dtype=torch.float32), dim=-1)
+
+
+def test_aligned_parts_far_from_other_posts_cost_nothing() -> None:
+    post_a, post_b = [1.0, 0.0], [0.0, 1.0]
+    parts = torch.stack([unit(post_a, post_b), unit(post_a, post_b)])  # two parts, two posts, all aligned
+    present = torch.ones(2, 2, dtype=torch.bool)
+    assert hardest_negative_loss(parts, present, margin=0.2).item() == 0.0
+
+
+def test_the_hardest_negative_sets_the_hinge() -> None:
+    # one part, three posts; post 0's part sits between its own mean and post 1's
+    parts = torch.stack([unit([1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]), unit([0.6, 0.8], [0.0, 1.0], [-1.0, 0.0])])
+    present = torch.tensor([[True, True, True], [True, True, True]])
+    loss = hardest_negative_loss(parts, present, margin=0.2)
+    weights = present.float().unsqueeze(-1)
+    mean = F.normalize((parts * weights).sum(0), dim=-1)
+    expected = 0.0
+    for p in range(2):
+        scores = parts[p] @ mean.T
+        for i in range(3):
+            others = [j for j in range(3) if j != i]
+            expected += max(0.0, 0.2 - scores[i, i].item() + max(scores[i, j].item() for j in others))
+            expected += max(0.0, 0.2 - scores[i, i].item() + max(scores[j, i].item() for j in others))
+    assert abs(loss.item() - expected / 3) < 1e-6 and loss.item() > 0
+
+
+def test_an_absent_part_changes_neither_the_mean_nor_the_loss() -> None:
+    torch.manual_seed(0)
+    parts = F.normalize(torch.randn(3, 5, 8), dim=-1)
+    present = torch.ones(3, 5, dtype=torch.bool)
+    present[2, 1] = False
+    changed = parts.clone()
+    changed[2, 1] = F.normalize(torch.randn(8), dim=0)  # whatever an absent part's branch outputs
+    assert torch.isclose(hardest_negative_loss(parts, present, 0.2), hardest_negative_loss(changed, present, 0.2))
+    all_present = torch.ones(3, 5, dtype=torch.bool)
+    assert not torch.isclose(hardest_negative_loss(parts, all_present, 0.2),
+                             hardest_negative_loss(changed, all_present, 0.2))
+
+
+def test_the_network_embeds_every_part_in_one_space_and_learns() -> None:
+    torch.manual_seed(0)
+    settings = JointSettings(dimension=16, word_dimension=8, text_hidden=12)
+    dims = {"image": 10, "hashtags": 8, "user": 6, "location": 16}
+    model = JointEmbedding(settings, vocabulary_size=30, input_dimensions=dims, word_vectors=torch.randn(30, 8))
+    tokens = torch.randint(1, 30, (6, 7))
+    lengths = torch.tensor([7, 5, 3, 7, 1, 2])
+    inputs = {part: torch.randn(6, size) for part, size in dims.items()}
+    present = torch.ones(len(PARTS), 6, dtype=torch.bool)
+    present[1, :3] = False  # three posts without an image
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        embedded = model(tokens, lengths, inputs)
+        loss = hardest_negative_loss(embedded, present, settings.margin)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert embedded.shape == (len(PARTS), 6, 16)
+    assert torch.allclose(embedded.norm(dim=-1), torch.ones(len(PARTS), 6), atol=1e-5)
+    assert losses[-1] < 0.5 * losses[0]
