@@ -33,10 +33,8 @@ class JointSettings(Settings):
     word_dimension: int = 300
     text_hidden: int = 1024
     parts: tuple[str, ...] = PARTS
-    clip_norm: float = 2.0  # gradient L2 norm
-    decay_after: float = 0.5  # the learning rate x0.1 after this share of the epochs
     train: TrainSettings = field(default_factory=lambda: TrainSettings(
-        epochs=30, batch_size=128, learning_rate=2e-4, patience=30))
+        epochs=30, batch_size=128, learning_rate=2e-4, patience=30, clip_norm=2.0, decay_at=(15,)))
 
 
 def hardest_negative_loss(parts: torch.Tensor, present: torch.Tensor, margin: float) -> torch.Tensor:

@@ -35,6 +35,13 @@ class TrainSettings(Settings):
     device: str = "auto"
     threads: int | None = None
     progress: bool = True
+    clip_norm: float | None = None  # clip the gradients' L2 norm to this (paper 002: 2)
+    decay_at: tuple[int, ...] = ()  # after each of these epochs the learning rate is multiplied by decay_factor
+    decay_factor: float = 0.1
+
+    def learning_rate_at(self, epoch: int) -> float:
+        """The learning rate of ``epoch`` (1-based) under the step decay."""
+        return self.learning_rate * self.decay_factor ** sum(epoch > milestone for milestone in self.decay_at)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -158,6 +165,8 @@ def fit(
         # The order of an epoch depends on the seed and the epoch only, so a resumed run sees the same batches.
         order = np.random.default_rng((settings.seed, epoch)).permutation(samples)
         torch.manual_seed(settings.seed * 100_003 + epoch)
+        for group in optimizer.param_groups:  # from the settings, so a resumed run gets the same rate
+            group["lr"] = settings.learning_rate_at(epoch)
         model.train()
         total, batches = 0.0, range(0, samples, settings.batch_size)
         bar = tqdm(batches, desc=f"{description} epoch {epoch}", leave=False,
@@ -168,6 +177,8 @@ def fit(
             with autocast(device):
                 loss = loss_fn(model, batch)
             loss.backward()
+            if settings.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(trainable, settings.clip_norm)
             optimizer.step()
             total += float(loss.detach()) * len(batch[next(iter(batch))])
             bar.set_postfix(loss=f"{total / min(samples, begin + settings.batch_size):.4f}")
