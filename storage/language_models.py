@@ -5,6 +5,7 @@ users fit with `postatlas train language` from their labelled posts. Compressed 
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -22,8 +23,12 @@ def read_model_arrays(path: str | os.PathLike | None = None) -> dict[str, np.nda
     if not location.is_file():
         hint = "run `make language-model`" if path is None else "fit one with `postatlas train language`"
         raise FileNotFoundError(f"no language model at {location}: {hint}")
-    with np.load(location, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
+    try:
+        with np.load(location, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{location} is not a language model file ({error}): refit it with "
+                         "`postatlas train language`") from error
 
 
 def write_model_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -60,7 +62,7 @@ def test_stack_fitted_on_some_users_beats_fasttext_on_the_others() -> None:
     """Fit on two thirds of the users, decide the tweets of the others through the curate rule: the stack (with the
     author prior) must beat fastText alone by a clear margin, and the prior must help."""
     rows = [row for row in tweetlid_rows() if row[2] in CANDIDATES]
-    held_out = {user for user in {row[1] for row in rows} if hash(user) % 3 == 0}
+    held_out = {user for user in {row[1] for row in rows} if zlib.crc32(user.encode()) % 3 == 0}  # stable split
     train = [row for row in rows if row[1] not in held_out]
     test = [row for row in rows if row[1] in held_out]
     model, report = fit_language_model([r[3] for r in train], [r[2] for r in train], [r[1] for r in train],
@@ -147,3 +149,14 @@ def test_other_languages_are_dropped_by_the_stack() -> None:
                   {"text": "Questa sera andiamo al cinema con gli amici"})
     (result,) = run_rules(table, CurateConfig(rules=("language",)), load_detector("stack"))
     assert result.lang.to_pylist() == ["other", "other"] and result.kept.to_pylist() == [False, False]
+
+
+def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path) -> None:
+    from storage.language_models import read_model_arrays
+
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip archive")
+    with pytest.raises(ValueError, match="is not a language model file"):
+        read_model_arrays(broken)
+    with pytest.raises(FileNotFoundError, match="postatlas train language"):
+        read_model_arrays(tmp_path / "missing.npz")
