@@ -44,7 +44,8 @@ class TweetTokenizer:
     """Splits a post into lower-cased tokens; URLs, mentions, numbers and emoji are handled explicitly.
 
     hashtags: "word" turns `#BarcelonaFood` into `barcelonafood` (paper 001 treats hashtags as words),
-    "keep" keeps the `#`. URLs and mentions become placeholder tokens, or vanish with `placeholders=False`.
+    "keep" keeps the `#`, "drop" leaves hashtags out (paper 002's text part). URLs and mentions become placeholder
+    tokens, or vanish with `placeholders=False`.
     """
 
     lowercase: bool = True
@@ -75,6 +76,8 @@ class TweetTokenizer:
             if kind == "symbol":
                 if self.emoji and _is_emoji(value):
                     tokens.append(value)
+                continue
+            if kind == "hashtag" and self.hashtags == "drop":
                 continue
             if kind == "hashtag" and self.hashtags == "word":
                 value = value[1:]

@@ -38,6 +38,7 @@ class TrainSettings(Settings):
     clip_norm: float | None = None  # clip the gradients' L2 norm to this (paper 002: 2)
     decay_at: tuple[int, ...] = ()  # after each of these epochs the learning rate is multiplied by decay_factor
     decay_factor: float = 0.1
+    validate_every: int | None = None  # also validate every this many steps inside an epoch (paper 002)
 
     def learning_rate_at(self, epoch: int) -> float:
         """The learning rate of ``epoch`` (1-based) under the step decay."""
@@ -168,6 +169,14 @@ def fit(
         for group in optimizer.param_groups:  # from the settings, so a resumed run gets the same rate
             group["lr"] = settings.learning_rate_at(epoch)
         model.train()
+        improved = False
+
+        def keep_if_better(score: float, epoch: int = epoch) -> None:
+            nonlocal best_weights, improved
+            if score > result.best_score:
+                result.best_score, result.best_epoch, improved = score, epoch, True
+                best_weights = copy.deepcopy(model.state_dict())
+
         total, batches = 0.0, range(0, samples, settings.batch_size)
         bar = tqdm(batches, desc=f"{description} epoch {epoch}", leave=False,
                    disable=None if settings.progress else True)
@@ -182,16 +191,19 @@ def fit(
             optimizer.step()
             total += float(loss.detach()) * len(batch[next(iter(batch))])
             bar.set_postfix(loss=f"{total / min(samples, begin + settings.batch_size):.4f}")
+            step = begin // settings.batch_size + 1
+            if settings.validate_every and step % settings.validate_every == 0 and step < len(batches):
+                model.eval()
+                with torch.no_grad():
+                    keep_if_better(float(validation_score(model)))
+                model.train()
         model.eval()
         with torch.no_grad():
             score = float(validation_score(model))
         seconds = time.perf_counter() - started
         result.history.append(EpochReport(epoch, total / samples, score, seconds, samples / seconds))
-        if score > result.best_score:
-            result.best_score, result.best_epoch, epochs_without_gain = score, epoch, 0
-            best_weights = copy.deepcopy(model.state_dict())
-        else:
-            epochs_without_gain += 1
+        keep_if_better(score)
+        epochs_without_gain = 0 if improved else epochs_without_gain + 1
         if settings.progress:
             tqdm.write(f"{description}: epoch {epoch} loss {total / samples:.4f} validation {score:.4f}")
         if save_checkpoint is not None:

@@ -76,6 +76,11 @@ class Home:
         return self.root / "embeddings"
 
     @property
+    def embedding_parts(self) -> Path:
+        """Joint models' vectors per post and part, one folder per model id (view `embedding_parts`)."""
+        return self.root / "embedding_parts"
+
+    @property
     def features(self) -> Path:
         """Frozen encoders' vectors of the posts, Parquet, one folder per encoder (view `post_features`)."""
         return self.root / "features"

@@ -6,7 +6,15 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from storage.learning import FIRST_IMAGE
+
 GEO_CELL_DEGREES = 0.1  # about 11 km: posts with coordinates but no place share a cell
+HAS_PLACE = "p.place_name IS NOT NULL AND trim(p.place_name) <> ''"
+LOCATION_KEY = f"""
+    CASE WHEN {HAS_PLACE} THEN 'place:' || lower(trim(p.place_name))
+         WHEN p.lat IS NOT NULL AND p.lon IS NOT NULL
+         THEN printf('cell:%.1f,%.1f', floor(p.lat / {GEO_CELL_DEGREES}) * {GEO_CELL_DEGREES},
+                     floor(p.lon / {GEO_CELL_DEGREES}) * {GEO_CELL_DEGREES}) END"""
 
 
 def mention_graph(con: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -28,12 +36,25 @@ def location_keys(con: duckdb.DuckDBPyConnection) -> pa.Table:
     GEO_CELL_DEGREES grid for posts with coordinates; posts with neither are left out."""
     return con.sql(
         f"""
-        SELECT post_id,
-               CASE WHEN place_name IS NOT NULL AND trim(place_name) <> '' THEN 'place:' || lower(trim(place_name))
-                    ELSE printf('cell:%.1f,%.1f', floor(lat / {GEO_CELL_DEGREES}) * {GEO_CELL_DEGREES},
-                                floor(lon / {GEO_CELL_DEGREES}) * {GEO_CELL_DEGREES}) END AS location
-        FROM posts
-        WHERE NOT deleted AND ((place_name IS NOT NULL AND trim(place_name) <> '') OR (lat IS NOT NULL AND lon IS NOT NULL))
+        SELECT post_id, {LOCATION_KEY} AS location
+        FROM posts p
+        WHERE NOT deleted AND (({HAS_PLACE}) OR (lat IS NOT NULL AND lon IS NOT NULL))
         ORDER BY post_id
+        """
+    ).to_arrow_table()
+
+
+def joint_posts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:
+    """(post_id, author_id, text, hashtags, image_path, location) of the (curated, not deleted) posts with a text
+    or a stored image, in post_id order; ``location`` as in :func:`location_keys` (NULL without place or
+    coordinates)."""
+    source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
+    return con.sql(
+        f"""
+        WITH {FIRST_IMAGE}
+        SELECT p.post_id, p.author_id, p.text, p.hashtags, i.image_path, {LOCATION_KEY} AS location
+        FROM {source} p LEFT JOIN first_image i USING (post_id)
+        WHERE (p.text IS NOT NULL AND trim(p.text) <> '') OR i.image_path IS NOT NULL
+        ORDER BY p.post_id
         """
     ).to_arrow_table()

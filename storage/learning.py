@@ -223,3 +223,36 @@ def write_user_predictions(con: duckdb.DuckDBPyConnection, predictions: pa.Table
         con.execute("INSERT INTO user_predictions BY NAME SELECT * FROM incoming")
         con.unregister("incoming")
     return predictions.num_rows
+
+
+RETRIEVAL_COLUMNS = ("split", "query_part", "target_part", "r1", "r5", "r10", "median_rank", "queries", "fold_size")
+
+
+def write_retrieval_evaluations(con: duckdb.DuckDBPyConnection, model_id: str, run_id: str,
+                                rows: list[dict[str, Any]]) -> None:
+    """Replace a model's retrieval scores (paper 002's R@K and median rank) by ``rows``."""
+    with transaction(con):
+        con.execute("DELETE FROM retrieval_evaluations WHERE model_id = ?", [model_id])
+        if rows:
+            con.executemany(
+                f"INSERT INTO retrieval_evaluations (model_id, {', '.join(RETRIEVAL_COLUMNS)}, run_id) "
+                f"VALUES (?, {', '.join('?' for _ in RETRIEVAL_COLUMNS)}, ?)",
+                [[model_id, *(row[c] for c in RETRIEVAL_COLUMNS), run_id] for row in rows])
+
+
+def delete_retrieval_evaluations(con: duckdb.DuckDBPyConnection, model_id: str) -> None:
+    """Drop a model's retrieval scores (it is being retrained)."""
+    con.execute("DELETE FROM retrieval_evaluations WHERE model_id = ?", [model_id])
+
+
+def retrieval_evaluations(con: duckdb.DuckDBPyConnection, model_ids: list[str], split: str) -> list[dict[str, Any]]:
+    """The models' retrieval scores on a split, with each model's variant (parts:objective)."""
+    rows = con.execute(
+        f"""
+        SELECT e.model_id, m.variant, {', '.join('e.' + c for c in RETRIEVAL_COLUMNS)}
+        FROM retrieval_evaluations e JOIN models m USING (model_id)
+        WHERE e.split = ? AND list_contains(?, e.model_id)
+        ORDER BY e.model_id, e.query_part, e.target_part
+        """, [split, model_ids]).fetchall()
+    names = ("model_id", "variant", *RETRIEVAL_COLUMNS)
+    return [dict(zip(names, row, strict=True)) for row in rows]

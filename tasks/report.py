@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the printers only read attributes; the reading commands mus
     from tasks.language_fit import LanguageFit
     from tasks.learn.bots import BotPredictions, BotTraining
     from tasks.learn.fusion import FusionPredictions, FusionTraining
+    from tasks.learn.joint import JointEmbedded, JointTraining
 
 SKIPPED_SHOWN = 10  # skipped files named in the summary (all are counted, the first 100 kept in the ledger)
 
@@ -332,3 +333,39 @@ def print_bot_predictions(result: BotPredictions, console: Console | None = None
     counts = ", ".join(f"{count} {label}" for label, count in result.labels.items())
     console.print(f"{result.accounts} accounts without a gold label predicted by {result.model_id}: {counts}; "
                   f"rows in user_predictions (task bots)")
+
+
+def print_joint_training(result: JointTraining, console: Console | None = None) -> None:
+    """Posts per part, and the held-out retrieval scores (R@K in %, median rank)."""
+    console = console or _console()
+    state = "reused (same data and settings)" if result.reused else "trained"
+    console.print(_table(
+        f"Joint model {result.model_id} {state}: {result.posts} posts",
+        ("part", "posts with it", "share"),
+        [(part, result.part_posts.get(part, 0),
+          f"{result.part_posts.get(part, 0) / max(result.posts, 1):.0%}") for part in result.parts],
+    ))
+    if result.test:
+        console.print(_table(
+            "Held-out retrieval (test split, folds of up to 1,000 posts; `others` = mean of the post's other parts)",
+            ("query", "target", "R@1", "R@5", "R@10", "median rank", "queries"),
+            [(r["query_part"], r["target_part"], f"{r['r1']:.1f}", f"{r['r5']:.1f}", f"{r['r10']:.1f}",
+              f"{r['median_rank']:g}", r["queries"]) for r in result.test],
+        ))
+    if result.validation_recall_sum is not None:
+        console.print(f"validation sum of recalls {result.validation_recall_sum:.1f}; embed with "
+                      f"`postatlas embed --model {result.model_id}`")
+
+
+def print_joint_embedded(result: JointEmbedded, console: Console | None = None) -> None:
+    """What `embed` wrote with a joint model."""
+    console = console or _console()
+    console.print(_table(
+        f"Joint embeddings of {result.model_id} (views `embedding_parts` per part, `embeddings` the post's mean)",
+        ("", "value"),
+        [("embedded now", result.embedded), ("embedded before", result.already_embedded),
+         ("posts", f"{result.posts} {'curated ' if result.curated_only else ''}posts with a text or an image"),
+         ("without a part", f"{result.without_parts} posts with no part the model reads (not embedded)"),
+         *[(f"{part} vectors", count) for part, count in result.part_vectors.items()],
+         ("dimensions", result.dimensions)],
+    ))

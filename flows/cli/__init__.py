@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from flows.cli import bots, clusters, features, fusion, language, pipeline, read, words
+from flows.cli import bots, clusters, features, fusion, joint, language, pipeline, read, words
 from flows.cli.common import (
     EPHEMERAL_STARTUP_SECONDS,
     EXIT_INTERRUPTED,
@@ -27,7 +27,7 @@ from storage.home import HOME_ENV, Home
 from tasks.collect.secrets import install_log_redaction, redact
 
 DATA_GROUPS = (pipeline, features, read)  # register(commands)
-MODEL_GROUPS = (fusion, words, clusters, language, bots)  # register(commands, train_models, predict_models)
+MODEL_GROUPS = (fusion, words, clusters, language, bots, joint)  # register(commands, train_models, predict_models)
 READING_COMMANDS = ("sql", "runs", "models")  # every other command writes to the home
 
 

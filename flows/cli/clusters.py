@@ -46,7 +46,9 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
     auto.set_defaults(handler=cmd_train_autoencoder)
 
     embed = commands.add_parser("embed", help="embed the posts not yet embedded (Parquet + the view `embeddings`)")
-    embed.add_argument("--model", dest="model_id", metavar="ID", help="autoencoder model id (default: the newest)")
+    embed.add_argument("--model", dest="model_id", metavar="ID",
+                       help="autoencoder or joint model id (default: the newest autoencoder); a joint model "
+                       "writes one vector per post and part (view `embedding_parts`) and their mean (`embeddings`)")
     embed.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
 
     embed.set_defaults(handler=cmd_embed)
@@ -118,9 +120,16 @@ def cmd_train_autoencoder(args: argparse.Namespace, home: Home) -> int:
 def cmd_embed(args: argparse.Namespace, home: Home) -> int:
     """Embed the posts not yet embedded and say what was embedded."""
     from flows.clusters import embed_flow
-    from tasks.report import print_rows
+    from tasks.learn.joint import is_joint_model
+    from tasks.report import print_joint_embedded, print_rows
 
     prepare_prefect()
+    if is_joint_model(home, args.model_id):
+        from flows.joint import embed_joint_flow
+
+        with user_errors(*learning_errors()):
+            print_joint_embedded(embed_joint_flow(model_id=args.model_id, home=str(home), device=args.device))
+        return EXIT_OK
     with user_errors(*learning_errors()):
         result = embed_flow(home=str(home), model_id=args.model_id, device=args.device)
     print_rows(("", "value"), [

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
-from models.joint import PARTS, JointEmbedding, JointSettings, hardest_negative_loss
+from models.joint import (
+    PARTS,
+    JointEmbedding,
+    JointSettings,
+    hardest_negative_loss,
+    pairwise_loss,
+    post_vectors,
+    ranks,
+    recall_sum,
+    recall_summary,
+)
 
 
 def unit(*rows: list[float]) -> torch.Tensor:
@@ -71,3 +83,55 @@ def test_the_network_embeds_every_part_in_one_space_and_learns() -> None:
     assert embedded.shape == (len(PARTS), 6, 16)
     assert torch.allclose(embedded.norm(dim=-1), torch.ones(len(PARTS), 6), atol=1e-5)
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_pairwise_loss_is_vse_between_the_two_parts_only() -> None:
+    torch.manual_seed(1)
+    parts = F.normalize(torch.randn(2, 4, 6), dim=-1)
+    present = torch.ones(2, 4, dtype=torch.bool)
+    scores = parts[0] @ parts[1].T
+    expected = 0.0
+    for i in range(4):
+        others = [j for j in range(4) if j != i]
+        expected += max(0.0, 0.2 - scores[i, i].item() + max(scores[i, j].item() for j in others))
+        expected += max(0.0, 0.2 - scores[i, i].item() + max(scores[j, i].item() for j in others))
+    assert abs(pairwise_loss(parts, present, 0.2).item() - expected / 4) < 1e-6
+    present[1, 3] = False  # post 3 lacks the second part: out of the loss, no negative for anyone
+    kept = pairwise_loss(parts[:, :3], torch.ones(2, 3, dtype=torch.bool), 0.2).item() * 3 / 4
+    assert abs(pairwise_loss(parts, present, 0.2).item() - kept) < 1e-6
+
+
+def test_ranks_recalls_and_median_rank_by_hand() -> None:
+    queries = np.eye(3, dtype=np.float32)
+    targets = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 0.5, 1]], dtype=np.float32)
+    # query 1 scores its own target 0.1 and target 2 0.5: rank 2; query 0 ties 1.0 vs 0.9: rank 1
+    assert ranks(queries, targets).tolist() == [1, 2, 1]
+    summary = recall_summary(np.array([1, 2, 7, 12]))
+    assert summary == {"r1": 25.0, "r5": 50.0, "r10": 75.0, "median_rank": 4.5}
+
+
+def test_post_vectors_average_the_present_parts_and_can_leave_one_out() -> None:
+    parts = np.array([[[1.0, 0.0]], [[0.0, 1.0]], [[0.0, -1.0]]], dtype=np.float32)  # 3 parts, 1 post
+    present = np.array([[True], [True], [False]])
+    np.testing.assert_allclose(post_vectors(parts, present), [[2 ** -0.5, 2 ** -0.5]], rtol=1e-6)
+    np.testing.assert_allclose(post_vectors(parts, present, leave_out=0), [[0.0, 1.0]])
+    assert not post_vectors(parts, np.zeros((3, 1), bool)).any()
+
+
+def test_perfectly_aligned_parts_score_the_maximum_recall_sum() -> None:
+    settings = JointSettings(parts=("text", "image"))
+    aligned = np.stack([np.eye(12, dtype=np.float32)] * 2)
+    present = np.ones((2, 12), dtype=bool)
+    assert recall_sum(aligned, present, settings) == 2 * 2 * 300  # two parts x two directions x (100 + 100 + 100)
+    opposite = aligned.copy()
+    opposite[1] = -opposite[1]  # every post's image is the farthest from its own text
+    assert recall_sum(opposite, present, settings) == 0  # every own target ranks 12th of 12
+
+
+
+def test_settings_refuse_impossible_combinations() -> None:
+    for wrong in ({"parts": ("text",)}, {"parts": ("text", "audio")}, {"objective": "pairwise"},
+                  {"objective": "nearest"}):
+        with pytest.raises(ValueError):
+            JointSettings(**wrong)
+    assert JointSettings(train=JointSettings().train.__class__(epochs=8)).with_decay_at_half().train.decay_at == (4,)

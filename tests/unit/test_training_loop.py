@@ -42,3 +42,19 @@ def test_the_learning_rate_decays_after_the_given_epochs() -> None:
 def test_gradients_are_clipped_to_the_norm() -> None:
     assert run(10.0, epochs=1) == [-10.0]
     np.testing.assert_allclose(run(10.0, epochs=2, clip_norm=2.0), [-2.0, -4.0], rtol=1e-6)
+
+
+def test_validation_inside_an_epoch_keeps_the_best_step() -> None:
+    """Four steps per epoch take w to -1, -2, -3, -4; the score peaks at w = -2, which only a validation every
+    step sees (the epoch's end is at -4)."""
+    def best_weight(**settings) -> float:
+        model = OneWeight()
+        options = {"epochs": 1, "batch_size": 1, "learning_rate": 1.0, "optimizer": "sgd", "progress": False,
+                   "threads": 1, **settings}
+        fit(model, {"x": np.zeros((4, 1), dtype=np.float32)}, lambda m, batch: m.w,
+            lambda m: -float((m.w + 2) ** 2), TrainSettings(**options))
+        return float(model.w)
+
+    assert best_weight() == -4.0
+    assert best_weight(validate_every=1) == -2.0
+    assert best_weight(validate_every=3) == -3.0

@@ -1,0 +1,94 @@
+"""Paper 002's commands: `train joint` (the joint embedding of a post's five parts); `embed --model <joint id>`
+lives with `embed` in clusters.py."""
+
+from __future__ import annotations
+
+import argparse
+
+from flows.cli.common import (
+    EXIT_OK,
+    Subcommands,
+    UserError,
+    add_training_options,
+    given,
+    positive_int,
+    prepare_prefect,
+    split_list,
+    user_errors,
+)
+from flows.cli.fusion import learning_errors
+from storage.home import Home
+
+
+def register(commands: Subcommands, train_models: Subcommands, predict_models: Subcommands) -> None:
+    """Add `train joint`."""
+    from models.joint import OBJECTIVES, PARTS
+
+    joint = train_models.add_parser(
+        "joint", help="paper 002's joint embedding of text, image, hashtags, user and location")
+    joint.add_argument("--parts", type=split_list,
+                       help=f"comma-separated from {','.join(PARTS)} (default: every part some post has)")
+    joint.add_argument("--objective", choices=OBJECTIVES,
+                       help="mean: each part against the post's mean of parts (paper 002, default); pairwise: "
+                       "VSE++ between exactly two parts (the paper's baseline)")
+    joint.add_argument("--hashtags-in-text", action="store_true",
+                       help="keep the hashtags' words in the text (the 'VSE++ with hashtags' baseline)")
+    joint.add_argument("--text-input", metavar="NAME",
+                       help="words (default: word2vec-initialised embeddings + GRU, the paper's) or a frozen "
+                       "sentence encoder: e5-small, minilm")
+    joint.add_argument("--dimension", type=positive_int, help="joint space size (default 1024)")
+    joint.add_argument("--text-hidden", type=positive_int, help="GRU state size (default 1024)")
+    joint.add_argument("--word-dimension", type=positive_int, help="word vector size (default 300)")
+    joint.add_argument("--user-dimension", type=positive_int, help="node2vec vector size (default 128)")
+    joint.add_argument("--margin", type=float, help="triplet margin (default 0.2)")
+    joint.add_argument("--epochs", type=positive_int, help="epochs (default 30; x0.1 learning rate after half)")
+    joint.add_argument("--batch-size", type=positive_int, help="posts per batch (default 128)")
+    joint.add_argument("--learning-rate", type=float, help="Adam learning rate (default 2e-4)")
+    joint.add_argument("--validate-every", type=positive_int, metavar="STEPS",
+                       help="also validate every this many steps (default: once per epoch)")
+    add_training_options(joint)
+    joint.add_argument("--retrain", action="store_true",
+                       help="train again even when a model of the same data and settings exists")
+    joint.set_defaults(handler=cmd_train_joint)
+
+
+def joint_settings(args: argparse.Namespace) -> dict:
+    """The JointSettings given on the command line (``parts`` only when given: otherwise the data decides)."""
+    from models.encoder_registry import FROZEN, spec
+    from models.joint import JointSettings
+
+    if args.text_input not in (None, "words") and (args.text_input not in FROZEN
+                                                    or spec(args.text_input).modality != "text"):
+        raise UserError(f"--text-input is words or a frozen text encoder ({', '.join(n for n in FROZEN if spec(n).modality == 'text')}), "
+                        f"got {args.text_input!r}")
+    overrides = given(args, ("parts", "objective", "text_input", "dimension", "text_hidden", "word_dimension",
+                              "user_dimension", "margin", "epochs", "batch_size", "learning_rate", "validate_every",
+                              "device", "threads", "seed"))
+    if args.hashtags_in_text:
+        overrides["hashtags_in_text"] = True
+    if "parts" in overrides:
+        overrides["parts"] = tuple(overrides["parts"])
+    try:
+        settings = JointSettings().with_overrides(overrides).with_decay_at_half()
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    values = settings.as_dict()
+    if "parts" not in overrides:
+        values.pop("parts")
+    return values
+
+
+def cmd_train_joint(args: argparse.Namespace, home: Home) -> int:
+    """Train the joint model and print posts per part and its retrieval scores."""
+    if not home.warehouse.exists():
+        raise UserError(f"no warehouse at {home.warehouse}: run `postatlas ingest` first")
+    settings = joint_settings(args)
+    prepare_prefect()
+    from flows.joint import train_joint_flow
+    from tasks.report import print_joint_training
+
+    with user_errors(*learning_errors()):
+        result = train_joint_flow(home=str(home), settings=settings, curated_only=False if args.all_posts else None,
+                                  retrain=args.retrain, device=args.device or "auto")
+    print_joint_training(result)
+    return EXIT_OK

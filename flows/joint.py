@@ -1,0 +1,75 @@
+"""Paper 002's flows: train the joint embedding of a post's five parts (on the `gpu` pool when deployed) and embed
+every part of the posts with it.
+
+The frozen encoders the parts read (image features, the text encodings that make the location means) are filled
+in the feature store first, as the `featurize` flow does; every task persists its result, so a retried run redoes
+only what failed (an interrupted training resumes from its last epoch's checkpoint, embedding skips posts done).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from prefect import flow, task
+
+from flows.features import featurize_encoder, refresh_features
+from models.joint import PARTS, JointSettings
+from storage.home import Home
+from tasks.learn.joint import (
+    JointEmbedded,
+    JointTraining,
+    available_parts,
+    embed_joint_posts,
+    prepare_joint_posts,
+    train_joint,
+)
+from tasks.ledger import tracked_run
+from tasks.locks import WRITE_RETRY
+
+prepare_joint = task(name="prepare-joint-posts", timeout_seconds=6 * 3600, persist_result=True)(prepare_joint_posts)
+parts_present = task(name="joint-parts-present", timeout_seconds=3600)(available_parts)
+train_joint_task = task(name="train-joint", timeout_seconds=24 * 3600, persist_result=True, **WRITE_RETRY)(
+    train_joint)
+embed_joint_task = task(name="embed-joint", timeout_seconds=6 * 3600, persist_result=True, **WRITE_RETRY)(
+    embed_joint_posts)
+
+
+def frozen_encoders(settings: JointSettings) -> list[str]:
+    """The feature-store encoders the model's parts read."""
+    wanted = {"image": settings.image_encoder, "location": settings.location_encoder,
+              "text": None if settings.text_input == "words" else settings.text_input}
+    return sorted({wanted[part] for part in settings.parts if wanted.get(part)})
+
+
+@flow(name="train-joint")
+def train_joint_flow(home: str | None = None, settings: dict | None = None, curated_only: bool | None = None,
+                     retrain: bool = False, device: str = "auto") -> JointTraining:
+    """Featurize what the parts need, snapshot the posts, train and register the joint model.
+
+    Without ``parts`` in the settings the model takes every part some post has (at least two); parts named
+    explicitly must be present.
+    """
+    store = Home.at(home)
+    config = JointSettings.from_dict(settings or {})
+    chosen = "parts" in (settings or {})
+    parameters = {"settings": config.as_dict(), "curated_only": curated_only, "retrain": retrain}
+    with tracked_run(store, "train-joint", parameters) as run:
+        for encoder in frozen_encoders(config if chosen else replace(config, parts=PARTS)):
+            featurize_encoder(store, encoder, run.run_id, curated_only, device)
+        refresh_features(store, run.run_id)
+        dataset = prepare_joint(store, config if chosen else replace(config, parts=PARTS), curated_only)
+        if not chosen:
+            config = replace(config, parts=parts_present(store, dataset, config))
+        result = train_joint_task(dataset, config, store, run.run_id, retrain)
+        run.counts = {"read": result.posts, "written": 0 if result.reused else 1}
+    return result
+
+
+@flow(name="embed-joint")
+def embed_joint_flow(model_id: str, home: str | None = None, device: str = "auto") -> JointEmbedded:
+    """Embed every part of the posts the joint model has not embedded (views `embedding_parts`, `embeddings`)."""
+    store = Home.at(home)
+    with tracked_run(store, "embed-joint", {"model_id": model_id}) as run:
+        result = embed_joint_posts(store, run.run_id, model_id, device)
+        run.counts = {"written": result.embedded}
+    return result

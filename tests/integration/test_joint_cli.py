@@ -1,0 +1,99 @@
+"""Paper 002's joint model through the command line on the demo warehouse (which carries all five parts):
+`train joint` (parts from the data, masking, registry, retrieval scores) and `embed --model <joint id>`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flows.cli import main
+from models.joint import PARTS
+from tests.helpers import query
+
+pytestmark = pytest.mark.integration
+TRAIN = ["train", "joint", "--epochs", "2", "--dimension", "32", "--text-hidden", "32", "--word-dimension", "16",
+         "--user-dimension", "8", "--batch-size", "64"]
+
+
+@pytest.fixture(scope="module")
+def joint_home(tmp_path_factory: pytest.TempPathFactory, prefect_server) -> Path:
+    home = tmp_path_factory.mktemp("joint")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POSTATLAS_HOME", str(home))
+        assert main(["demo", "--posts", "600", "--seed", "5", "--no-learn"]) == 0
+        assert main(TRAIN) == 0
+    return home
+
+
+def _model(home: Path) -> tuple[str, dict, dict]:
+    model_id, config, metrics = query(home, "SELECT model_id, config, metrics FROM models WHERE kind = 'joint'")[0]
+    return model_id, json.loads(config), json.loads(metrics)
+
+
+def test_training_takes_every_part_the_posts_have_and_counts_them(joint_home: Path) -> None:
+    model_id, config, metrics = _model(joint_home)
+    assert tuple(config["parts"]) == PARTS and config["objective"] == "mean"
+    curated = query(joint_home, "SELECT count(*) FROM curated_posts")[0][0]
+    with_image = query(joint_home, "SELECT count(DISTINCT c.post_id) FROM curated_posts c JOIN media m USING (post_id) "
+                                   "WHERE m.status = 'stored'")[0][0]
+    with_place = query(joint_home, "SELECT count(*) FROM curated_posts WHERE place_name IS NOT NULL OR lat IS NOT NULL")
+    counts = metrics["part_posts"]
+    assert metrics["posts"] == curated and counts["text"] <= curated
+    assert counts["image"] == with_image  # every stored image was featurized and is the image part
+    assert 0 < counts["location"] <= with_place[0][0] and 0 < counts["user"] < curated
+    assert 0 < counts["hashtags"] < curated  # most posts lack some part: masked, not dropped
+
+
+def test_retrieval_scores_are_in_the_warehouse(joint_home: Path) -> None:
+    model_id, _, metrics = _model(joint_home)
+    rows = query(joint_home, "SELECT split, query_part, target_part, r1, r5, r10, median_rank, queries "
+                             "FROM retrieval_evaluations WHERE model_id = ?", [model_id])
+    pairs = {(split, q, t) for split, q, t, *_ in rows}
+    assert {("test", "text", "image"), ("test", "image", "text")} <= pairs
+    assert {("test", part, "others") for part in PARTS} <= pairs
+    for _, _, _, r1, r5, r10, median, queries in rows:
+        assert 0 <= r1 <= r5 <= r10 <= 100 and 1 <= median <= queries
+    assert metrics["val_recall_sum"] == max(e["validation_score"] for e in metrics["fit"]["history"])
+
+
+def test_embed_writes_a_vector_per_post_and_present_part_incrementally(joint_home: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(joint_home))
+    model_id, _, metrics = _model(joint_home)
+    assert main(["embed", "--model", model_id]) == 0
+    per_part = dict(query(joint_home, "SELECT part, count(*) FROM embedding_parts WHERE model_id = ? GROUP BY 1",
+                          [model_id]))
+    assert per_part == {part: count for part, count in metrics["part_posts"].items() if count}
+    assert query(joint_home, "SELECT count(*) - count(DISTINCT (post_id, part)) FROM embedding_parts") == [(0,)]
+    posts = query(joint_home, "SELECT count(*), count(DISTINCT post_id), min(len(vector)) FROM embeddings "
+                              "WHERE model_id = ?", [model_id])
+    assert posts == [(metrics["posts"], metrics["posts"], 32)]
+    norms = np.linalg.norm(np.array([v for (v,) in query(joint_home, "SELECT vector FROM embedding_parts")]), axis=1)
+    np.testing.assert_allclose(norms, 1.0, rtol=1e-4)
+    capsys.readouterr()
+    assert main(["embed", "--model", model_id]) == 0
+    assert re.search(r"embedded now\s*│\s*0\s*│", capsys.readouterr().out)
+    assert query(joint_home, "SELECT count(*) FROM embedding_parts") == [(sum(per_part.values()),)]
+
+
+def test_the_same_data_and_settings_reuse_the_model(joint_home: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(joint_home))
+    capsys.readouterr()
+    assert main(TRAIN) == 0
+    assert "reused" in capsys.readouterr().out
+    assert query(joint_home, "SELECT count(*) FROM models WHERE kind = 'joint'") == [(1,)]
+
+
+def test_a_part_named_that_no_post_has_is_a_clear_error(home: Path, shared_data: Path, prefect_server,
+                                                        capsys) -> None:
+    pages = shared_data / "api-payloads" / "twitter-v2"
+    assert main(["ingest", "twitter-v2", *(str(pages / name) for name in ("flat.jsonl", "geo_tweets.jsonl"))]) == 0
+    capsys.readouterr()
+    assert main([*TRAIN, "--parts", "text,image"]) != 0
+    error = capsys.readouterr().err
+    assert "no post has the image part" in error and "--parts" in error
+    assert main([*TRAIN, "--parts", "text"]) != 0
+    assert "at least two" in capsys.readouterr().err
