@@ -23,6 +23,7 @@ from tasks.learn.joint import (
     prepare_joint_posts,
     train_joint,
 )
+from tasks.learn.joint_retrieval import RetrievalComparison, compare_retrieval
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
 
@@ -30,6 +31,8 @@ prepare_joint = task(name="prepare-joint-posts", timeout_seconds=6 * 3600, persi
 parts_present = task(name="joint-parts-present", timeout_seconds=3600)(available_parts)
 train_joint_task = task(name="train-joint", timeout_seconds=24 * 3600, persist_result=True, **WRITE_RETRY)(
     train_joint)
+compare_retrieval_task = task(name="compare-retrieval", timeout_seconds=24 * 3600, persist_result=True,
+                              **WRITE_RETRY)(compare_retrieval)
 embed_joint_task = task(name="embed-joint", timeout_seconds=6 * 3600, persist_result=True, **WRITE_RETRY)(
     embed_joint_posts)
 
@@ -72,4 +75,15 @@ def embed_joint_flow(model_id: str, home: str | None = None, device: str = "auto
     with tracked_run(store, "embed-joint", {"model_id": model_id}) as run:
         result = embed_joint_posts(store, run.run_id, model_id, device)
         run.counts = {"written": result.embedded}
+    return result
+
+
+@flow(name="evaluate-retrieval")
+def evaluate_retrieval_flow(home: str | None = None, model_id: str | None = None, baselines: bool = True,
+                            retrain: bool = False) -> RetrievalComparison:
+    """Train (or reuse) the VSE++ baselines on the joint model's snapshot; image <-> text scores of all three."""
+    store = Home.at(home)
+    with tracked_run(store, "evaluate-retrieval", {"model_id": model_id, "baselines": baselines}) as run:
+        result = compare_retrieval_task(store, run.run_id, model_id, baselines, retrain)
+        run.counts = {"written": len(result.models) - 1}
     return result

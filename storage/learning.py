@@ -256,3 +256,25 @@ def retrieval_evaluations(con: duckdb.DuckDBPyConnection, model_ids: list[str], 
         """, [split, model_ids]).fetchall()
     names = ("model_id", "variant", *RETRIEVAL_COLUMNS)
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def post_summaries(con: duckdb.DuckDBPyConnection, post_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """post_id -> (text, first stored image path) of the posts."""
+    rows = con.execute(
+        f"""
+        WITH {FIRST_IMAGE}
+        SELECT p.post_id, p.text, i.image_path FROM posts p LEFT JOIN first_image i USING (post_id)
+        WHERE list_contains(?, p.post_id)
+        """, [post_ids]).fetchall()
+    return {post_id: (text, image) for post_id, text, image in rows}
+
+
+def stored_part_vectors(con: duckdb.DuckDBPyConnection, model_id: str, post_id: str) -> dict[str, list[float]]:
+    """A post's stored vectors of a joint model: part -> vector, and "post" -> the mean of its parts."""
+    rows = con.execute(
+        """
+        SELECT part, vector FROM embedding_parts WHERE model_id = $model AND post_id = $post
+        UNION ALL
+        SELECT 'post', vector FROM embeddings WHERE model_id = $model AND post_id = $post
+        """, {"model": model_id, "post": post_id}).fetchall()
+    return dict(rows)

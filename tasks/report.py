@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the printers only read attributes; the reading commands mus
     from tasks.learn.bots import BotPredictions, BotTraining
     from tasks.learn.fusion import FusionPredictions, FusionTraining
     from tasks.learn.joint import JointEmbedded, JointTraining
+    from tasks.learn.joint_retrieval import RetrievalComparison
 
 SKIPPED_SHOWN = 10  # skipped files named in the summary (all are counted, the first 100 kept in the ledger)
 
@@ -369,3 +370,16 @@ def print_joint_embedded(result: JointEmbedded, console: Console | None = None) 
          *[(f"{part} vectors", count) for part, count in result.part_vectors.items()],
          ("dimensions", result.dimensions)],
     ))
+
+
+def print_retrieval_comparison(result: RetrievalComparison, console: Console | None = None) -> None:
+    """Paper 002's Tables 2 and 3: image -> text and text -> image on the test split, model beside baselines."""
+    console = console or _console()
+    console.print(_table(
+        "Image <-> text retrieval on the held-out test posts (R@K in %, folds of up to 1,000 posts)",
+        ("direction", "model", "R@1", "R@5", "R@10", "median rank", "queries", "model id"),
+        [(f"{r['query_part']} -> {r['target_part']}", r["model"], f"{r['r1']:.1f}", f"{r['r5']:.1f}",
+          f"{r['r10']:.1f}", f"{r['median_rank']:g}", r["queries"], r["model_id"]) for r in result.rows],
+    ))
+    console.print("rows in retrieval_evaluations (split test); the baselines are registered models "
+                  "(`postatlas models`)")

@@ -50,6 +50,7 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
     joint.add_argument("--retrain", action="store_true",
                        help="train again even when a model of the same data and settings exists")
     joint.set_defaults(handler=cmd_train_joint)
+    register_evaluate(commands)
 
 
 def joint_settings(args: argparse.Namespace) -> dict:
@@ -91,4 +92,78 @@ def cmd_train_joint(args: argparse.Namespace, home: Home) -> int:
         result = train_joint_flow(home=str(home), settings=settings, curated_only=False if args.all_posts else None,
                                   retrain=args.retrain, device=args.device or "auto")
     print_joint_training(result)
+    return EXIT_OK
+
+
+def add_retrieve_options(retrieve: argparse.ArgumentParser) -> None:
+    """`retrieve`'s joint-model options (the command itself lives with paper 001's word space)."""
+    from tasks.learn.joint_retrieval import TARGETS
+
+    query = retrieve.add_mutually_exclusive_group()
+    query.add_argument("--text", help="a text: its text part against the stored posts' --target part")
+    query.add_argument("--image", metavar="PATH", help="an image file: its image part against the --target part")
+    query.add_argument("--post", metavar="POST_ID", help="a stored post: its --query-part against the --target part")
+    retrieve.add_argument("--query-part", choices=TARGETS,
+                          help="with --post: which of its parts asks (default its text, else its mean of parts)")
+    retrieve.add_argument("--target", choices=TARGETS,
+                          help="the part of the stored posts to rank (default: image for --text, text for "
+                          "--image, post = the mean of parts for --post)")
+    retrieve.add_argument("--device", default="auto", help="where the query is encoded: auto (default), cpu, cuda")
+
+
+def joint_query_given(args: argparse.Namespace) -> bool:
+    """Whether `retrieve` was asked a joint-model query."""
+    return any(getattr(args, name) is not None for name in ("text", "image", "post"))
+
+
+def cmd_joint_retrieve(args: argparse.Namespace, home: Home) -> int:
+    """Print the nearest posts of a joint-model query."""
+    import textwrap
+    from pathlib import Path
+
+    from tasks.learn.joint_retrieval import retrieve
+    from tasks.report import print_rows
+
+    if args.image is not None and not Path(args.image).is_file():
+        raise UserError(f"no image file at {args.image}")
+    target = args.target or ("image" if args.text is not None else "text" if args.image is not None else "post")
+    with user_errors(*learning_errors()):
+        result = retrieve(home, args.model_id, target, args.top or 10, text=args.text,
+                          image=Path(args.image) if args.image else None, post_id=args.post,
+                          query_part=args.query_part, device=args.device)
+    print_rows(("rank", "post_id", "score", "image", "text"), [
+        (hit.rank, hit.post_id, f"{hit.score:.3f}", hit.image or "",
+         textwrap.shorten(" ".join((hit.text or "").split()), width=60, placeholder=" ..."))
+        for hit in result.hits
+    ], f"Posts whose {result.target} is nearest to {result.query} among {result.searched} vectors "
+       f"(model {result.model_id})")
+    return EXIT_OK
+
+
+def register_evaluate(commands: Subcommands) -> Subcommands:
+    """Add `evaluate` and its `retrieval` subcommand; returns the subcommands for more applications."""
+    evaluate = commands.add_parser("evaluate", help="paper 002's applications scored against their baselines")
+    applications = evaluate.add_subparsers(dest="application", required=True, metavar="APPLICATION")
+    retrieval = applications.add_parser(
+        "retrieval", help="image <-> text R@1/5/10 and median rank on held-out posts, joint model vs VSE++")
+    retrieval.add_argument("--model", dest="model_id", metavar="ID", help="joint model id (default: the newest)")
+    retrieval.add_argument("--no-baselines", action="store_true",
+                           help="only the joint model (do not train the two VSE++ baselines)")
+    retrieval.add_argument("--retrain", action="store_true", help="train the baselines again")
+    retrieval.set_defaults(handler=cmd_evaluate_retrieval)
+    return applications
+
+
+def cmd_evaluate_retrieval(args: argparse.Namespace, home: Home) -> int:
+    """Train (or reuse) the baselines on the joint model's snapshot and print Tables 2 and 3's columns."""
+    if not home.warehouse.exists():
+        raise UserError(f"no warehouse at {home.warehouse}: run `postatlas ingest` first")
+    prepare_prefect()
+    from flows.joint import evaluate_retrieval_flow
+    from tasks.report import print_retrieval_comparison
+
+    with user_errors(*learning_errors()):
+        result = evaluate_retrieval_flow(home=str(home), model_id=args.model_id, baselines=not args.no_baselines,
+                                         retrain=args.retrain)
+    print_retrieval_comparison(result)
     return EXIT_OK

@@ -76,11 +76,17 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
 
     top_words.set_defaults(handler=cmd_top_words)
 
-    retrieve = commands.add_parser("retrieve", help="text-to-image retrieval: images nearest to words")
-    retrieve.add_argument("words", nargs="+", help="query words, e.g. beer barcelona")
-    retrieve.add_argument("--top", type=positive_int, default=16, help="images to return (default 16)")
+    retrieve = commands.add_parser(
+        "retrieve", help="nearest posts: images nearest to words (paper 001's word space), or with a joint model "
+        "(paper 002) any part of a text, image or post against any part of the stored posts")
+    retrieve.add_argument("words", nargs="*", help="query words for the word space, e.g. beer barcelona")
+    retrieve.add_argument("--top", type=positive_int, help="posts to return (default 16 for words, 10 otherwise)")
     retrieve.add_argument("--model", dest="model_id", metavar="ID",
-                          help="image-regression model id (default: the newest)")
+                          help="image-regression model id for words, joint model id for --text/--image/--post "
+                          "(default: the newest of that kind)")
+    from flows.cli.joint import add_retrieve_options
+
+    add_retrieve_options(retrieve)
 
     retrieve.set_defaults(handler=cmd_retrieve)
 
@@ -273,13 +279,20 @@ def cmd_top_words(args: argparse.Namespace, home: Home) -> int:
 
 
 def cmd_retrieve(args: argparse.Namespace, home: Home) -> int:
-    """Print the images nearest to words (text-to-image retrieval)."""
+    """Print the images nearest to words (text-to-image retrieval), or a joint model's nearest posts."""
+    from flows.cli.joint import cmd_joint_retrieve, joint_query_given
     from tasks.learn.word_analyses import retrieve
     from tasks.report import print_rows
 
+    if joint_query_given(args):
+        if args.words:
+            raise UserError("give query words (word space) or --text / --image / --post (joint model), not both")
+        return cmd_joint_retrieve(args, home)
+    if not args.words:
+        raise UserError("give query words, or --text, --image or --post for a joint model")
     with _user_errors():
         words = _query_words(args.words)
-        result = retrieve(home, _regressor_for(home, args.model_id), words, args.top)
+        result = retrieve(home, _regressor_for(home, args.model_id), words, args.top or 16)
     print_rows(("rank", "post_id", "score", "image", "text"), [
         (hit.rank, hit.post_id, f"{hit.score:.3f}", hit.image,
          textwrap.shorten(" ".join((hit.text or "").split()), width=50, placeholder=" ..."))

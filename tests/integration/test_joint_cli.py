@@ -97,3 +97,47 @@ def test_a_part_named_that_no_post_has_is_a_clear_error(home: Path, shared_data:
     assert "no post has the image part" in error and "--parts" in error
     assert main([*TRAIN, "--parts", "text"]) != 0
     assert "at least two" in capsys.readouterr().err
+
+
+def _listed_posts(out: str) -> list[str]:
+    return re.findall(r"│\s*\d+\s*│\s*(\S+)\s*│", out)
+
+
+def test_retrieve_ranks_exactly_like_sql_and_finds_a_post_by_its_own_image(joint_home: Path, monkeypatch,
+                                                                          capsys) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(joint_home))
+    model_id, _, _ = _model(joint_home)
+    if not query(joint_home, "SELECT count(*) FROM embedding_parts")[0][0]:
+        assert main(["embed", "--model", model_id]) == 0
+    post_id, image = query(joint_home, "SELECT e.post_id, m.path FROM embedding_parts e JOIN media m USING (post_id) "
+                                       "WHERE e.part = 'image' AND m.position = 0 ORDER BY e.post_id LIMIT 1")[0]
+    capsys.readouterr()
+    assert main(["retrieve", "--post", post_id, "--query-part", "image", "--target", "text", "--top", "5"]) == 0
+    expected = query(joint_home, "SELECT t.post_id FROM embedding_parts q JOIN embedding_parts t USING (model_id) "
+                                 "WHERE q.post_id = ? AND q.part = 'image' AND t.part = 'text' AND t.post_id <> ? "
+                                 "ORDER BY list_dot_product(q.vector, t.vector) DESC LIMIT 5", [post_id, post_id])
+    assert _listed_posts(capsys.readouterr().out) == [row[0] for row in expected]
+    # the stored image file as a query goes through the frozen encoder and the image head: its own post comes first
+    assert main(["retrieve", "--image", str(joint_home / image), "--target", "image", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    same = [pid for pid, score in re.findall(r"│\s*\d+\s*│\s*(\S+)\s*│\s*([\d.]+)\s*│", out) if float(score) > 0.999]
+    assert post_id in same  # (the demo plants exact duplicate images: they tie)
+    assert main(["retrieve", "--text", "zzzqqq xxyyzz"]) != 0
+    assert "vocabulary" in capsys.readouterr().err
+    assert main(["retrieve", "beer", "--text", "beer"]) != 0
+
+
+def test_evaluate_retrieval_trains_the_vse_baselines_once(joint_home: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(joint_home))
+    capsys.readouterr()
+    assert main(["evaluate", "retrieval"]) == 0
+    out = capsys.readouterr().out
+    assert "VSE++ (text, image)" in out and "VSE++ with hashtags as text" in out
+    baselines = query(joint_home, "SELECT config->>'objective', config->>'hashtags_in_text', config->>'parts' "
+                                  "FROM models WHERE kind = 'joint' AND variant LIKE '%pairwise' ORDER BY 2")
+    assert baselines == [("pairwise", "false", '["text","image"]'), ("pairwise", "true", '["text","image"]')]
+    rows = query(joint_home, "SELECT count(*) FROM retrieval_evaluations e JOIN models m USING (model_id) "
+                             "WHERE m.variant LIKE '%pairwise' AND e.split = 'test'")
+    assert rows == [(4,)]  # image -> text and text -> image for each baseline
+    assert main(["evaluate", "retrieval"]) == 0
+    assert query(joint_home, "SELECT count(*) FROM models WHERE kind = 'joint'") == [(3,)]
