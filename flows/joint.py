@@ -23,6 +23,7 @@ from tasks.learn.joint import (
     prepare_joint_posts,
     train_joint,
 )
+from tasks.learn.joint_hashtags import ApplicationScores, HashtagPredictions, evaluate_hashtags, predict_hashtags
 from tasks.learn.joint_retrieval import RetrievalComparison, compare_retrieval
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
@@ -33,6 +34,8 @@ train_joint_task = task(name="train-joint", timeout_seconds=24 * 3600, persist_r
     train_joint)
 compare_retrieval_task = task(name="compare-retrieval", timeout_seconds=24 * 3600, persist_result=True,
                               **WRITE_RETRY)(compare_retrieval)
+predict_hashtags_task = task(name="predict-hashtags", timeout_seconds=6 * 3600, **WRITE_RETRY)(predict_hashtags)
+evaluate_hashtags_task = task(name="evaluate-hashtags", timeout_seconds=6 * 3600, **WRITE_RETRY)(evaluate_hashtags)
 embed_joint_task = task(name="embed-joint", timeout_seconds=6 * 3600, persist_result=True, **WRITE_RETRY)(
     embed_joint_posts)
 
@@ -86,4 +89,24 @@ def evaluate_retrieval_flow(home: str | None = None, model_id: str | None = None
     with tracked_run(store, "evaluate-retrieval", {"model_id": model_id, "baselines": baselines}) as run:
         result = compare_retrieval_task(store, run.run_id, model_id, baselines, retrain)
         run.counts = {"written": len(result.models) - 1}
+    return result
+
+
+@flow(name="predict-hashtags")
+def predict_hashtags_flow(home: str | None = None, model_id: str | None = None, k: int = 5) -> HashtagPredictions:
+    """Recommend k hashtags to the posts without one (`predictions`, task hashtags, one row per rank)."""
+    store = Home.at(home)
+    with tracked_run(store, "predict-hashtags", {"model_id": model_id, "k": k}) as run:
+        result = predict_hashtags_task(store, run.run_id, model_id, k)
+        run.counts = {"read": result.posts, "written": result.predicted}
+    return result
+
+
+@flow(name="evaluate-hashtags")
+def evaluate_hashtags_flow(home: str | None = None, model_id: str | None = None) -> ApplicationScores:
+    """P/R/F1@k of the joint model's hashtags on held-out posts beside the baselines."""
+    store = Home.at(home)
+    with tracked_run(store, "evaluate-hashtags", {"model_id": model_id}) as run:
+        result = evaluate_hashtags_task(store, run.run_id, model_id)
+        run.counts = {"read": result.posts}
     return result

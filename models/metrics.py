@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
@@ -42,3 +44,17 @@ def bootstrap_spread(truth: np.ndarray, predicted: np.ndarray, classes: int, sam
     f1 = np.divide(2 * true_positive, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
     accuracy = true_positive.sum(1) / count
     return float(accuracy.std()), float(f1.mean(1).std())
+
+
+def ranking_scores(predicted: Sequence[Sequence[str]], gold: Sequence[set[str]], ks: Sequence[int]
+                   ) -> dict[str, float]:
+    """P@k, R@k and F1@k (F1 of the mean P and mean R) of ranked predictions against gold sets, per k."""
+    scores: dict[str, float] = {}
+    for k in ks:
+        hits = np.array([len(set(ranked[:k]) & truth) for ranked, truth in zip(predicted, gold, strict=True)],
+                        dtype=float)
+        precision = float(np.mean(hits / k)) if len(hits) else 0.0
+        recall = float(np.mean([h / max(len(t), 1) for h, t in zip(hits, gold, strict=True)])) if len(hits) else 0.0
+        scores[f"p@{k}"], scores[f"r@{k}"] = precision, recall
+        scores[f"f1@{k}"] = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return scores

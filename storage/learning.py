@@ -120,10 +120,11 @@ def model_row(con: duckdb.DuckDBPyConnection, model_id: str) -> dict[str, Any] |
     return row
 
 
-def newest_model_id(con: duckdb.DuckDBPyConnection, kind: str) -> str | None:
-    """The most recently registered model of a kind, or None."""
+def newest_model_id(con: duckdb.DuckDBPyConnection, kind: str, variant_suffix: str = "") -> str | None:
+    """The most recently registered model of a kind (whose variant ends with ``variant_suffix``), or None."""
     rows = con.execute(
-        "SELECT model_id FROM models WHERE kind = ? ORDER BY created_at DESC, model_id DESC LIMIT 1", [kind]
+        "SELECT model_id FROM models WHERE kind = ? AND coalesce(variant, '') LIKE '%' || ? "
+        "ORDER BY created_at DESC, model_id DESC LIMIT 1", [kind, variant_suffix]
     ).fetchall()
     return rows[0][0] if rows else None
 
@@ -156,10 +157,13 @@ def evaluation_table(con: duckdb.DuckDBPyConnection, model_ids: list[str]) -> li
 
 
 def write_predictions(con: duckdb.DuckDBPyConnection, predictions: pa.Table, task: str, model_id: str) -> int:
-    """Replace the task's predictions for these posts in one transaction; returns rows written.
+    """Replace the task's predictions for these posts (every rank) in one transaction; returns rows written.
 
-    `predictions` has post_id, label, score, modalities; run_id and created_at are added by the caller.
+    `predictions` has post_id, label, score, modalities, run_id, created_at and optionally rank (default 1), lat,
+    lon.
     """
+    optional = [name for name in ("rank", "lat", "lon") if name in predictions.column_names]
+    columns = ["post_id", "label", "score", "modalities", "run_id", "created_at", *optional]
     con.register("incoming_predictions", predictions)
     try:
         with transaction(con):
@@ -168,13 +172,26 @@ def write_predictions(con: duckdb.DuckDBPyConnection, predictions: pa.Table, tas
                 [task],
             )
             con.execute(
-                "INSERT INTO predictions SELECT post_id, ?, label, score, ?, run_id, modalities, created_at "
-                "FROM incoming_predictions",
+                f"INSERT INTO predictions (task, model_id, {', '.join(columns)}) "
+                f"SELECT ?, ?, {', '.join(columns)} FROM incoming_predictions",
                 [task, model_id],
             )
     finally:
         con.unregister("incoming_predictions")
     return predictions.num_rows
+
+
+def write_application_evaluations(con: duckdb.DuckDBPyConnection, model_id: str, application: str, run_id: str,
+                                  rows: list[dict[str, Any]]) -> None:
+    """Replace a model's scores of one application (rows: method, split, metric, value, posts)."""
+    with transaction(con):
+        con.execute("DELETE FROM application_evaluations WHERE model_id = ? AND application = ?",
+                    [model_id, application])
+        if rows:
+            con.executemany(
+                "INSERT INTO application_evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [[model_id, application, r["method"], r["split"], r["metric"], r["value"], r["posts"], run_id]
+                 for r in rows])
 
 
 def posts_with_content(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the printers only read attributes; the reading commands mus
     from tasks.learn.bots import BotPredictions, BotTraining
     from tasks.learn.fusion import FusionPredictions, FusionTraining
     from tasks.learn.joint import JointEmbedded, JointTraining
+    from tasks.learn.joint_hashtags import ApplicationScores, HashtagPredictions
     from tasks.learn.joint_retrieval import RetrievalComparison
 
 SKIPPED_SHOWN = 10  # skipped files named in the summary (all are counted, the first 100 kept in the ledger)
@@ -383,3 +384,26 @@ def print_retrieval_comparison(result: RetrievalComparison, console: Console | N
     ))
     console.print("rows in retrieval_evaluations (split test); the baselines are registered models "
                   "(`postatlas models`)")
+
+
+def print_hashtag_predictions(result: HashtagPredictions, console: Console | None = None) -> None:
+    """How many posts got hashtags, and the most recommended first choices."""
+    console = console or _console()
+    top = ", ".join(f"#{tag} {count}" for tag, count in result.top_tags) or "none"
+    console.print(f"{result.predicted} of {result.posts} posts without hashtags got {result.k} hashtags each from "
+                  f"{result.candidates} candidates (model {result.model_id}); rows in predictions (task hashtags, "
+                  f"rank 1..{result.k}). Most recommended first: {top}")
+
+
+def print_application_scores(result: ApplicationScores, console: Console | None = None) -> None:
+    """An application's metrics, one column per method (rows in application_evaluations)."""
+    console = console or _console()
+    methods = list(dict.fromkeys(row["method"] for row in result.rows))
+    metrics = list(dict.fromkeys(row["metric"] for row in result.rows))
+    value = {(row["method"], row["metric"]): row["value"] for row in result.rows}
+    console.print(_table(
+        f"{result.application}: {result.posts} held-out test posts (model {result.model_id})",
+        ("metric", *methods),
+        [(metric, *(f"{value[(method, metric)]:.3f}" for method in methods)) for metric in metrics],
+    ))
+    console.print("rows in application_evaluations")

@@ -50,7 +50,15 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
     joint.add_argument("--retrain", action="store_true",
                        help="train again even when a model of the same data and settings exists")
     joint.set_defaults(handler=cmd_train_joint)
-    register_evaluate(commands)
+    applications = register_evaluate(commands)
+    hashtags = predict_models.add_parser("hashtags", help="recommend hashtags to the posts without one (joint model)")
+    hashtags.add_argument("--k", type=positive_int, default=5, help="hashtags per post (default 5)")
+    hashtags.add_argument("--model", dest="model_id", metavar="ID", help="joint model id (default: the newest)")
+    hashtags.set_defaults(handler=cmd_predict_hashtags)
+    evaluate_tags = applications.add_parser(
+        "hashtags", help="P/R/F1@1..5 on held-out posts: joint model vs most frequent hashtags and a text classifier")
+    evaluate_tags.add_argument("--model", dest="model_id", metavar="ID", help="joint model id (default: the newest)")
+    evaluate_tags.set_defaults(handler=cmd_evaluate_hashtags)
 
 
 def joint_settings(args: argparse.Namespace) -> dict:
@@ -166,4 +174,35 @@ def cmd_evaluate_retrieval(args: argparse.Namespace, home: Home) -> int:
         result = evaluate_retrieval_flow(home=str(home), model_id=args.model_id, baselines=not args.no_baselines,
                                          retrain=args.retrain)
     print_retrieval_comparison(result)
+    return EXIT_OK
+
+
+def _needs_warehouse(home: Home) -> None:
+    if not home.warehouse.exists():
+        raise UserError(f"no warehouse at {home.warehouse}: run `postatlas ingest` first")
+
+
+def cmd_predict_hashtags(args: argparse.Namespace, home: Home) -> int:
+    """Recommend hashtags and say how many posts got them."""
+    _needs_warehouse(home)
+    prepare_prefect()
+    from flows.joint import predict_hashtags_flow
+    from tasks.report import print_hashtag_predictions
+
+    with user_errors(*learning_errors()):
+        result = predict_hashtags_flow(home=str(home), model_id=args.model_id, k=args.k)
+    print_hashtag_predictions(result)
+    return EXIT_OK
+
+
+def cmd_evaluate_hashtags(args: argparse.Namespace, home: Home) -> int:
+    """Score the recommendations on held-out posts beside the baselines."""
+    _needs_warehouse(home)
+    prepare_prefect()
+    from flows.joint import evaluate_hashtags_flow
+    from tasks.report import print_application_scores
+
+    with user_errors(*learning_errors()):
+        result = evaluate_hashtags_flow(home=str(home), model_id=args.model_id)
+    print_application_scores(result)
     return EXIT_OK

@@ -503,8 +503,8 @@ def load_joint(home: Home, model_id: str) -> LoadedJoint:
 
 
 def newest_joint(home: Home) -> str | None:
-    """The newest registered joint model, or None."""
-    return newest_model(home, KIND)
+    """The newest registered joint model of paper 002's objective (not a VSE++ baseline), or None."""
+    return newest_model(home, KIND, ":mean")
 
 
 def is_joint_model(home: Home, model_id: str | None) -> bool:

@@ -43,6 +43,8 @@ EXPECTED = {
     "nightly-clusters/nightly": ("flows/clusters.py:nightly_clusters_flow", "cpu", "0 4 * * *"),
     "train-autoencoder/train-autoencoder": ("flows/clusters.py:train_autoencoder_flow", "gpu", None),
     "cluster/cluster": ("flows/clusters.py:cluster_flow", "cpu", None),
+    "train-joint/train-joint": ("flows/joint.py:train_joint_flow", "gpu", None),
+    "embed-joint/embed-joint": ("flows/joint.py:embed_joint_flow", "gpu", None),
 }
 SECRET_WORDS = ("token", "secret", "password", "api_key", "session")
 

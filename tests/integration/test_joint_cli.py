@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import main
@@ -141,3 +143,38 @@ def test_evaluate_retrieval_trains_the_vse_baselines_once(joint_home: Path, monk
     assert rows == [(4,)]  # image -> text and text -> image for each baseline
     assert main(["evaluate", "retrieval"]) == 0
     assert query(joint_home, "SELECT count(*) FROM models WHERE kind = 'joint'") == [(3,)]
+
+
+def test_predict_hashtags_writes_k_ranked_rows_per_post_without_hashtags(joint_home: Path, monkeypatch) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(joint_home))
+    for _ in range(2):  # a rerun replaces its rows
+        assert main(["predict", "hashtags", "--k", "3"]) == 0
+    without = query(joint_home, "SELECT count(*) FROM curated_posts WHERE coalesce(len(hashtags), 0) = 0 "
+                                "AND ((text IS NOT NULL AND trim(text) <> '') OR post_id IN "
+                                "(SELECT post_id FROM media WHERE status = 'stored'))")[0][0]
+    rows = query(joint_home, "SELECT post_id, list(rank ORDER BY rank), list(score ORDER BY rank), "
+                             "count(DISTINCT label) FROM predictions WHERE task = 'hashtags' GROUP BY 1")
+    assert 0 < len(rows) <= without
+    for _, ranks, scores, labels in rows:
+        assert ranks == [1, 2, 3] and scores == sorted(scores, reverse=True) and labels == 3
+    tagged = query(joint_home, "SELECT count(*) FROM predictions p JOIN posts USING (post_id) "
+                               "WHERE p.task = 'hashtags' AND len(posts.hashtags) > 0")
+    assert tagged == [(0,)]
+    assert query(joint_home, "SELECT count(*) FROM predictions WHERE task = 'topic'") == [(0,)]  # other tasks untouched
+
+
+def test_evaluate_hashtags_scores_the_model_and_both_baselines(joint_home: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(joint_home))
+    assert main(["evaluate", "hashtags"]) == 0
+    model_id, config, _ = _model(joint_home)
+    rows = query(joint_home, "SELECT method, metric, value, posts FROM application_evaluations "
+                             "WHERE model_id = ? AND application = 'hashtags'", [model_id])
+    assert {r[0] for r in rows} == {"joint", "most frequent", "text classifier"}
+    assert len(rows) == 3 * 15 and all(0 <= r[2] <= 1 for r in rows)
+    snapshot = pq.read_table(joint_home / "datasets" / config["dataset"] / "posts.parquet").to_pylist()
+    counts = Counter(t for p in snapshot if p["split"] == "train" for t in p["hashtags"] or ())
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0][0]
+    test = [set(p["hashtags"]) for p in snapshot if p["split"] == "test" and p["hashtags"]]
+    value = {(r[0], r[1]): r[2] for r in rows}
+    assert value[("most frequent", "p@1")] == pytest.approx(sum(top in tags for tags in test) / len(test))
+    assert {r[3] for r in rows} == {len(test)}

@@ -18,6 +18,7 @@ from models.joint import (
     recall_sum,
     recall_summary,
 )
+from models.metrics import ranking_scores
 
 
 def unit(*rows: list[float]) -> torch.Tensor:
@@ -135,3 +136,12 @@ def test_settings_refuse_impossible_combinations() -> None:
         with pytest.raises(ValueError):
             JointSettings(**wrong)
     assert JointSettings(train=JointSettings().train.__class__(epochs=8)).with_decay_at_half().train.decay_at == (4,)
+
+
+def test_ranking_scores_by_hand() -> None:
+    predicted = [["a", "b", "c"], ["x", "a", "y"]]
+    gold = [{"a", "c"}, {"a"}]
+    scores = ranking_scores(predicted, gold, (1, 3))
+    assert scores["p@1"] == 0.5 and scores["r@1"] == 0.25  # post 1: a is right (1 of 2 gold); post 2: x is not
+    assert scores["p@3"] == pytest.approx((2 / 3 + 1 / 3) / 2) and scores["r@3"] == 1.0
+    assert scores["f1@3"] == pytest.approx(2 * 0.5 * 1.0 / 1.5)
