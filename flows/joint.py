@@ -24,6 +24,7 @@ from tasks.learn.joint import (
     train_joint,
 )
 from tasks.learn.joint_hashtags import ApplicationScores, HashtagPredictions, evaluate_hashtags, predict_hashtags
+from tasks.learn.joint_location import LocationPredictions, evaluate_location, predict_location
 from tasks.learn.joint_retrieval import RetrievalComparison, compare_retrieval
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
@@ -36,6 +37,8 @@ compare_retrieval_task = task(name="compare-retrieval", timeout_seconds=24 * 360
                               **WRITE_RETRY)(compare_retrieval)
 predict_hashtags_task = task(name="predict-hashtags", timeout_seconds=6 * 3600, **WRITE_RETRY)(predict_hashtags)
 evaluate_hashtags_task = task(name="evaluate-hashtags", timeout_seconds=6 * 3600, **WRITE_RETRY)(evaluate_hashtags)
+predict_location_task = task(name="predict-location", timeout_seconds=6 * 3600, **WRITE_RETRY)(predict_location)
+evaluate_location_task = task(name="evaluate-location", timeout_seconds=6 * 3600, **WRITE_RETRY)(evaluate_location)
 embed_joint_task = task(name="embed-joint", timeout_seconds=6 * 3600, persist_result=True, **WRITE_RETRY)(
     embed_joint_posts)
 
@@ -108,5 +111,25 @@ def evaluate_hashtags_flow(home: str | None = None, model_id: str | None = None)
     store = Home.at(home)
     with tracked_run(store, "evaluate-hashtags", {"model_id": model_id}) as run:
         result = evaluate_hashtags_task(store, run.run_id, model_id)
+        run.counts = {"read": result.posts}
+    return result
+
+
+@flow(name="predict-location")
+def predict_location_flow(home: str | None = None, model_id: str | None = None) -> LocationPredictions:
+    """A city for the posts without coordinates (`predictions`, task location, with the city's lat, lon)."""
+    store = Home.at(home)
+    with tracked_run(store, "predict-location", {"model_id": model_id}) as run:
+        result = predict_location_task(store, run.run_id, model_id)
+        run.counts = {"read": result.posts, "written": result.predicted}
+    return result
+
+
+@flow(name="evaluate-location")
+def evaluate_location_flow(home: str | None = None, model_id: str | None = None) -> ApplicationScores:
+    """Accuracy, Acc@161 km and median km on held-out posts: joint features' forest vs the text-only baseline."""
+    store = Home.at(home)
+    with tracked_run(store, "evaluate-location", {"model_id": model_id}) as run:
+        result = evaluate_location_task(store, run.run_id, model_id)
         run.counts = {"read": result.posts}
     return result

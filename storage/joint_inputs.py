@@ -45,15 +45,16 @@ def location_keys(con: duckdb.DuckDBPyConnection) -> pa.Table:
 
 
 def joint_posts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:
-    """(post_id, author_id, text, hashtags, image_path, location) of the (curated, not deleted) posts with a text
-    or a stored image, in post_id order; ``location`` as in :func:`location_keys` (NULL without place or
-    coordinates)."""
+    """(post_id, author_id, text, hashtags, image_path, location, lat, lon, profile_location) of the (curated, not
+    deleted) posts with a text or a stored image, in post_id order; ``location`` as in :func:`location_keys` (NULL
+    without place or coordinates), ``profile_location`` the author's free-text profile location."""
     source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
     return con.sql(
         f"""
         WITH {FIRST_IMAGE}
-        SELECT p.post_id, p.author_id, p.text, p.hashtags, i.image_path, {LOCATION_KEY} AS location
-        FROM {source} p LEFT JOIN first_image i USING (post_id)
+        SELECT p.post_id, p.author_id, p.text, p.hashtags, i.image_path, {LOCATION_KEY} AS location, p.lat, p.lon,
+               nullif(trim(u.location), '') AS profile_location
+        FROM {source} p LEFT JOIN first_image i USING (post_id) LEFT JOIN users u ON u.user_id = p.author_id
         WHERE (p.text IS NOT NULL AND trim(p.text) <> '') OR i.image_path IS NOT NULL
         ORDER BY p.post_id
         """

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the printers only read attributes; the reading commands mus
     from tasks.learn.fusion import FusionPredictions, FusionTraining
     from tasks.learn.joint import JointEmbedded, JointTraining
     from tasks.learn.joint_hashtags import ApplicationScores, HashtagPredictions
+    from tasks.learn.joint_location import LocationPredictions
     from tasks.learn.joint_retrieval import RetrievalComparison
 
 SKIPPED_SHOWN = 10  # skipped files named in the summary (all are counted, the first 100 kept in the ledger)
@@ -407,3 +408,12 @@ def print_application_scores(result: ApplicationScores, console: Console | None 
         [(metric, *(f"{value[(method, metric)]:.3f}" for method in methods)) for metric in metrics],
     ))
     console.print("rows in application_evaluations")
+
+
+def print_location_predictions(result: LocationPredictions, console: Console | None = None) -> None:
+    """How many posts got a city, and the most predicted ones."""
+    console = console or _console()
+    top = ", ".join(f"{city} {count}" for city, count in result.top_cities) or "none"
+    console.print(f"{result.predicted} of {result.posts} posts without coordinates got a city (forest fitted on "
+                  f"{result.trained_on} posts with coordinates, {result.cities} cities; model {result.model_id}); "
+                  f"rows in predictions (task location, lat, lon). Most predicted: {top}")

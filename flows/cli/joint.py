@@ -59,6 +59,15 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
         "hashtags", help="P/R/F1@1..5 on held-out posts: joint model vs most frequent hashtags and a text classifier")
     evaluate_tags.add_argument("--model", dest="model_id", metavar="ID", help="joint model id (default: the newest)")
     evaluate_tags.set_defaults(handler=cmd_evaluate_hashtags)
+    location = predict_models.add_parser(
+        "location", help="a city for the posts without coordinates (joint model features, random forest)")
+    location.add_argument("--model", dest="model_id", metavar="ID", help="joint model id (default: the newest)")
+    location.set_defaults(handler=cmd_predict_location)
+    evaluate_location = applications.add_parser(
+        "location", help="accuracy, Acc@161 km, median km on held-out posts: joint model vs a text-only baseline")
+    evaluate_location.add_argument("--model", dest="model_id", metavar="ID",
+                                   help="joint model id (default: the newest)")
+    evaluate_location.set_defaults(handler=cmd_evaluate_location)
 
 
 def joint_settings(args: argparse.Namespace) -> dict:
@@ -204,5 +213,31 @@ def cmd_evaluate_hashtags(args: argparse.Namespace, home: Home) -> int:
 
     with user_errors(*learning_errors()):
         result = evaluate_hashtags_flow(home=str(home), model_id=args.model_id)
+    print_application_scores(result)
+    return EXIT_OK
+
+
+def cmd_predict_location(args: argparse.Namespace, home: Home) -> int:
+    """Predict cities and say how many posts got one."""
+    _needs_warehouse(home)
+    prepare_prefect()
+    from flows.joint import predict_location_flow
+    from tasks.report import print_location_predictions
+
+    with user_errors(*learning_errors()):
+        result = predict_location_flow(home=str(home), model_id=args.model_id)
+    print_location_predictions(result)
+    return EXIT_OK
+
+
+def cmd_evaluate_location(args: argparse.Namespace, home: Home) -> int:
+    """Score location prediction on held-out posts beside the text-only baseline."""
+    _needs_warehouse(home)
+    prepare_prefect()
+    from flows.joint import evaluate_location_flow
+    from tasks.report import print_application_scores
+
+    with user_errors(*learning_errors()):
+        result = evaluate_location_flow(home=str(home), model_id=args.model_id)
     print_application_scores(result)
     return EXIT_OK

@@ -59,6 +59,7 @@ from tasks.learn.registry import (
 from tasks.locks import warehouse_writer
 
 KIND = "joint"
+SNAPSHOT_VERSION = 2  # 2: the snapshot carries lat, lon and the profile location (location prediction)
 EMBED_CHUNK = 20_000
 FOLD_SIZE = 1000  # retrieval is ranked within folds of 1,000 held-out posts (the paper's 1K test)
 TEXT_TOKENIZER = TweetTokenizer(hashtags="drop")
@@ -96,7 +97,7 @@ def prepare_joint_posts(home: Home, settings: JointSettings, curated_only: bool 
     split = assign_splits(post_ids)
     snapshot = digest(post_ids, posts.column("text").to_pylist(), posts.column("image_path").to_pylist(),
                       posts.column("location").to_pylist(), edges, settings.user_dimension, settings.walks_per_node,
-                      settings.walk_length, settings.train.seed, size=8)
+                      settings.walk_length, settings.train.seed, SNAPSHOT_VERSION, size=8)
     posts = posts.append_column("split", pa.array(split.tolist()))
     meta = {"snapshot": snapshot, "curated_only": curated_only, "posts": posts.num_rows,
             "split_sizes": {name: int((split == name).sum()) for name in ("train", "val", "test")},

@@ -14,6 +14,7 @@ import pytest
 
 from flows.cli import main
 from models.joint import PARTS
+from models.location import gazetteer_cities
 from tests.helpers import query
 
 pytestmark = pytest.mark.integration
@@ -178,3 +179,26 @@ def test_evaluate_hashtags_scores_the_model_and_both_baselines(joint_home: Path,
     value = {(r[0], r[1]): r[2] for r in rows}
     assert value[("most frequent", "p@1")] == pytest.approx(sum(top in tags for tags in test) / len(test))
     assert {r[3] for r in rows} == {len(test)}
+
+
+def test_predict_location_gives_every_post_without_coordinates_a_gazetteer_city(joint_home: Path, monkeypatch,
+                                                                               capsys) -> None:
+    monkeypatch.setenv("POSTATLAS_HOME", str(joint_home))
+    assert main(["evaluate", "location"]) == 0
+    model_id, _, _ = _model(joint_home)
+    rows = query(joint_home, "SELECT method, metric, value FROM application_evaluations "
+                             "WHERE model_id = ? AND application = 'location'", [model_id])
+    assert {(r[0], r[1]) for r in rows} == {(m, s) for m in ("joint", "text only")
+                                            for s in ("accuracy", "acc@161", "median_km")}
+    for _ in range(2):
+        assert main(["predict", "location"]) == 0
+    without = query(joint_home, "SELECT count(*) FROM curated_posts WHERE (lat IS NULL OR lon IS NULL) AND "
+                                "((text IS NOT NULL AND trim(text) <> '') OR post_id IN "
+                                "(SELECT post_id FROM media WHERE status = 'stored'))")[0][0]
+    predicted = query(joint_home, "SELECT p.label, p.lat, p.lon, p.rank, posts.lat FROM predictions p "
+                                  "JOIN posts USING (post_id) WHERE p.task = 'location'")
+    assert len(predicted) == without > 0
+    cities = gazetteer_cities()
+    by_name = dict(zip(cities.names, zip(cities.lat, cities.lon, strict=True), strict=True))
+    for label, lat, lon, rank, own_lat in predicted:
+        assert by_name[label] == (lat, lon) and rank == 1 and own_lat is None
