@@ -262,7 +262,9 @@ def _too_short(
 def per_user_rule(posts: pa.Table, config: CurateConfig) -> tuple[np.ndarray, pa.Array]:
     """Drop all posts of heavy authors ("drop") or each author's posts beyond the earliest few ("cap")."""
     author, counts = _codes(posts["author_id"])
-    total = np.where(author >= 0, counts[author], 0)
+    total = np.zeros(len(author), dtype=np.int64)
+    known = author >= 0  # posts without an author (MVSA, bulk tables) count as their own
+    total[known] = counts[author[known]]
     if config.per_user_mode == "drop":
         kept = total <= config.per_user_max
         return kept, _detail(kept, "user has ", pa.array(total).cast(pa.string()), f" posts > {config.per_user_max}")

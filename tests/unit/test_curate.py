@@ -146,6 +146,14 @@ def test_per_user_drop_lets_posts_without_author_pass() -> None:
     assert only(table, "per_user", per_user_max=1) == {"t:1": None, "t:2": None, "t:3": None, "t:4": None}
 
 
+def test_per_user_rules_pass_a_batch_where_no_post_has_an_author() -> None:
+    """MVSA and bulk tables carry no authors: no author is heavy (this crashed on an empty count table)."""
+    table = posts({"author_id": None}, {"author_id": None})
+    for mode in ("drop", "cap"):
+        assert only(table, "per_user", per_user_mode=mode, per_user_max=1, per_user_cap=1) == {"t:1": None,
+                                                                                             "t:2": None}
+
+
 def test_per_user_cap_keeps_earliest_by_created_at_then_post_id() -> None:
     early, late = START, START + dt.timedelta(days=1)
     rows = [
