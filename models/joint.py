@@ -170,22 +170,43 @@ class JointEmbedding(nn.Module):
                 with torch.no_grad():
                     self.words.weight.copy_(word_vectors)
             self.gru = nn.GRU(settings.word_dimension, settings.text_hidden, batch_first=True)
+            self.text_norm = nn.BatchNorm1d(settings.text_hidden)  # the GRU's states share a direction too
             self.text_head = nn.Linear(settings.text_hidden, settings.dimension)
         self.heads = nn.ModuleDict({
             part: nn.Linear(input_dimensions[part], settings.dimension)
             for part in settings.parts if part != "text" or not self.reads_words
         })
+        # Frozen inputs share a large common direction (word2vec means, sentence encoders' vectors): left in, every
+        # post maps to nearly the same point and the hinge loss collapses. Each part's input is standardised with
+        # the training posts' mean and spread (set by `standardise`, saved with the weights).
+        for part in self.heads:
+            self.register_buffer(f"{part}_mean", torch.zeros(input_dimensions[part]))
+            self.register_buffer(f"{part}_scale", torch.ones(input_dimensions[part]))
+
+    def standardise(self, part: str, inputs: torch.Tensor) -> None:
+        """Set a part's input mean and spread from (n, input dimension) training inputs of posts that have it."""
+        if len(inputs) < 2:
+            return
+        getattr(self, f"{part}_mean").copy_(inputs.mean(0))
+        getattr(self, f"{part}_scale").copy_(inputs.std(0).clamp_min(1e-6))
 
     def encode_text(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T) token ids (0 = padding) -> (B, D) unit vectors: the GRU's last state through the text head."""
         packed = nn.utils.rnn.pack_padded_sequence(self.words(tokens), lengths.clamp_min(1).cpu(), batch_first=True,
                                                    enforce_sorted=False)
         _, last = self.gru(packed)
-        return F.normalize(self.text_head(last[-1]), dim=-1)
+        state, norm = last[-1], self.text_norm
+        if self.training and len(state) < 2:  # a one-post last batch: no batch statistics, use the running ones
+            normed = F.batch_norm(state, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0,
+                                  norm.eps)
+        else:
+            normed = norm(state)
+        return F.normalize(self.text_head(normed), dim=-1)
 
     def encode(self, part: str, vectors: torch.Tensor) -> torch.Tensor:
         """(B, input dimension) -> (B, D) unit vectors for a non-text part."""
-        return F.normalize(self.heads[part](vectors), dim=-1)
+        standardised = (vectors - getattr(self, f"{part}_mean")) / getattr(self, f"{part}_scale")
+        return F.normalize(self.heads[part](standardised), dim=-1)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(P, B, D): every part's embedding, in ``settings.parts`` order (absent parts give junk, masked later)."""

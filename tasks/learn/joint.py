@@ -60,6 +60,7 @@ from tasks.locks import warehouse_writer
 
 KIND = "joint"
 SNAPSHOT_VERSION = 2  # 2: the snapshot carries lat, lon and the profile location (location prediction)
+MODEL_VERSION = 3  # 2: frozen inputs standardised, word vectors centred; 3: batch norm on the GRU state (a model id names what was trained)
 EMBED_CHUNK = 20_000
 FOLD_SIZE = 1000  # retrieval is ranked within folds of 1,000 held-out posts (the paper's 1K test)
 TEXT_TOKENIZER = TweetTokenizer(hashtags="drop")
@@ -362,7 +363,7 @@ class JointRecipe(Recipe[_Inputs, JointEmbedding]):
         """How the model learns, not where (device, progress bars, threads) names it."""
         settings = self.settings.as_dict()
         settings["train"] = {k: v for k, v in settings["train"].items() if k not in ("device", "progress", "threads")}
-        return (settings,)
+        return (settings, MODEL_VERSION)
 
     def inputs(self, home: Home) -> _Inputs:
         """Word vectors from the train split's texts, every part's input, the snapshot's known users."""
@@ -383,9 +384,19 @@ class JointRecipe(Recipe[_Inputs, JointEmbedding]):
         return _Inputs(arrays, split, lexicon, users)
 
     def _model(self, inputs: _Inputs) -> JointEmbedding:
-        return JointEmbedding(self.settings, len(inputs.lexicon.vocabulary),
-                              _input_dimensions(inputs.arrays, self.settings),
-                              torch.as_tensor(inputs.lexicon.word_vectors))
+        """The network, its word vectors centred and its frozen inputs standardised on the training posts."""
+        words = inputs.lexicon.word_vectors
+        known = np.abs(words).sum(1) > 0
+        centred = np.where(known[:, None], words - (words[known].mean(0) if known.any() else 0), 0)
+        model = JointEmbedding(self.settings, len(inputs.lexicon.vocabulary),
+                               _input_dimensions(inputs.arrays, self.settings),
+                               torch.as_tensor(centred, dtype=torch.float32))
+        train = inputs.split == "train"
+        for position, part in enumerate(self.settings.parts):
+            if part in model.heads:
+                rows = np.flatnonzero(train & inputs.arrays["present"][:, position])
+                model.standardise(part, torch.as_tensor(np.asarray(inputs.arrays[part][rows]), dtype=torch.float32))
+        return model
 
     def fit(self, inputs: _Inputs, checkpoint: Checkpoint) -> Fitted[JointEmbedding]:
         """The shared loop on the train split, validated by the sum of recalls on up to 1,000 val posts."""

@@ -145,3 +145,28 @@ def test_ranking_scores_by_hand() -> None:
     assert scores["p@1"] == 0.5 and scores["r@1"] == 0.25  # post 1: a is right (1 of 2 gold); post 2: x is not
     assert scores["p@3"] == pytest.approx((2 / 3 + 1 / 3) / 2) and scores["r@3"] == 1.0
     assert scores["f1@3"] == pytest.approx(2 * 0.5 * 1.0 / 1.5)
+
+
+def test_standardised_inputs_do_not_collapse_to_one_point() -> None:
+    """Frozen inputs with a large shared direction (sentence encoders, mean word vectors) map to nearly one point
+    unless standardised on the training posts."""
+    torch.manual_seed(0)
+    settings = JointSettings(parts=("image", "location"), dimension=16)
+    inputs = torch.randn(1, 12) * 10 + torch.randn(64, 12) * 0.1  # one shared direction, small differences
+    model = JointEmbedding(settings, vocabulary_size=2, input_dimensions={"image": 12, "location": 12})
+
+    def mean_cosine() -> float:
+        vectors = model.encode("image", inputs)
+        sims = vectors @ vectors.T
+        return float(sims[~torch.eye(64, dtype=torch.bool)].mean())
+
+    assert mean_cosine() > 0.9
+    model.standardise("image", inputs)
+    assert abs(mean_cosine()) < 0.2
+
+
+def test_a_one_post_batch_trains_through_the_text_branch() -> None:
+    model = JointEmbedding(JointSettings(dimension=8, word_dimension=4, text_hidden=6), 10, {
+        "image": 3, "hashtags": 4, "user": 2, "location": 5}).train()
+    vector = model.encode_text(torch.tensor([[2, 3, 0]]), torch.tensor([2]))
+    assert vector.shape == (1, 8) and torch.isfinite(vector).all()
