@@ -519,6 +519,14 @@ def newest_joint(home: Home) -> str | None:
     return newest_model(home, KIND, ":mean")
 
 
+def chosen_joint(home: Home, model_id: str | None) -> str:
+    """``model_id``, else the newest joint model; a LearningInputError when there is none."""
+    chosen = model_id or newest_joint(home)
+    if chosen is None:
+        raise LearningInputError("no joint model trained yet: run `postatlas train joint` first")
+    return chosen
+
+
 def is_joint_model(home: Home, model_id: str | None) -> bool:
     """Whether the id names a registered joint model."""
     if model_id is None or not home.warehouse.exists():

@@ -29,9 +29,9 @@ from tasks.learn.joint import (
     KIND,
     TEXT_TOKENIZER,
     LoadedJoint,
+    chosen_joint,
     embed_parts,
     load_joint,
-    newest_joint,
     part_inputs,
 )
 from tasks.learn.registry import TrainingSet, read_training_set, registered_model
@@ -66,12 +66,9 @@ class ApplicationScores:
 
 
 def _joint_with_hashtags(home: Home, model_id: str | None) -> LoadedJoint:
-    chosen = model_id or newest_joint(home)
-    if chosen is None:
-        raise LearningInputError("no joint model trained yet: run `postatlas train joint` first")
-    loaded = load_joint(home, chosen)
-    if "hashtags" not in loaded.settings.parts or len(loaded.settings.parts) < 2:
-        raise LearningInputError(f"model {chosen} has no hashtag part: train it on posts with hashtags")
+    loaded = load_joint(home, chosen_joint(home, model_id))
+    if "hashtags" not in loaded.settings.parts:
+        raise LearningInputError(f"model {loaded.model_id} has no hashtag part: train it on posts with hashtags")
     return loaded
 
 

@@ -28,9 +28,9 @@ from tasks.learn.joint import (
     KIND,
     TEXT_TOKENIZER,
     LoadedJoint,
+    chosen_joint,
     embed_parts,
     load_joint,
-    newest_joint,
     part_inputs,
 )
 from tasks.learn.joint_hashtags import ApplicationScores
@@ -55,12 +55,9 @@ class LocationPredictions:
 
 
 def _joint_model(home: Home, model_id: str | None) -> LoadedJoint:
-    chosen = model_id or newest_joint(home)
-    if chosen is None:
-        raise LearningInputError("no joint model trained yet: run `postatlas train joint` first")
-    loaded = load_joint(home, chosen)
+    loaded = load_joint(home, chosen_joint(home, model_id))
     if not set(loaded.settings.parts) - {"location"}:
-        raise LearningInputError(f"model {chosen} has no part besides location to predict it from")
+        raise LearningInputError(f"model {loaded.model_id} has no part besides location to predict it from")
     return loaded
 
 

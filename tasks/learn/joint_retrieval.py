@@ -26,8 +26,8 @@ from tasks.learn.joint import (
     TEXT_TOKENIZER,
     JointRecipe,
     LoadedJoint,
+    chosen_joint,
     load_joint,
-    newest_joint,
 )
 from tasks.learn.registry import TrainingSet, registered_model, train_and_register
 
@@ -61,9 +61,7 @@ def retrieve(home: Home, model_id: str | None, target: str, k: int = 10, *, text
              device: str = "auto") -> Retrieval:
     """The ``k`` posts whose ``target`` part (or post mean) is closest to the query (a text, an image file or a
     stored post's part)."""
-    chosen = model_id or newest_joint(home)
-    if chosen is None:
-        raise LearningInputError("no joint model trained yet: run `postatlas train joint` first")
+    chosen = chosen_joint(home, model_id)
     registered_model(home, chosen, KIND, "joint model")
     if target not in TARGETS:
         raise LearningInputError(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
@@ -172,9 +170,7 @@ def compare_retrieval(home: Home, run_id: str, model_id: str | None = None, base
                       retrain: bool = False) -> RetrievalComparison:
     """Train (or reuse) the VSE++ baselines on the joint model's snapshot with its training settings, and read the
     test split's image <-> text scores of all three from `retrieval_evaluations`."""
-    chosen = model_id or newest_joint(home)
-    if chosen is None:
-        raise LearningInputError("no joint model trained yet: run `postatlas train joint` first")
+    chosen = chosen_joint(home, model_id)
     row = registered_model(home, chosen, KIND, "joint model")
     settings = JointSettings.from_dict({k: v for k, v in row["config"].items() if k != "dataset"})
     if not {"text", "image"} <= set(settings.parts):
