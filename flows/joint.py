@@ -116,20 +116,24 @@ def evaluate_hashtags_flow(home: str | None = None, model_id: str | None = None)
 
 
 @flow(name="predict-location")
-def predict_location_flow(home: str | None = None, model_id: str | None = None) -> LocationPredictions:
+def predict_location_flow(home: str | None = None, model_id: str | None = None, classifier: str = "linear",
+                          decision: str = "nearby") -> LocationPredictions:
     """A city for the posts without coordinates (`predictions`, task location, with the city's lat, lon)."""
     store = Home.at(home)
-    with tracked_run(store, "predict-location", {"model_id": model_id}) as run:
-        result = predict_location_task(store, run.run_id, model_id)
+    with tracked_run(store, "predict-location",
+                     {"model_id": model_id, "classifier": classifier, "decision": decision}) as run:
+        result = predict_location_task(store, run.run_id, model_id, classifier=classifier, decision=decision)
         run.counts = {"read": result.posts, "written": result.predicted}
     return result
 
 
 @flow(name="evaluate-location")
-def evaluate_location_flow(home: str | None = None, model_id: str | None = None) -> ApplicationScores:
-    """Accuracy, Acc@161 km and median km on held-out posts: joint features' forest vs the text-only baseline."""
+def evaluate_location_flow(home: str | None = None, model_id: str | None = None, classifier: str = "linear",
+                           decision: str = "nearby") -> ApplicationScores:
+    """Accuracy, Acc@161 km and median km on held-out posts: joint features (+ words) vs the text-only baseline."""
     store = Home.at(home)
-    with tracked_run(store, "evaluate-location", {"model_id": model_id}) as run:
-        result = evaluate_location_task(store, run.run_id, model_id)
+    with tracked_run(store, "evaluate-location",
+                     {"model_id": model_id, "classifier": classifier, "decision": decision}) as run:
+        result = evaluate_location_task(store, run.run_id, model_id, classifier=classifier, decision=decision)
         run.counts = {"read": result.posts}
     return result

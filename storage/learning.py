@@ -120,11 +120,14 @@ def model_row(con: duckdb.DuckDBPyConnection, model_id: str) -> dict[str, Any] |
     return row
 
 
-def newest_model_id(con: duckdb.DuckDBPyConnection, kind: str, variant_suffix: str = "") -> str | None:
-    """The most recently registered model of a kind (whose variant ends with ``variant_suffix``), or None."""
+def newest_model_id(con: duckdb.DuckDBPyConnection, kind: str, variant_suffix: str = "",
+                    excluded_suffix: str | None = None) -> str | None:
+    """The most recently registered model of a kind (whose variant ends with ``variant_suffix`` and not with
+    ``excluded_suffix``), or None."""
     rows = con.execute(
         "SELECT model_id FROM models WHERE kind = ? AND coalesce(variant, '') LIKE '%' || ? "
-        "ORDER BY created_at DESC, model_id DESC LIMIT 1", [kind, variant_suffix]
+        "AND (CAST(? AS VARCHAR) IS NULL OR coalesce(variant, '') NOT LIKE '%' || ?) "
+        "ORDER BY created_at DESC, model_id DESC LIMIT 1", [kind, variant_suffix, excluded_suffix, excluded_suffix]
     ).fetchall()
     return rows[0][0] if rows else None
 

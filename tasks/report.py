@@ -414,6 +414,6 @@ def print_location_predictions(result: LocationPredictions, console: Console | N
     """How many posts got a city, and the most predicted ones."""
     console = console or _console()
     top = ", ".join(f"{city} {count}" for city, count in result.top_cities) or "none"
-    console.print(f"{result.predicted} of {result.posts} posts without coordinates got a city (forest fitted on "
+    console.print(f"{result.predicted} of {result.posts} posts without coordinates got a city (fitted on "
                   f"{result.trained_on} posts with coordinates, {result.cities} cities; model {result.model_id}); "
                   f"rows in predictions (task location, lat, lon). Most predicted: {top}")

@@ -29,8 +29,9 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
     joint.add_argument("--parts", type=split_list,
                        help=f"comma-separated from {','.join(PARTS)} (default: every part some post has)")
     joint.add_argument("--objective", choices=OBJECTIVES,
-                       help="mean: each part against the post's mean of parts (paper 002, default); pairwise: "
-                       "VSE++ between exactly two parts (the paper's baseline)")
+                       help="others (default, measured best): each part against the mean of the post's other "
+                       "parts; mean: against the mean of all its parts (paper 002 as written); pairwise: VSE++ "
+                       "between exactly two parts (the paper's baseline)")
     joint.add_argument("--hashtags-in-text", action="store_true",
                        help="keep the hashtags' words in the text (the 'VSE++ with hashtags' baseline)")
     joint.add_argument("--text-input", metavar="NAME",
@@ -60,13 +61,15 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
     evaluate_tags.add_argument("--model", dest="model_id", metavar="ID", help="joint model id (default: the newest)")
     evaluate_tags.set_defaults(handler=cmd_evaluate_hashtags)
     location = predict_models.add_parser(
-        "location", help="a city for the posts without coordinates (joint model features, random forest)")
+        "location", help="a city for the posts without coordinates (joint model features and the words)")
     location.add_argument("--model", dest="model_id", metavar="ID", help="joint model id (default: the newest)")
+    _location_options(location)
     location.set_defaults(handler=cmd_predict_location)
     evaluate_location = applications.add_parser(
         "location", help="accuracy, Acc@161 km, median km on held-out posts: joint model vs a text-only baseline")
     evaluate_location.add_argument("--model", dest="model_id", metavar="ID",
                                    help="joint model id (default: the newest)")
+    _location_options(evaluate_location)
     evaluate_location.set_defaults(handler=cmd_evaluate_location)
 
 
@@ -217,6 +220,18 @@ def cmd_evaluate_hashtags(args: argparse.Namespace, home: Home) -> int:
     return EXIT_OK
 
 
+def _location_options(parser: argparse.ArgumentParser) -> None:
+    from models.location import DECISIONS
+    from tasks.learn.joint_location import CLASSIFIERS
+
+    parser.add_argument("--classifier", choices=CLASSIFIERS, default="linear",
+                        help="over the joint features: logistic regression (default, measured best) or the paper's "
+                             "random forest (slow with hundreds of cities)")
+    parser.add_argument("--decision", choices=DECISIONS, default="nearby",
+                        help="nearby (default): the city with the most probability within 161 km; city: the most "
+                             "probable city")
+
+
 def cmd_predict_location(args: argparse.Namespace, home: Home) -> int:
     """Predict cities and say how many posts got one."""
     _needs_warehouse(home)
@@ -225,7 +240,8 @@ def cmd_predict_location(args: argparse.Namespace, home: Home) -> int:
     from tasks.report import print_location_predictions
 
     with user_errors(*learning_errors()):
-        result = predict_location_flow(home=str(home), model_id=args.model_id)
+        result = predict_location_flow(home=str(home), model_id=args.model_id, classifier=args.classifier,
+                                       decision=args.decision)
     print_location_predictions(result)
     return EXIT_OK
 
@@ -238,6 +254,7 @@ def cmd_evaluate_location(args: argparse.Namespace, home: Home) -> int:
     from tasks.report import print_application_scores
 
     with user_errors(*learning_errors()):
-        result = evaluate_location_flow(home=str(home), model_id=args.model_id)
+        result = evaluate_location_flow(home=str(home), model_id=args.model_id, classifier=args.classifier,
+                                        decision=args.decision)
     print_application_scores(result)
     return EXIT_OK

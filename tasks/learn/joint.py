@@ -314,19 +314,20 @@ def retrieval_scores(parts: np.ndarray, present: np.ndarray, settings: JointSett
     rows: list[dict[str, Any]] = []
     pairs = [(names.index("text"), names.index("image"))] if {"text", "image"} <= set(names) else []
     for query, target in [*pairs, *[(b, a) for a, b in pairs]]:
-        rows.append(_fold_scores(parts[query], parts[target], present[query] & present[target], fold_size,
+        rows.append(fold_scores(parts[query], parts[target], present[query] & present[target], fold_size,
                                  names[query], names[target]))
-    if settings.objective == "mean":
+    if settings.objective != "pairwise":
         for index, part in enumerate(names):
             others = post_vectors(parts, present, leave_out=index)
             usable = present[index] & (present.sum(0) - present[index] > 0)
-            rows.append(_fold_scores(parts[index], others, usable, fold_size, part, "others"))
-            rows.append(_fold_scores(others, parts[index], usable, fold_size, "others", part))
+            rows.append(fold_scores(parts[index], others, usable, fold_size, part, "others"))
+            rows.append(fold_scores(others, parts[index], usable, fold_size, "others", part))
     return [row for row in rows if row["queries"] >= 2]
 
 
-def _fold_scores(queries: np.ndarray, targets: np.ndarray, usable: np.ndarray, fold_size: int, query: str,
-                 target: str) -> dict[str, Any]:
+def fold_scores(queries: np.ndarray, targets: np.ndarray, usable: np.ndarray, fold_size: int, query: str,
+                target: str) -> dict[str, Any]:
+    """Recalls and median rank of the usable rows' queries among their targets, averaged over full folds."""
     rows = np.flatnonzero(usable)
     folds = [rows[begin:begin + fold_size] for begin in range(0, len(rows), fold_size)]
     folds = [fold for fold in folds if len(fold) >= min(fold_size, len(rows))]  # a short last fold is left out
@@ -516,7 +517,7 @@ def load_joint(home: Home, model_id: str) -> LoadedJoint:
 
 def newest_joint(home: Home) -> str | None:
     """The newest registered joint model of paper 002's objective (not a VSE++ baseline), or None."""
-    return newest_model(home, KIND, ":mean")
+    return newest_model(home, KIND, excluded_suffix=":pairwise")
 
 
 def chosen_joint(home: Home, model_id: str | None) -> str:

@@ -2,10 +2,14 @@
 baseline.
 
 Features of a post: its non-location part embeddings side by side (text, image, hashtags, user; zeros where the
-post lacks the part) and the author's profile location text through the model's text branch. A random forest with
-balanced subsamples (the paper's) learns the city: the gazetteer's city nearest to the post's coordinates. The
-baseline reads the text alone (TF-IDF + logistic regression). Scores: accuracy over cities, Acc@161 km and the
-median error in km, on the model's held-out test posts with coordinates.
+post lacks the part) and the author's profile location text through the model's text branch. A classifier learns
+the city (the gazetteer's city nearest to the post's coordinates) from them: multinomial logistic regression by
+default, the paper's random forest with balanced subsamples as `--classifier forest` (too slow for hundreds of
+cities on CPU: 20 trees on 7,464 posts x 3,072 features x 469 cities did not finish in 2 minutes). By default its
+city probabilities are averaged with those of the words (TF-IDF + logistic regression, the text-only baseline), and
+the city chosen is the one with the most probability within 161 km (`--decision nearby`; `city` takes the most
+probable city). Scores: accuracy over cities, Acc@161 km and the median error in km, on the model's held-out test
+posts with coordinates, for the fused model, the joint features alone and the words alone (docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from models.location import Cities, gazetteer_cities, location_scores
+from models.location import Cities, decide_cities, gazetteer_cities, location_scores
 from storage import joint_inputs, learning, warehouse
 from storage.home import Home
 from tasks.learn.errors import LearningInputError
@@ -39,7 +44,9 @@ from tasks.locks import warehouse_writer
 
 TASK = "location"
 MIN_POPULATION = 100_000
-FOREST_TREES = 300
+FOREST_TREES = 100
+CLASSIFIERS = ("linear", "forest")
+JOINT_WEIGHT = 0.5  # the joint features' share of the fused city probabilities (the words have the rest)
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,16 @@ def _profile_vectors(loaded: LoadedJoint, texts: list[str | None]) -> np.ndarray
     """The profile location texts through the text branch (zeros without one, or without a text branch)."""
     settings = loaded.settings
     vectors = np.zeros((len(texts), settings.dimension), dtype=np.float32)
-    if "text" not in settings.parts or settings.text_input != "words":
+    if "text" not in settings.parts:
+        return vectors
+    if settings.text_input != "words":
+        rows = np.array([i for i, text in enumerate(texts) if text and text.strip()], dtype=np.int64)
+        if len(rows):
+            from models.pretrained import load_encoder
+
+            encoded = load_encoder(settings.text_input, device="cpu").encode([texts[i] for i in rows])
+            with torch.no_grad():
+                vectors[rows] = loaded.model.encode("text", torch.as_tensor(encoded)).numpy()
         return vectors
     ids = loaded.lexicon.vocabulary.encode(TEXT_TOKENIZER.many(texts), settings.max_tokens)
     rows = np.flatnonzero((ids > 1).any(1))
@@ -93,21 +109,62 @@ def _features_in_chunks(loaded: LoadedJoint, home: Home, posts: pa.Table, pool: 
         np.zeros((0, 1), np.float32)
 
 
-def _forest(features: np.ndarray, labels: np.ndarray, seed: int):  # noqa: ANN202 - sklearn's estimator
-    from sklearn.ensemble import RandomForestClassifier
+@dataclass(frozen=True)
+class CityModel:
+    """Cities from the joint features and from the words, fitted on the same posts (same sorted classes)."""
 
-    return RandomForestClassifier(n_estimators=FOREST_TREES, class_weight="balanced_subsample", n_jobs=-1,
-                                  random_state=seed, min_samples_leaf=1).fit(features, labels)
+    joint: Any  # a fitted sklearn classifier over location_features
+    words: Any | None  # TF-IDF + logistic regression over the texts; None with a single city
+    classes: np.ndarray
+
+    @classmethod
+    def fit(cls, features: np.ndarray, texts: list[str | None], cities: np.ndarray, classifier: str,
+            seed: int) -> CityModel:
+        """Fit both on posts with their nearest cities."""
+        from sklearn.dummy import DummyClassifier
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        if classifier not in CLASSIFIERS:
+            raise LearningInputError(f"unknown classifier {classifier!r}: use one of {', '.join(CLASSIFIERS)}")
+        if len(set(cities)) < 2:
+            return cls(DummyClassifier().fit(features, cities), None, np.unique(cities))
+        joint = (LogisticRegression(C=1.0, max_iter=300) if classifier == "linear" else
+                 RandomForestClassifier(n_estimators=FOREST_TREES, class_weight="balanced_subsample", n_jobs=-1,
+                                        random_state=seed))
+        words = make_pipeline(TfidfVectorizer(analyzer=TEXT_TOKENIZER, sublinear_tf=True),
+                              LogisticRegression(C=10.0, max_iter=300))
+        joint.fit(features, cities)
+        words.fit([text or "" for text in texts], cities)
+        return cls(joint, words, joint.classes_)
+
+    def probabilities(self, features: np.ndarray, texts: list[str | None], method: str = "joint + words"
+                      ) -> np.ndarray:
+        """(n, classes) city probabilities of a method: "joint + words", "joint" or "text only"."""
+        if self.words is None:
+            return np.ones((len(features), 1))
+        if method == "joint":
+            return self.joint.predict_proba(features)
+        text = self.words.predict_proba([t or "" for t in texts])
+        if method == "text only":
+            return text
+        return JOINT_WEIGHT * self.joint.predict_proba(features) + (1 - JOINT_WEIGHT) * text
+
+
+METHODS = ("joint + words", "joint", "text only")
 
 
 def _with_coordinates(posts: pa.Table) -> np.ndarray:
     return np.asarray(pc.and_(pc.is_valid(posts.column("lat")), pc.is_valid(posts.column("lon"))))
 
 
-def evaluate_location(home: Home, run_id: str, model_id: str | None = None,
-                      min_population: int = MIN_POPULATION) -> ApplicationScores:
-    """Fit on the snapshot's train posts with coordinates, score on its test posts with coordinates: the joint
-    features' forest beside the text-only baseline; rows in `application_evaluations`."""
+def evaluate_location(home: Home, run_id: str, model_id: str | None = None, min_population: int = MIN_POPULATION,
+                      classifier: str = "linear", decision: str = "nearby") -> ApplicationScores:
+    """Fit on the snapshot's train posts with coordinates, score on its test posts with coordinates: the fused
+    model, the joint features alone and the words alone (the text-only baseline); rows in
+    `application_evaluations`."""
     loaded = _joint_model(home, model_id)
     row = registered_model(home, loaded.model_id, KIND, "joint model")
     posts, _, _ = read_training_set(TrainingSet(home.datasets / row["config"]["dataset"], 0))
@@ -121,19 +178,19 @@ def evaluate_location(home: Home, run_id: str, model_id: str | None = None,
         raise LearningInputError(f"model {loaded.model_id}'s snapshot has {train.num_rows} train and {test.num_rows} "
                                  "test posts with coordinates: location prediction needs both")
     cities = gazetteer_cities(min_population)
-    train_city = cities.names[cities.nearest(_coords(train, "lat"), _coords(train, "lon"))]
     test_city = cities.names[cities.nearest(_coords(test, "lat"), _coords(test, "lon"))]
     pool = posts.select(["post_id", "location"])
-    forest = _forest(_features_in_chunks(loaded, home, train, pool), train_city, loaded.settings.train.seed)
-    predicted = {
-        "joint": forest.predict(_features_in_chunks(loaded, home, test, pool)),
-        "text only": _text_baseline(train, train_city, test),
-    }
+    model = CityModel.fit(_features_in_chunks(loaded, home, train, pool), train.column("text").to_pylist(),
+                          cities.names[cities.nearest(_coords(train, "lat"), _coords(train, "lon"))], classifier,
+                          loaded.settings.train.seed)
+    features, texts = _features_in_chunks(loaded, home, test, pool), test.column("text").to_pylist()
+    index = _city_index(cities, model.classes)
     rows = []
-    for method, cities_predicted in predicted.items():
-        index = _city_index(cities, cities_predicted)
-        scores = location_scores(test_city, cities_predicted, _coords(test, "lat"), _coords(test, "lon"),
-                                 cities.lat[index], cities.lon[index])
+    for method in METHODS:
+        chosen = index[decide_cities(model.probabilities(features, texts, method), cities.lat[index],
+                                     cities.lon[index], decision)]
+        scores = location_scores(test_city, cities.names[chosen], _coords(test, "lat"), _coords(test, "lon"),
+                                 cities.lat[chosen], cities.lon[chosen])
         rows += [{"method": method, "split": "test", "metric": metric, "value": value, "posts": test.num_rows}
                  for metric, value in scores.items()]
     with warehouse_writer(home.warehouse, run_id) as con:
@@ -150,23 +207,11 @@ def _city_index(cities: Cities, names: np.ndarray) -> np.ndarray:
     return np.array([position[name] for name in names], dtype=np.int64)
 
 
-def _text_baseline(train: pa.Table, train_city: np.ndarray, test: pa.Table) -> np.ndarray:
-    """TF-IDF of the words + logistic regression over the cities (the text-only baseline)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    if len(set(train_city)) < 2:
-        return np.full(test.num_rows, train_city[0])
-    vectorizer = TfidfVectorizer(analyzer=lambda text: TEXT_TOKENIZER(text), sublinear_tf=True)
-    features = vectorizer.fit_transform(train.column("text").to_pylist())
-    model = LogisticRegression(C=10.0, max_iter=2000).fit(features, train_city)
-    return model.predict(vectorizer.transform(test.column("text").to_pylist()))
-
-
-def predict_location(home: Home, run_id: str, model_id: str | None = None,
-                     min_population: int = MIN_POPULATION) -> LocationPredictions:
-    """A city for every (curated) post without coordinates, from a forest fitted on the posts with them; one
-    `predictions` row per post (task location, lat/lon of the city)."""
+def predict_location(home: Home, run_id: str, model_id: str | None = None, min_population: int = MIN_POPULATION,
+                     classifier: str = "linear", decision: str = "nearby") -> LocationPredictions:
+    """A city for every (curated) post without coordinates, from the fused model fitted on the posts with them;
+    one `predictions` row per post (task location, lat/lon of the city, score: the probability behind the
+    choice)."""
     loaded = _joint_model(home, model_id)
     with warehouse.reader(home.warehouse) as con:
         posts = joint_inputs.joint_posts(con, learning.has_curation(con))
@@ -178,14 +223,17 @@ def predict_location(home: Home, run_id: str, model_id: str | None = None,
     cities = gazetteer_cities(min_population)
     labels = cities.names[cities.nearest(_coords(known, "lat"), _coords(known, "lon"))]
     pool = posts.select(["post_id", "location"])
-    forest = _forest(_features_in_chunks(loaded, home, known, pool), labels, loaded.settings.train.seed)
+    model = CityModel.fit(_features_in_chunks(loaded, home, known, pool), known.column("text").to_pylist(), labels,
+                          classifier, loaded.settings.train.seed)
+    classes = _city_index(cities, model.classes)
     now, written, chosen = datetime.now(UTC), 0, Counter()
     for begin in range(0, todo.num_rows, EMBED_CHUNK):
         chunk = todo.slice(begin, EMBED_CHUNK)
-        probabilities = forest.predict_proba(location_features(loaded, home, chunk, pool))
-        best = probabilities.argmax(1)
-        names = forest.classes_[best]
-        index = _city_index(cities, names)
+        probabilities = model.probabilities(location_features(loaded, home, chunk, pool),
+                                            chunk.column("text").to_pylist())
+        best = decide_cities(probabilities, cities.lat[classes], cities.lon[classes], decision)
+        index = classes[best]
+        names = cities.names[index]
         table = pa.table({
             "post_id": chunk.column("post_id"),
             "label": pa.array(names.tolist(), pa.string()),

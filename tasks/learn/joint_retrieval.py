@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 import torch
 
 from models.joint import PARTS, JointSettings
@@ -22,14 +23,19 @@ from storage.image_arrays import decode_square
 from tasks.learn.errors import LearningInputError
 from tasks.learn.joint import (
     CORPUS_TOKENIZER,
+    FOLD_SIZE,
     KIND,
     TEXT_TOKENIZER,
     JointRecipe,
     LoadedJoint,
     chosen_joint,
+    embed_parts,
+    fold_scores,
     load_joint,
+    part_inputs,
 )
-from tasks.learn.registry import TrainingSet, registered_model, train_and_register
+from tasks.learn.registry import TrainingSet, read_training_set, registered_model, train_and_register
+from tasks.locks import warehouse_writer
 
 TARGETS = (*PARTS, "post")  # "post": the mean of a post's parts
 
@@ -168,8 +174,8 @@ BASELINES = {
 
 def compare_retrieval(home: Home, run_id: str, model_id: str | None = None, baselines: bool = True,
                       retrain: bool = False) -> RetrievalComparison:
-    """Train (or reuse) the VSE++ baselines on the joint model's snapshot with its training settings, and read the
-    test split's image <-> text scores of all three from `retrieval_evaluations`."""
+    """Train (or reuse) the VSE++ baselines on the joint model's snapshot with its training settings, and score all
+    three on the same test posts (rows in `application_evaluations`, application retrieval)."""
     chosen = chosen_joint(home, model_id)
     row = registered_model(home, chosen, KIND, "joint model")
     settings = JointSettings.from_dict({k: v for k, v in row["config"].items() if k != "dataset"})
@@ -177,16 +183,37 @@ def compare_retrieval(home: Home, run_id: str, model_id: str | None = None, base
         raise LearningInputError(f"model {chosen} has no text and image parts: image <-> text retrieval needs "
                                  "posts with both (train it on posts with images)")
     models = {"joint (paper 002)": chosen}
+    dataset = TrainingSet(home.datasets / row["config"]["dataset"], 0)
     if baselines:
-        dataset = TrainingSet(home.datasets / row["config"]["dataset"], 0)
         for name, changes in BASELINES.items():
             recipe = JointRecipe.from_training_set(dataset, replace(settings, **changes))
             models[name] = train_and_register(recipe, home, run_id, retrain).model_id
-    with warehouse.reader(home.warehouse) as con:
-        scores = learning.retrieval_evaluations(con, list(models.values()), "test")
-    roles = {model: role for role, model in models.items()}
-    rows = [{**score, "model": roles[score["model_id"]]} for score in scores
-            if (score["query_part"], score["target_part"]) in (("image", "text"), ("text", "image"))]
-    order = list(models)
-    rows.sort(key=lambda r: (r["query_part"] != "image", order.index(r["model"])))
+    rows = _common_test_scores(home, dataset, models)
+    with warehouse_writer(home.warehouse, run_id) as con:
+        learning.write_application_evaluations(con, chosen, "retrieval", run_id, [
+            {"method": r["model"], "split": "test", "metric": f"{r['query_part']}_to_{r['target_part']}_{metric}",
+             "value": r[metric], "posts": r["queries"]} for r in rows for metric in ("r1", "r5", "r10", "median_rank")])
     return RetrievalComparison(rows, models)
+
+
+def _common_test_scores(home: Home, dataset: TrainingSet, models: dict[str, str]) -> list[dict[str, Any]]:
+    """Image -> text and text -> image of every model on the same test posts: those with both parts for all of
+    them (a model reading hashtags as text knows the text of more posts than one that does not)."""
+    posts, _, _ = read_training_set(dataset)
+    test = posts.filter(pc.equal(posts.column("split"), "test"))
+    usable = np.ones(test.num_rows, dtype=bool)
+    vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for role, model_id in models.items():
+        loaded = load_joint(home, model_id)
+        arrays = part_inputs(home, test, loaded.settings, loaded.lexicon, users=loaded.users)
+        parts = embed_parts(loaded.model, arrays, device=loaded.settings.train.device)
+        image, text = loaded.settings.parts.index("image"), loaded.settings.parts.index("text")
+        usable &= arrays["present"][:, image] & arrays["present"][:, text]
+        vectors[role] = (parts[image], parts[text])
+    rows = []
+    for query in ("image", "text"):
+        for role, (image, text) in vectors.items():
+            pair = (image, text) if query == "image" else (text, image)
+            scores = fold_scores(*pair, usable, FOLD_SIZE, query, "text" if query == "image" else "image")
+            rows.append({**scores, "model": role, "model_id": models[role]})
+    return rows

@@ -238,10 +238,10 @@ def registered_model(home: Home, model_id: str, kind: str, name: str) -> dict[st
     return row
 
 
-def newest_model(home: Home, kind: str, variant_suffix: str = "") -> str | None:
-    """The newest registered model of a kind, of a variant ending so when given (None when there is none or no
-    warehouse yet)."""
+def newest_model(home: Home, kind: str, variant_suffix: str = "", excluded_suffix: str | None = None) -> str | None:
+    """The newest registered model of a kind, of a variant ending so when given and not ending with
+    ``excluded_suffix`` (None when there is none or no warehouse yet)."""
     if not home.warehouse.exists():
         return None
     with warehouse.reader(home.warehouse) as con:
-        return learning.newest_model_id(con, kind, variant_suffix)
+        return learning.newest_model_id(con, kind, variant_suffix, excluded_suffix)

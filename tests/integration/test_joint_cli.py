@@ -39,7 +39,7 @@ def _model(home: Path) -> tuple[str, dict, dict]:
 
 def test_training_takes_every_part_the_posts_have_and_counts_them(joint_home: Path) -> None:
     model_id, config, metrics = _model(joint_home)
-    assert tuple(config["parts"]) == PARTS and config["objective"] == "mean"
+    assert tuple(config["parts"]) == PARTS and config["objective"] == "others"
     curated = query(joint_home, "SELECT count(*) FROM curated_posts")[0][0]
     with_image = query(joint_home, "SELECT count(DISTINCT c.post_id) FROM curated_posts c JOIN media m USING (post_id) "
                                    "WHERE m.status = 'stored'")[0][0]
@@ -142,6 +142,11 @@ def test_evaluate_retrieval_trains_the_vse_baselines_once(joint_home: Path, monk
     rows = query(joint_home, "SELECT count(*) FROM retrieval_evaluations e JOIN models m USING (model_id) "
                              "WHERE m.variant LIKE '%pairwise' AND e.split = 'test'")
     assert rows == [(4,)]  # image -> text and text -> image for each baseline
+    compared = query(joint_home, "SELECT method, count(*), count(DISTINCT posts), min(posts) FROM "
+                                 "application_evaluations WHERE application = 'retrieval' GROUP BY 1 ORDER BY 1")
+    assert [row[:3] for row in compared] == [("VSE++ (text, image)", 8, 1), ("VSE++ with hashtags as text", 8, 1),
+                                             ("joint (paper 002)", 8, 1)]
+    assert len({row[3] for row in compared}) == 1  # all three ranked on the same test posts
     assert main(["evaluate", "retrieval"]) == 0
     assert query(joint_home, "SELECT count(*) FROM models WHERE kind = 'joint'") == [(3,)]
 
@@ -188,7 +193,7 @@ def test_predict_location_gives_every_post_without_coordinates_a_gazetteer_city(
     model_id, _, _ = _model(joint_home)
     rows = query(joint_home, "SELECT method, metric, value FROM application_evaluations "
                              "WHERE model_id = ? AND application = 'location'", [model_id])
-    assert {(r[0], r[1]) for r in rows} == {(m, s) for m in ("joint", "text only")
+    assert {(r[0], r[1]) for r in rows} == {(m, s) for m in ("joint + words", "joint", "text only")
                                             for s in ("accuracy", "acc@161", "median_km")}
     for _ in range(2):
         assert main(["predict", "location"]) == 0

@@ -32,6 +32,21 @@ def test_aligned_parts_far_from_other_posts_cost_nothing() -> None:
     assert hardest_negative_loss(parts, present, margin=0.2).item() == 0.0
 
 
+def test_leaving_a_part_out_of_its_own_mean_makes_the_parts_align() -> None:
+    # texts and images in orthogonal subspaces, nothing aligned across them: against the mean that includes itself
+    # every part still finds its own post (loss 0, the failure seen on MVSA: image <-> text at chance); against the
+    # mean of the other parts it cannot, so the loss asks for alignment: margin 0.2, two directions, 3 posts, 2 parts
+    eye = torch.eye(6)
+    parts = torch.stack([eye[:3], eye[3:]])  # part 0 of post i is e_i, part 1 is e_(3+i)
+    present = torch.ones(2, 3, dtype=torch.bool)
+    assert hardest_negative_loss(parts, present, margin=0.2).item() == 0.0
+    assert hardest_negative_loss(parts, present, margin=0.2, leave_out=True).item() == pytest.approx(2 * 2 * 3 * 0.2 / 3)
+    aligned = torch.stack([eye[:3], eye[:3]])
+    assert hardest_negative_loss(aligned, present, margin=0.2, leave_out=True).item() == 0.0
+    alone = torch.tensor([[True, True, True], [False, False, False]])  # a part alone in its post has no others
+    assert hardest_negative_loss(parts, alone, margin=0.2, leave_out=True).item() == 0.0
+
+
 def test_the_hardest_negative_sets_the_hinge() -> None:
     # one part, three posts; post 0's part sits between its own mean and post 1's
     parts = torch.stack([unit([1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]), unit([0.6, 0.8], [0.0, 1.0], [-1.0, 0.0])])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.location import gazetteer_cities, haversine_km, location_scores
+from models.location import decide_cities, gazetteer_cities, haversine_km, location_scores
 
 
 def test_haversine_matches_known_distances() -> None:
@@ -30,3 +30,14 @@ def test_location_scores_by_hand() -> None:
     assert scores["accuracy"] == pytest.approx(1 / 3)
     assert scores["acc@161"] == pytest.approx(2 / 3)  # 0 km and 111 km are within 161 km; 334 km is not
     assert scores["median_km"] == pytest.approx(111.2, abs=0.2)
+
+
+def test_nearby_decision_adds_up_a_metro_areas_probability() -> None:
+    # three towns within a few km of each other (0.25 each) and one far city (0.3): the most probable single city
+    # is the far one, the most probable 161 km is the metro area
+    lat, lon = np.array([40.0, 40.05, 40.1, 10.0]), np.array([-75.0, -75.0, -75.0, 20.0])
+    probabilities = np.array([[0.25, 0.25, 0.2, 0.3]])
+    assert decide_cities(probabilities, lat, lon, "city").tolist() == [3]
+    assert decide_cities(probabilities, lat, lon, "nearby").tolist() == [0]
+    with pytest.raises(ValueError, match="nearby"):
+        decide_cities(probabilities, lat, lon, "vote")
