@@ -81,13 +81,14 @@ def hardest_negative_loss(parts: torch.Tensor, present: torch.Tensor, margin: fl
     term and is no negative. Cosine similarity (the vectors are unit length, the means are normalised).
     """
     weights = present.to(parts.dtype).unsqueeze(-1)
-    total_parts = (parts * weights).sum(0)  # (B, D)
+    summed = (parts * weights).sum(0)  # (B, D): the sum of each post's present parts
+    counts = present.sum(0)
     total = parts.new_zeros(())
     for index in range(parts.shape[0]):
-        own = weights[index] if leave_out else torch.zeros_like(weights[index])
-        others = present.sum(0) - (present[index].to(present.sum(0).dtype) if leave_out else 0)
-        mean = F.normalize(total_parts - parts[index] * own, dim=-1)
-        rows = present[index] & (others > 0)
+        if leave_out:  # a post whose only part this is has no others to match
+            mean, rows = F.normalize(summed - parts[index] * weights[index], dim=-1), present[index] & (counts > 1)
+        else:
+            mean, rows = F.normalize(summed, dim=-1), present[index]
         total = total + _bidirectional_hinge(parts[index][rows], mean[rows], margin)
     return total / parts.shape[1]
 
