@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from prefect import flow, task
 
-from models.bots import DEFAULT_METHODS
 from storage.home import Home
-from tasks.learn.bots import BotPredictions, BotTraining, predict_bots, train_bots
+from tasks.learn.bots import BotPredictions, BotTraining, default_methods, predict_bots, train_bots
 from tasks.ledger import tracked_run
 
 train_bot_models = task(name="train-bot-models", timeout_seconds=6 * 3600)(train_bots)
@@ -15,12 +14,14 @@ predict_bot_labels = task(name="predict-bots", timeout_seconds=6 * 3600)(predict
 
 @flow(name="train-bots")
 def train_bots_flow(task_name: str = "bots", methods: list[str] | None = None, folds: int = 5,
-                    home: str | None = None) -> BotTraining:
-    """Cross-validate and register each method on the accounts labelled bot / human."""
+                    home: str | None = None, joint_model: str | None = None) -> BotTraining:
+    """Cross-validate and register each method on the accounts labelled bot / human (default: the text methods,
+    and the joint-embedding ones with ``joint_model`` or the newest joint model)."""
     store = Home.at(home)
-    chosen = tuple(methods or DEFAULT_METHODS)
-    with tracked_run(store, "train-bots", {"task": task_name, "methods": list(chosen), "folds": folds}) as run:
-        result = train_bot_models(store, run.run_id, task_name, chosen, folds)
+    chosen = tuple(methods or default_methods(store, joint_model))
+    parameters = {"task": task_name, "methods": list(chosen), "folds": folds, "joint_model": joint_model}
+    with tracked_run(store, "train-bots", parameters) as run:
+        result = train_bot_models(store, run.run_id, task_name, chosen, folds, joint_model)
         run.counts = {"read": sum(result.accounts.values())}
     return result
 

@@ -19,9 +19,11 @@ DEFAULT_ENCODERS = (DEFAULT_TEXT_ENCODER, DEFAULT_IMAGE_ENCODER)
 
 
 @task(name="featurize-encoder", timeout_seconds=24 * 3600, persist_result=True)
-def featurize_encoder(home: Home, encoder: str, run_id: str, curated_only: bool | None, device: str):
-    """Encode the posts (the curated ones once curation has run) that this encoder has not encoded yet."""
-    return featurize_posts(home, posts_to_featurize(home, curated_only), encoder, run_id, device)
+def featurize_encoder(home: Home, encoder: str, run_id: str, curated_only: bool | None, device: str,
+                      located_only: bool = False):
+    """Encode the posts (the curated ones once curation has run; ``located_only``: those with a place or
+    coordinates) that this encoder has not encoded yet."""
+    return featurize_posts(home, posts_to_featurize(home, curated_only, located_only), encoder, run_id, device)
 
 
 refresh_features = task(name="refresh-feature-view", **WRITE_RETRY)(refresh_feature_view)

@@ -43,11 +43,17 @@ embed_joint_task = task(name="embed-joint", timeout_seconds=6 * 3600, persist_re
     embed_joint_posts)
 
 
-def frozen_encoders(settings: JointSettings) -> list[str]:
-    """The feature-store encoders the model's parts read."""
-    wanted = {"image": settings.image_encoder, "location": settings.location_encoder,
-              "text": None if settings.text_input == "words" else settings.text_input}
-    return sorted({wanted[part] for part in settings.parts if wanted.get(part)})
+def frozen_encoders(settings: JointSettings) -> dict[str, bool]:
+    """The feature-store encoders the model's parts read -> whether only posts with a location key need it (the
+    location part averages the texts of posts sharing a place; a text or image part needs every post)."""
+    needs: dict[str, bool] = {}
+    if "location" in settings.parts:
+        needs[settings.location_encoder] = True
+    if "image" in settings.parts:
+        needs[settings.image_encoder] = False
+    if "text" in settings.parts and settings.text_input != "words":
+        needs[settings.text_input] = False
+    return dict(sorted(needs.items()))
 
 
 @flow(name="train-joint")
@@ -63,8 +69,8 @@ def train_joint_flow(home: str | None = None, settings: dict | None = None, cura
     chosen = "parts" in (settings or {})
     parameters = {"settings": config.as_dict(), "curated_only": curated_only, "retrain": retrain}
     with tracked_run(store, "train-joint", parameters) as run:
-        for encoder in frozen_encoders(config if chosen else replace(config, parts=PARTS)):
-            featurize_encoder(store, encoder, run.run_id, curated_only, device)
+        for encoder, located_only in frozen_encoders(config if chosen else replace(config, parts=PARTS)).items():
+            featurize_encoder(store, encoder, run.run_id, curated_only, device, located_only)
         refresh_features(store, run.run_id)
         dataset = prepare_joint(store, config if chosen else replace(config, parts=PARTS), curated_only)
         if not chosen:

@@ -18,6 +18,7 @@ import pyarrow.dataset as ds
 
 from storage import vector_parts
 from storage.home import Home
+from storage.joint_inputs import LOCATION_KEY
 from storage.learning import FIRST_IMAGE
 
 EMPTY = ("(SELECT NULL::VARCHAR AS post_id, NULL::VARCHAR AS encoder, NULL::INTEGER AS dimension, "
@@ -84,13 +85,17 @@ def read_features(home: Home, encoder: str, post_ids: list[str], dimension: int)
     return vectors, present
 
 
-def posts_to_featurize(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:
-    """post_id, text, image_path (relative to home, NULL without a stored image) of the (curated) posts."""
+def posts_to_featurize(con: duckdb.DuckDBPyConnection, curated_only: bool, located_only: bool = False) -> pa.Table:
+    """post_id, text, image_path (relative to home, NULL without a stored image) of the (curated) posts;
+    ``located_only``: only those with a location key (a place or coordinates: what the joint model's location part
+    averages)."""
     source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
+    located = f"WHERE {LOCATION_KEY} IS NOT NULL" if located_only else ""
     return con.sql(
         f"""
         WITH {FIRST_IMAGE}
         SELECT p.post_id, p.text, i.image_path FROM {source} p LEFT JOIN first_image i USING (post_id)
+        {located}
         ORDER BY p.post_id
         """
     ).to_arrow_table()

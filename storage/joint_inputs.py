@@ -59,3 +59,30 @@ def joint_posts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:
         ORDER BY p.post_id
         """
     ).to_arrow_table()
+
+
+def account_posts(con: duckdb.DuckDBPyConnection, task: str, labelled: bool, newest: int) -> pa.Table:
+    """:func:`joint_posts`' columns of each account's ``newest`` posts with a text or an image (not deleted, curated
+    or not), accounts with a gold label of ``task`` when ``labelled`` (else those without one), ordered by account
+    and then oldest first."""
+    return con.sql(
+        f"""
+        WITH {FIRST_IMAGE},
+        gold AS (SELECT DISTINCT user_id FROM user_labels WHERE task = $task),
+        chosen AS (
+            SELECT p.*, i.image_path,
+                   row_number() OVER (PARTITION BY p.author_id
+                                      ORDER BY p.created_at DESC NULLS LAST, p.post_id DESC) AS recency
+            FROM posts p LEFT JOIN first_image i USING (post_id)
+            WHERE NOT p.deleted AND p.author_id IS NOT NULL
+              AND ((p.text IS NOT NULL AND trim(p.text) <> '') OR i.image_path IS NOT NULL)
+              AND p.author_id {'IN' if labelled else 'NOT IN'} (SELECT user_id FROM gold)
+        )
+        SELECT p.post_id, p.author_id, p.text, p.hashtags, p.image_path, {LOCATION_KEY} AS location, p.lat, p.lon,
+               nullif(trim(u.location), '') AS profile_location
+        FROM chosen p LEFT JOIN users u ON u.user_id = p.author_id
+        WHERE p.recency <= $newest
+        ORDER BY p.author_id, p.recency DESC
+        """,
+        params={"task": task, "newest": newest},
+    ).to_arrow_table()

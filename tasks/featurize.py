@@ -159,12 +159,13 @@ def refresh_feature_view(home: Home, run_id: str) -> None:
         features.refresh_view(con, home)
 
 
-def posts_to_featurize(home: Home, curated_only: bool | None) -> pa.Table:
-    """The posts `postatlas featurize` encodes: the curated ones once curation has run (None), or all."""
+def posts_to_featurize(home: Home, curated_only: bool | None, located_only: bool = False) -> pa.Table:
+    """The posts `postatlas featurize` encodes: the curated ones once curation has run (None), or all;
+    ``located_only``: only those with a place or coordinates."""
     with warehouse.reader(home.warehouse) as con:
         if curated_only is None:
             curated_only = learning.has_curation(con)
-        return features.posts_to_featurize(con, curated_only)
+        return features.posts_to_featurize(con, curated_only, located_only)
 
 
 def feature_matrix(home: Home, post_ids: list[str], encoders: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

@@ -327,6 +327,12 @@ def print_bot_training(result: BotTraining, console: Console | None = None) -> N
         ("method", "model", "accuracy", "F1 (bot)", "AUC"),
         [(r.method, r.model_id, f"{r.accuracy:.4f}", f"{r.f1:.4f}", f"{r.auc:.4f}") for r in result.methods],
     ))
+    if result.joint_model:
+        console.print(f"joint-* methods read the post vectors of joint model {result.joint_model} "
+                      f"({result.without_vectors} accounts without one)")
+    else:
+        console.print("the paper's joint-knn / joint-cnn need a joint model: `postatlas train joint --all-posts` "
+                      "first (they join by default once one exists)")
     console.print(f"`postatlas predict bots` uses {result.best} (best cross-validated accuracy)")
 
 

@@ -12,7 +12,10 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
     """Add `train bots` and `predict bots`."""
     train = train_models.add_parser("bots", help="bot / human classifiers of accounts (user_labels task bots)")
     train.add_argument("--methods", type=split_list,
-                       help="comma-separated from char+word, char (default: both; predict uses the best)")
+                       help="comma-separated from char+word, char, joint-knn, joint-cnn (default: the char ones, "
+                            "and the joint ones when a joint model exists; predict uses the best)")
+    train.add_argument("--joint-model", metavar="ID",
+                       help="the joint model whose post vectors joint-knn / joint-cnn read (default: the newest)")
     train.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     train.set_defaults(handler=cmd_train_bots)
     predict = predict_models.add_parser("bots", help="label every account without a gold bot label")
@@ -42,7 +45,7 @@ def cmd_train_bots(args: argparse.Namespace, home: Home) -> int:
     from tasks.report import print_bot_training
 
     with user_errors(LearningInputError, WarehouseBusy):
-        result = train_bots_flow(methods=args.methods, folds=args.folds, home=str(home))
+        result = train_bots_flow(methods=args.methods, folds=args.folds, home=str(home), joint_model=args.joint_model)
     print_bot_training(result)
     return EXIT_OK
 

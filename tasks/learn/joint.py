@@ -590,3 +590,18 @@ def embed_joint_posts(home: Home, run_id: str, model_id: str, device: str = "aut
     return JointEmbedded(model_id, written, len(done), posts.num_rows, per_part, without_parts, curated_only,
                          settings.dimension)
 
+
+
+def joint_post_vectors(home: Home, loaded: LoadedJoint, posts: pa.Table, device: str = "auto"
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(n, D) unit mean-of-parts vectors of :func:`storage.joint_inputs.joint_posts`-shaped rows, computed chunk by
+    chunk without storing them, and whether each post had a part the model reads (zero rows where not)."""
+    settings = loaded.settings
+    vectors = np.zeros((posts.num_rows, settings.dimension), dtype=np.float32)
+    pool = posts.select(["post_id", "location"])
+    for begin in tqdm(range(0, posts.num_rows, EMBED_CHUNK), desc="joint vectors", unit="chunk", disable=None):
+        chunk = posts.slice(begin, EMBED_CHUNK)
+        arrays = part_inputs(home, chunk, settings, loaded.lexicon, pool, loaded.users)
+        vectors[begin:begin + chunk.num_rows] = post_vectors(embed_parts(loaded.model, arrays, device=device),
+                                                             arrays["present"].T)
+    return vectors, np.linalg.norm(vectors, axis=1) > 0

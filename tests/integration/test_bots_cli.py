@@ -66,3 +66,26 @@ def test_training_without_labels_says_what_to_do(home: Path, tmp_path: Path, sha
     assert "ingest pan-authors FOLDER" in capsys.readouterr().err
     assert main(["predict", "bots"]) == 2
     assert "run `postatlas train bots` first" in capsys.readouterr().err
+
+
+def test_the_joint_embedding_methods_join_once_a_joint_model_exists(
+        pan_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = pan_home
+    assert main(["train", "joint", "--all-posts", "--epochs", "1", "--dimension", "16", "--text-hidden", "16",
+                 "--word-dimension", "8", "--batch-size", "256"]) == 0
+    joint = query(home, "SELECT model_id FROM models WHERE kind = 'joint'")[0][0]
+    assert main(["train", "bots", "--folds", "4"]) == 0
+    assert f"joint model {joint}" in capsys.readouterr().out
+    models = query(home, "SELECT variant, model_id, config->>'joint_model', config->>'account_posts' FROM models "
+                         "WHERE kind = 'bots' ORDER BY 1")
+    assert [row[0] for row in models] == ["char", "char+word", "joint-cnn", "joint-knn"]
+    assert [row[2] for row in models] == [None, None, joint, joint] and models[2][3] == "100"
+    scores = query(home, "SELECT m.variant, e.accuracy, e.posts FROM model_evaluations e JOIN models m "
+                         "USING (model_id) WHERE m.variant LIKE 'joint-%'")
+    assert len(scores) == 2 and all(0 <= accuracy <= 1 and posts == LABELLED for _, accuracy, posts in scores)
+
+    knn = models[3][1]
+    assert main(["predict", "bots", "--model", knn]) == 0
+    rows = query(home, "SELECT label, score, model_id FROM user_predictions")
+    assert len(rows) == UNLABELLED and all(label in ("bot", "human") and 0.5 <= score <= 1 and model == knn
+                                           for label, score, model in rows)

@@ -51,6 +51,14 @@ def test_training_takes_every_part_the_posts_have_and_counts_them(joint_home: Pa
     assert 0 < counts["hashtags"] < curated  # most posts lack some part: masked, not dropped
 
 
+def test_the_location_encoder_reads_only_posts_with_a_place_or_coordinates(joint_home: Path) -> None:
+    encoded = query(joint_home, "SELECT count(*) FROM post_features WHERE encoder = 'e5-small'")[0][0]
+    located = query(joint_home, "SELECT count(*) FROM curated_posts WHERE place_name IS NOT NULL "
+                                "OR (lat IS NOT NULL AND lon IS NOT NULL)")[0][0]
+    curated = query(joint_home, "SELECT count(*) FROM curated_posts")[0][0]
+    assert 0 < encoded == located < curated  # the location part averages located posts' texts; no other post needs it
+
+
 def test_retrieval_scores_are_in_the_warehouse(joint_home: Path) -> None:
     model_id, _, metrics = _model(joint_home)
     rows = query(joint_home, "SELECT split, query_part, target_part, r1, r5, r10, median_rank, queries "
