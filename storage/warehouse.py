@@ -22,6 +22,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from storage import analyst_copy
 from storage.leftovers import process_alive
 
 LOCK_WAIT_SECONDS = float(os.environ.get("POSTATLAS_LOCK_WAIT", "120"))
@@ -134,7 +135,8 @@ def _busy_message(path: Path, error: Exception) -> str:
                   "such as an analyst's notebook (DuckDB lets nobody write while another process has the file open, "
                   "even read-only)")
         advice = (f"close that connection (`con.close()`{f' in pid {locker[1]}' if locker else ''}; analysts: "
-                  "`postatlas sql`, or connect read-only only while you query), or wait for it")
+                  f"read the analyst copy {analyst_copy.published_path(path).name} beside it, as `postatlas sql` "
+                  "does), or wait for it")
     return (
         f"the warehouse {path} is held by {holder}; {advice}, or let this command wait longer: "
         "`postatlas sql --wait SECONDS`, POSTATLAS_LOCK_WAIT=SECONDS for the others"
@@ -142,13 +144,17 @@ def _busy_message(path: Path, error: Exception) -> str:
 
 
 @contextmanager
-def writer(path: Path, run_id: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection with migrations applied; leaves a note naming the writing run."""
+def writer(path: Path, run_id: str | None = None, publish: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection with migrations applied; leaves a note naming the writing run. On the way out it
+    publishes the analyst copy (storage/analyst_copy.py): always with ``publish=True``, never with False, and when the
+    copy is due (older than POSTATLAS_PUBLISH_EVERY) by default."""
     con = open_writer(path, run_id)
     try:
         yield con
-    finally:
+    except BaseException:
         close_writer(path, con)
+        raise
+    close_writer(path, con, run_id, publish)
 
 
 def open_writer(path: Path, run_id: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -168,10 +174,14 @@ def open_writer(path: Path, run_id: str | None = None) -> duckdb.DuckDBPyConnect
     return con
 
 
-def close_writer(path: Path, con: duckdb.DuckDBPyConnection) -> None:
-    """Checkpoint while the note still names this run, remove the note, then close and let other processes in."""
+def close_writer(path: Path, con: duckdb.DuckDBPyConnection, run_id: str | None = None,
+                 publish: bool | None = False) -> None:
+    """Checkpoint (and publish the analyst copy: see :func:`writer`) while the note still names this run, remove
+    the note, then close and let other processes in."""
     with suppress(duckdb.Error):  # close() checkpoints again and reports what is wrong
         con.execute("CHECKPOINT")
+        if publish or (publish is None and analyst_copy.is_due(path)):
+            analyst_copy.publish_quietly(con, path, run_id)
     try:
         path.with_suffix(".writer").unlink(missing_ok=True)
     finally:
@@ -189,6 +199,63 @@ def reader(path: Path, wait_seconds: float | None = None) -> Iterator[duckdb.Duc
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def analyst_reader(path: Path, live: bool = False, wait_seconds: float | None = None
+                   ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the analyst copy of the warehouse ``path`` (storage/analyst_copy.py), which no
+    writer ever locks; the live file (waiting for a writer, as :func:`reader`) with ``live`` or before the first
+    publication."""
+    copy = analyst_copy.published_path(path)
+    if live or not copy.exists():
+        with reader(path, wait_seconds) as con:
+            yield con
+        return
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        check_version(con, copy)
+        yield con
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class WarehouseStatus:
+    """What `postatlas status` shows: the live file and its writer, the analyst copy and the runs it shows going."""
+
+    live: Path
+    live_bytes: int
+    writer: str | None
+    copy: Path
+    copy_bytes: int | None
+    published_at: datetime | None
+    published_by: str | None
+    posts: int | None
+    running: list[tuple[str, str, datetime]]
+
+
+def status(path: Path) -> WarehouseStatus:
+    """The live warehouse ``path`` and its analyst copy, read without waiting for any writer."""
+    if not path.exists():
+        raise FileNotFoundError(f"no warehouse at {path}: run `postatlas demo` or `postatlas ingest` first")
+    try:
+        note = _WRITER_NOTE.fullmatch(path.with_suffix(".writer").read_text())
+    except OSError:
+        note = None
+    alive = note and (note["host"] != socket.gethostname() or process_alive(int(note["pid"])))
+    writer_text = f"run {note['run']} (pid {note['pid']} on {note['host']})" if alive else None
+    copy = analyst_copy.published_path(path)
+    if not copy.exists():
+        return WarehouseStatus(path, path.stat().st_size, writer_text, copy, None, None, None, None, [])
+    with analyst_reader(path) as con:
+        publication = analyst_copy.last_publication(con)
+        posts = con.execute("SELECT count(*) FROM posts WHERE NOT deleted").fetchall()[0][0]
+        running = con.execute("SELECT run_id, flow, started_at FROM runs WHERE status = 'running' "
+                              "ORDER BY started_at").fetchall()
+    published_at, published_by = publication or (None, None)
+    return WarehouseStatus(path, path.stat().st_size, writer_text, copy, copy.stat().st_size, published_at,
+                           published_by, int(posts), [tuple(row) for row in running])
 
 
 @contextmanager

@@ -69,7 +69,7 @@ def tracked_run(paths: Home, flow: str, parameters: dict) -> Iterator[RunRecord]
 def _finish(paths: Home, record: RunRecord, status: str, message: str | None, stop_reason: str | None) -> None:
     """Close the run; when another process holds the warehouse past the wait, leave the closing to the next run."""
     try:
-        with warehouse_writer(paths.warehouse, record.run_id) as con:
+        with warehouse_writer(paths.warehouse, record.run_id, publish=True) as con:  # analysts see the run's end
             warehouse.finish_run(con, record.run_id, status, record.counts, record.breakdown, message, stop_reason,
                                  record.counted_by_batches)
     except warehouse.WarehouseBusy as busy:

@@ -86,12 +86,13 @@ def _try_slot() -> ExitStack | None:
 
 
 @contextmanager
-def warehouse_writer(path: Path, run_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """``warehouse.writer`` inside the writer slot: how tasks open the warehouse for writing."""
+def warehouse_writer(path: Path, run_id: str, publish: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``warehouse.writer`` inside the writer slot: how tasks open the warehouse for writing (``publish``: the
+    analyst copy, see ``warehouse.writer``)."""
     with ExitStack() as stack:
         with warehouse.waiting(path):  # a writer letting go gives waiters a turn
             stack.enter_context(warehouse_slot(run_id, warehouse.LOCK_WAIT_SECONDS))
-            con = stack.enter_context(warehouse.writer(path, run_id))
+            con = stack.enter_context(warehouse.writer(path, run_id, publish))
         yield con
 
 

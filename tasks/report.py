@@ -18,6 +18,7 @@ from rich.table import Table
 from tasks.collect.secrets import redact
 
 if TYPE_CHECKING:  # the printers only read attributes; the reading commands must not import torch / detectors
+    from storage.warehouse import WarehouseStatus
     from tasks.curate_run import CurateResult
     from tasks.demo.run import DemoSummary
     from tasks.featurize import Featurized
@@ -423,3 +424,28 @@ def print_location_predictions(result: LocationPredictions, console: Console | N
     console.print(f"{result.predicted} of {result.posts} posts without coordinates got a city (fitted on "
                   f"{result.trained_on} posts with coordinates, {result.cities} cities; model {result.model_id}); "
                   f"rows in predictions (task location, lat, lon). Most predicted: {top}")
+
+
+def _size(count: int | None) -> str:
+    return "-" if count is None else f"{count / 2**20:,.1f} MiB"
+
+
+def print_status(status: WarehouseStatus, console: Console | None = None) -> None:
+    """The live warehouse and its writer, the analyst copy and its age, the runs the copy shows going."""
+    from datetime import UTC, datetime
+
+    console = console or _console()
+    age = (f"{(datetime.now(UTC) - status.published_at).total_seconds():,.0f} s ago "
+           f"({status.published_at:%Y-%m-%d %H:%M:%S %Z}, run {status.published_by or '-'})"
+           if status.published_at else "never (the first run that writes publishes it)")
+    lines = (("live file", f"{status.live} ({_size(status.live_bytes)})"),
+             ("writing now", status.writer or "nobody"),
+             ("analyst copy", f"{status.copy} ({_size(status.copy_bytes)})"),
+             ("published", age),
+             ("posts in the copy", "-" if status.posts is None else f"{status.posts:,}"))
+    for name, value in lines:
+        console.print(f"[bold]{name + ':':<18}[/bold] {escape(value)}", highlight=False)
+    if status.running:
+        console.print(_table("Runs going at the last publication", ("run", "flow", "started"),
+                             [(run[:8], flow, f"{started:%Y-%m-%d %H:%M:%S}") for run, flow, started in status.running]))
+    console.print("`postatlas sql` reads the analyst copy; `postatlas sql --live` the live file (waiting for a writer)")

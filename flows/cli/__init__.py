@@ -1,6 +1,6 @@
 """The `postatlas` command line: one module per command group, each adding its parsers with a handler.
 
-Commands that change data run Prefect flows; `sql`, `runs` and `models` only read. Handlers take the parsed
+Commands that change data run Prefect flows; `sql`, `runs`, `models` and `status` only read. Handlers take the parsed
 arguments and the one ``Home`` of the command, and import flows late so that reading commands stay fast.
 """
 
@@ -28,7 +28,7 @@ from tasks.collect.secrets import install_log_redaction, redact
 
 DATA_GROUPS = (pipeline, features, read)  # register(commands)
 MODEL_GROUPS = (fusion, words, clusters, language, bots, joint)  # register(commands, train_models, predict_models)
-READING_COMMANDS = ("sql", "runs", "models")  # every other command writes to the home
+READING_COMMANDS = ("sql", "runs", "models", "status")  # every other command writes to the home
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -179,7 +179,7 @@ def check_home(home: Home, *, writes: bool) -> None:
                                                        and not os.access(home.warehouse, os.W_OK)):
         raise UserError(
             f"the home {root} is not writable (this command writes to it): fix its permissions or give --home "
-            "(or POSTATLAS_HOME) a writable folder; `sql`, `runs` and `models` still read it"
+            "(or POSTATLAS_HOME) a writable folder; `sql`, `runs`, `models` and `status` still read it"
         )
 
 

@@ -1,4 +1,6 @@
-"""The reading commands: `sql`, `runs`, `models`. They answer at once from a read-only connection.
+"""The reading commands: `sql`, `runs`, `models`, `status`. They read the analyst copy that the writer publishes
+(storage/analyst_copy.py), so they answer at once even while a flow writes; `--live` reads the live file instead
+(waiting for the writer).
 
 The warehouse modules are imported by the handlers, so that parsing any command line stays fast.
 """
@@ -13,20 +15,32 @@ from storage.home import Home
 
 def register(commands: Subcommands) -> None:
     """Add `sql`, `runs`, `models`."""
-    sql = commands.add_parser("sql", help="read-only SQL over the warehouse")
+    sql = commands.add_parser("sql", help="read-only SQL over the warehouse's analyst copy")
     sql.add_argument("query")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    sql.add_argument("--wait", type=float, default=None, help="seconds to wait while a writer holds the warehouse")
+    _live_options(sql)
     sql.set_defaults(handler=cmd_sql)
 
     runs = commands.add_parser("runs", help="recent runs with their counts and failure reasons")
     runs.add_argument("--limit", type=int, default=20)
+    _live_options(runs)
     runs.set_defaults(handler=cmd_runs)
 
     models = commands.add_parser("models", help="the model registry with validation and test scores")
     models.add_argument("--task", help="only models of this label task")
     models.add_argument("--tasks", action="store_true", help="list the label tasks and their labelled posts")
+    _live_options(models)
     models.set_defaults(handler=cmd_models)
+
+    status = commands.add_parser("status", help="the warehouse, its analyst copy's age and the runs in progress")
+    status.set_defaults(handler=cmd_status)
+
+
+def _live_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--live", action="store_true",
+                        help="read the live warehouse (waits while a flow writes) instead of the analyst copy")
+    parser.add_argument("--wait", type=float, default=None,
+                        help="with --live: seconds to wait while a writer holds the warehouse")
 
 
 def cmd_sql(args: argparse.Namespace, home: Home) -> int:
@@ -35,7 +49,7 @@ def cmd_sql(args: argparse.Namespace, home: Home) -> int:
     from tasks.report import print_table
 
     with user_errors(FileNotFoundError, warehouse.WarehouseError, queries.QueryError), \
-            warehouse.reader(home.warehouse, wait_seconds=args.wait) as con:
+            warehouse.analyst_reader(home.warehouse, args.live, args.wait) as con:
         table = queries.user_query(con, args.query)
     print_table(table, args.format)
     return EXIT_OK
@@ -46,7 +60,8 @@ def cmd_runs(args: argparse.Namespace, home: Home) -> int:
     from storage import queries, warehouse
     from tasks.report import print_table
 
-    with user_errors(FileNotFoundError, warehouse.WarehouseError), warehouse.reader(home.warehouse) as con:
+    with user_errors(FileNotFoundError, warehouse.WarehouseError), \
+            warehouse.analyst_reader(home.warehouse, args.live, args.wait) as con:
         table = queries.recent_runs(con, args.limit)
     print_table(table, "table")
     return EXIT_OK
@@ -57,11 +72,22 @@ def cmd_models(args: argparse.Namespace, home: Home) -> int:
     from storage import queries, warehouse
     from tasks.report import print_rows
 
-    with user_errors(FileNotFoundError, warehouse.WarehouseError), warehouse.reader(home.warehouse) as con:
+    with user_errors(FileNotFoundError, warehouse.WarehouseError), \
+            warehouse.analyst_reader(home.warehouse, args.live, args.wait) as con:
         if args.tasks:
             print_rows(("task", "labelled posts", "labels"), queries.label_tasks(con), "Label tasks")
             return EXIT_OK
         rows = queries.model_scores(con, args.task)
     print_rows(("model_id", "kind", "task", "variant", "train posts", "val acc %", "test acc %", "test macro-F1 %",
                 "created"), rows, "Models")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, home: Home) -> int:
+    """Print the live warehouse, who writes it, the analyst copy's age and the runs still going in the copy."""
+    from storage import warehouse
+    from tasks.report import print_status
+
+    with user_errors(FileNotFoundError, warehouse.WarehouseError):
+        print_status(warehouse.status(home.warehouse))
     return EXIT_OK

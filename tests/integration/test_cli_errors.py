@@ -179,7 +179,7 @@ def test_reading_commands_answer_from_a_read_only_home(read_only_home: Path, pre
     _one_line_error(busy, "is held by")
 
     ingest = _cli(["ingest", "table", str(posts_csv), *TABLE], home, prefect_home, preexec_fn=_without_root_powers)
-    _one_line_error(ingest, "is not writable", "`sql`, `runs` and `models` still read it")
+    _one_line_error(ingest, "is not writable", "`sql`, `runs`, `models` and `status` still read it")
     assert sorted(p.name for p in home.iterdir()) == before
 
 

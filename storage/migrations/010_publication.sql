@@ -1,0 +1,6 @@
+-- The analyst copy (storage/publish.py): when the writer last published `warehouse.published.duckdb`, and from
+-- which run. One row; the copy carries the row of its own publication.
+CREATE TABLE publication (
+    published_at TIMESTAMPTZ NOT NULL,
+    run_id       VARCHAR
+);
