@@ -135,14 +135,14 @@ def _limit():
 def test_sql_waits_for_the_writer_or_names_its_run(home: Path, capsys) -> None:
     holder = _spawn(HOLD_WRITER, home, str(home), "holder-run-1", "3")
     _ready(holder)
-    assert main(["sql", "SELECT count(*) AS n FROM posts", "--format", "json", "--wait", "30"]) == 0
+    assert main(["sql", "SELECT count(*) AS n FROM posts", "--format", "json", "--live", "--wait", "30"]) == 0
     assert json.loads(capsys.readouterr().out) == [{"n": 0}]  # answered once the writer let go
     assert holder.wait(timeout=WAIT) == 0
     assert not (home / "warehouse.writer").exists()  # the note goes with the writer
 
     holder = _spawn(HOLD_WRITER, home, str(home), "holder-run-2", str(WAIT))
     _ready(holder)
-    assert main(["sql", "SELECT count(*) FROM posts", "--wait", "1"]) == 2
+    assert main(["sql", "SELECT count(*) FROM posts", "--live", "--wait", "1"]) == 2
     error = capsys.readouterr().err
     assert "held by a writer: run holder-run-2 (pid" in error and "--wait SECONDS" in error
     holder.send_signal(signal.SIGKILL)  # a crash leaves its note behind...
@@ -152,7 +152,7 @@ def test_sql_waits_for_the_writer_or_names_its_run(home: Path, capsys) -> None:
     other = _spawn(HOLD_LOCK_WITHOUT_NOTE, home, str(home), str(WAIT))
     _ready(other)
     try:
-        assert main(["sql", "SELECT count(*) FROM posts", "--wait", "1"]) == 2
+        assert main(["sql", "SELECT count(*) FROM posts", "--live", "--wait", "1"]) == 2
     finally:
         other.kill()
         other.wait()

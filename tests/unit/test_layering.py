@@ -84,7 +84,7 @@ def test_the_command_line_only_reads() -> None:
                        allowed=("storage.home", "storage.queries", "storage.readers.ReaderError",
                                 "storage.warehouse")) == []
     used = set().union(*(_warehouse_names(path) for path in _modules("flows/cli")))
-    assert used <= {"reader", "WarehouseBusy", "WarehouseError"}
+    assert used <= {"reader", "analyst_reader", "status", "WarehouseBusy", "WarehouseError"}
 
 
 PURE_TASKS = ("tasks/normalize", "tasks/filters")
