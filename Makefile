@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python tests/bench/bench_clustering.py
 	$(BIN)/python tests/bench/bench_cluster_command.py --posts 1000000
 	$(BIN)/python tests/bench/bench_joint.py
+	$(BIN)/python tests/bench/bench_analyst_copy.py
 
 # The language model that ships with postatlas (storage/language_weights/tweetlid.npz): TweetLID's train file,
 # beside the checkout, ingested into a scratch home and fitted by the same command users run on their own labels.
