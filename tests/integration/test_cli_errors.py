@@ -130,7 +130,7 @@ def test_a_warehouse_of_a_newer_postatlas_is_refused(home: Path, prefect_home: P
     con = duckdb.connect(str(path))
     con.execute("INSERT INTO schema_migrations VALUES (999, 'from_the_future', now())")
     con.close()
-    for args in (["runs"], ["ingest", "table", str(posts_csv), *TABLE]):
+    for args in (["runs", "--live"], ["ingest", "table", str(posts_csv), *TABLE]):
         _one_line_error(_cli(args, home, prefect_home), "written by a newer postatlas", "schema version 999")
     assert query(home, "SELECT run_id FROM runs") == [("run-1",)]
     assert not (home / "raw").exists()
@@ -170,10 +170,10 @@ def test_reading_commands_answer_from_a_read_only_home(read_only_home: Path, pre
                preexec_fn=_without_root_powers)
     assert sql.returncode == 0 and "run-1" in sql.stdout, sql.stderr[-3000:]
 
-    # a writer holds the warehouse: the reader waits without its note, then says who holds it
+    # a writer holds the live file: `--live` waits without its note, then says who holds it (the copy never waits)
     holder = duckdb.connect(str(home / "warehouse.duckdb"))
     try:
-        busy = _cli(["sql", "--wait", "1", "SELECT 1"], home, prefect_home, preexec_fn=_without_root_powers)
+        busy = _cli(["sql", "--live", "--wait", "1", "SELECT 1"], home, prefect_home, preexec_fn=_without_root_powers)
     finally:
         holder.close()
     _one_line_error(busy, "is held by")
