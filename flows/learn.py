@@ -24,6 +24,7 @@ from tasks.learn.fusion import (
     train_ensemble,
     train_variant,
 )
+from tasks.learn.training_report import write_training_report
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
 from tasks.report import publish_fusion_artifacts, publish_prediction_artifacts
@@ -38,6 +39,7 @@ refresh_features = task(name="refresh-feature-view", **WRITE_RETRY)(refresh_feat
 train_fusion_ensemble = task(name="train-fusion-ensemble", timeout_seconds=3600, persist_result=True,
                              **WRITE_RETRY)(train_ensemble)
 fusion_evaluations = task(name="fusion-evaluations", timeout_seconds=600)(evaluations)
+training_report = task(name="training-report", timeout_seconds=600)(write_training_report)
 predict_fusion_posts = task(name="predict-fusion", timeout_seconds=6 * 3600, persist_result=True, **WRITE_RETRY)(
     predict_posts)
 
@@ -70,7 +72,8 @@ def train_fusion_flow(
     task_name: str, variants: list[str] | None = None, home: str | None = None, settings: dict | None = None,
     curated_only: bool | None = None, retrain: bool = False, split_task: str | None = None,
 ) -> FusionTraining:
-    """Train paper 003's variants for a label task, evaluate each on the held-out split, register them.
+    """Train paper 003's variants for a label task, evaluate each on the held-out split, register them, and write
+    the training report (reports/training/<task>.html).
 
     The frozen encoders' features of the training set are computed first where the feature store lacks them.
     With two variants or more, the mean of the best three by validation accuracy is registered as `ensemble`.
@@ -99,7 +102,8 @@ def train_fusion_flow(
             model_ids["ensemble"] = ensemble
         run.counts = {"models": len(model_ids)}
         result = FusionTraining(task_name, model_ids, fusion_evaluations(store, list(model_ids.values())),
-                                str(dataset.path), config.as_dict())
+                                str(dataset.path), config.as_dict(),
+                                training_report(store, task_name, list(model_ids.values())))
         publish_fusion_artifacts(result)
     return result
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 BOOTSTRAP_SAMPLES = 200
 
 
 def classification_scores(truth: np.ndarray, predicted: np.ndarray, classes: int) -> dict[str, float]:
-    """Accuracy, macro-F1 (every class weighs the same) and micro-F1, and the standard deviation of accuracy and
-    macro-F1 over bootstrap resamples of the posts (`accuracy_sd`, `macro_f1_sd`); empty input gives NaNs."""
+    """Accuracy, macro-F1 (every class weighs the same) and micro-F1, the standard deviation of accuracy and macro-F1
+    over bootstrap resamples of the posts (`accuracy_sd`, `macro_f1_sd`), and the confusion matrix (`confusion`,
+    rows the true class, columns the predicted one); empty input gives NaNs and a zero matrix."""
     if len(truth) == 0:
         nan = float("nan")
-        return {"accuracy": nan, "macro_f1": nan, "micro_f1": nan, "n": 0, "accuracy_sd": nan, "macro_f1_sd": nan}
+        return {"accuracy": nan, "macro_f1": nan, "micro_f1": nan, "n": 0, "accuracy_sd": nan, "macro_f1_sd": nan,
+                "confusion": [[0] * classes for _ in range(classes)]}
     labels = list(range(classes))
     accuracy_sd, macro_f1_sd = bootstrap_spread(np.asarray(truth), np.asarray(predicted), classes)
     return {
@@ -25,7 +27,21 @@ def classification_scores(truth: np.ndarray, predicted: np.ndarray, classes: int
         "n": int(len(truth)),
         "accuracy_sd": accuracy_sd,
         "macro_f1_sd": macro_f1_sd,
+        "confusion": confusion_matrix(truth, predicted, labels=labels).tolist(),
     }
+
+
+def per_class_scores(confusion: Sequence[Sequence[int]]) -> list[dict[str, float]]:
+    """Precision, recall, F1 and support of every class from a confusion matrix (rows true, columns predicted)."""
+    matrix = np.asarray(confusion, dtype=np.float64)
+    true_positive = np.diag(matrix)
+    predicted, support = matrix.sum(0), matrix.sum(1)
+    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
+    recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(true_positive), where=total > 0)
+    return [{"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+            for p, r, f, n in zip(precision, recall, f1, support, strict=True)]
 
 
 def bootstrap_spread(truth: np.ndarray, predicted: np.ndarray, classes: int, samples: int = BOOTSTRAP_SAMPLES,

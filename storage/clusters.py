@@ -15,11 +15,12 @@ import pyarrow as pa
 
 from storage.home import Home
 from storage.learning import FIRST_IMAGE
+from storage.reports import save_html
 from storage.warehouse import transaction
 
 CLUSTERER_FILE = "clusterer.pkl"
 
-POST_COLUMNS = "p.post_id, p.text, p.hashtags, p.lang, p.lat, p.lon, p.created_at, i.image_path"
+POST_COLUMNS = "p.post_id, p.text, p.hashtags, p.lang, p.lat, p.lon, p.created_at, i.image_path, p.platform"
 
 
 def _scope(curated_only: bool) -> str:
@@ -242,9 +243,4 @@ def load_clusterer(home: Home, relative_path: str) -> Any:
 
 def save_report(home: Home, run: str, html: str) -> Path:
     """Write a run's HTML report atomically as reports/clusters/<run>.html; returns its path."""
-    path = home.reports / "clusters" / f"{run}.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(html, encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return save_html(home, "clusters", run, html)

@@ -98,10 +98,17 @@ def register_model(
         for row in evaluations:
             con.execute(
                 "INSERT INTO model_evaluations (model_id, task, variant, split, condition, accuracy, macro_f1, "
-                "micro_f1, posts, accuracy_sd, macro_f1_sd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "micro_f1, posts, accuracy_sd, macro_f1_sd, confusion) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [model_id, task, variant, row["split"], row["condition"], row["accuracy"], row["macro_f1"],
-                 row["micro_f1"], row["n"], row.get("accuracy_sd"), row.get("macro_f1_sd")],
+                 row["micro_f1"], row["n"], row.get("accuracy_sd"), row.get("macro_f1_sd"), _confusion(row)],
             )
+
+
+def _confusion(row: dict[str, Any]) -> str | None:
+    """An evaluation row's confusion matrix with its class names as JSON (None when the row has none)."""
+    if row.get("confusion") is None:
+        return None
+    return json.dumps({"classes": row.get("classes"), "matrix": row["confusion"]})
 
 
 def trained_model_exists(con: duckdb.DuckDBPyConnection, model_id: str) -> bool:
@@ -298,3 +305,18 @@ def stored_part_vectors(con: duckdb.DuckDBPyConnection, model_id: str, post_id: 
         SELECT 'post', vector FROM embeddings WHERE model_id = $model AND post_id = $post
         """, {"model": model_id, "post": post_id}).fetchall()
     return dict(rows)
+
+
+def report_models(con: duckdb.DuckDBPyConnection, kind: str, task: str, model_ids: list[str] | None = None
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Registry rows (config and metrics parsed) of these models, or of the newest model per variant of the kind and
+    task, and their evaluation rows (confusion parsed), for the training report."""
+    if model_ids is None:
+        model_ids = [row[0] for row in con.execute(
+            "SELECT arg_max(model_id, created_at) FROM models WHERE kind = ? AND task = ? GROUP BY variant",
+            [kind, task]).fetchall()]
+    models = [row for row in (model_row(con, model_id) for model_id in model_ids) if row is not None]
+    evaluations = evaluation_table(con, [row["model_id"] for row in models])
+    for row in evaluations:
+        row["confusion"] = json.loads(row["confusion"]) if row.get("confusion") else None
+    return models, evaluations

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import orjson
@@ -24,6 +25,8 @@ import pyarrow as pa
 
 from storage import analyst_copy
 from storage.leftovers import process_alive
+
+T = TypeVar("T")
 
 LOCK_WAIT_SECONDS = float(os.environ.get("POSTATLAS_LOCK_WAIT", "120"))
 # Waiters ask for the lock (and the writer slot) at least every POLL_SECONDS, so a writer letting go that
@@ -218,6 +221,17 @@ def analyst_reader(path: Path, live: bool = False, wait_seconds: float | None = 
         yield con
     finally:
         con.close()
+
+
+def read_published(path: Path, read: Callable[[duckdb.DuckDBPyConnection], T | None]) -> T | None:
+    """``read`` on the analyst copy (what reports read); on the live file when the copy does not have it yet (None),
+    e.g. a run the writer has not published."""
+    with analyst_reader(path) as con:
+        found = read(con)
+    if found is not None:
+        return found
+    with reader(path) as con:
+        return read(con)
 
 
 @dataclass(frozen=True)

@@ -245,6 +245,8 @@ def print_fusion_summary(result: FusionTraining, console: Console | None = None)
                   "Table 5). `postatlas predict fusion` uses the model with the best validation accuracy (the ensemble: "
                   "the mean of the three best variants' probabilities, when it is best); spreads of every score in "
                   "model_evaluations (accuracy_sd, macro_f1_sd).")
+    if result.report_path:
+        console.print(f"report (confusion matrices, per-class scores, learning curves): {result.report_path}")
 
 
 def publish_fusion_artifacts(result: FusionTraining) -> None:

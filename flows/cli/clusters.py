@@ -86,8 +86,12 @@ def register(commands: Subcommands, train_models: Subcommands, predict_models: S
 
     cluster.set_defaults(handler=cmd_cluster)
 
-    report = commands.add_parser("report", help="the HTML report of a clustering run (default: the newest)")
+    report = commands.add_parser("report", help="the HTML report of a clustering run (default: the newest), or of "
+                                                "a task's classifiers (--training)")
     report.add_argument("--run", help="cluster run id (see `postatlas cluster --list`)")
+    report.add_argument("--training", metavar="TASK",
+                        help="instead: the report of the task's classifiers (the newest model of every variant): "
+                             "scores with a modality missing, confusion matrices, per-class scores, learning curves")
     report.set_defaults(handler=cmd_report)
 
 
@@ -240,7 +244,14 @@ def cmd_cluster(args: argparse.Namespace, home: Home) -> int:
 
 
 def cmd_report(args: argparse.Namespace, home: Home) -> int:
-    """Write the HTML report of a clustering run."""
+    """Write the HTML report of a clustering run, or of a task's classifiers."""
+    if args.training:
+        from tasks.learn.training_report import write_training_report
+
+        with user_errors(*learning_errors()):
+            path = write_training_report(home, args.training)
+        print(f"report of the {args.training!r} classifiers: {path}")
+        return EXIT_OK
     from flows.clusters import report_flow
 
     prepare_prefect()

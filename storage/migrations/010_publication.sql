@@ -1,4 +1,4 @@
--- The analyst copy (storage/publish.py): when the writer last published `warehouse.published.duckdb`, and from
+-- The analyst copy (storage/analyst_copy.py): when the writer last published `warehouse.published.duckdb`, and from
 -- which run. One row; the copy carries the row of its own publication.
 CREATE TABLE publication (
     published_at TIMESTAMPTZ NOT NULL,

@@ -1,29 +1,49 @@
-"""One self-contained HTML report per clustering run (figures inlined as PNG data URIs), and Prefect artifacts."""
+"""One interactive, self-contained HTML report per clustering run (tasks/html_report.py), and Prefect artifacts."""
 
 from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import duckdb
 import numpy as np
+import plotly.graph_objects as go
 import pyarrow as pa
-from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
 
 from storage import clusters as cluster_store
 from storage import warehouse
 from storage.home import Home
 from storage.image_arrays import image_array
+from tasks.html_report import (
+    ENVIRONMENT,
+    UNCLUSTERED_COLOUR,
+    colour,
+    data_script,
+    figure_div,
+    filter_select,
+    geo_layout,
+    hover_text,
+    jpeg_base64,
+    page,
+    shorten,
+)
 from tasks.learn.errors import LearningInputError
 from tasks.locks import warehouse_writer
-from tasks.plots import cluster_scatter, contact_sheet, figure_png
+from tasks.plots import contact_sheet, figure_png
 
-MAX_PLOTTED = 50_000
+MAX_PLOTTED = 10_000  # posts drawn and listed (a seeded sample beyond, plus every representative post)
+MAX_THUMBNAILS = 600  # posts whose image the page carries for the post panel
+PANEL_THUMBNAIL = 128
 SHEET_IMAGES = 8
 EXAMPLE_TEXTS = 5
 DETAILED_CLUSTERS = 60
 THUMBNAIL = 96
+PANEL_TEXT = 500
 
 
 def _data_uri(png: bytes) -> str:
@@ -37,33 +57,106 @@ def _sample(count: int, limit: int, seed: int = 13) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(count, limit, replace=False))
 
 
-def _map_figure(posts: pa.Table, labels: np.ndarray, clusters: list[dict[str, Any]]) -> str | None:
-    lat = posts.column("lat").to_numpy(zero_copy_only=False).astype(float)
-    lon = posts.column("lon").to_numpy(zero_copy_only=False).astype(float)
-    located = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
-    if len(located) == 0:
+def _cluster_label(cluster_id: int, names: dict[int, str]) -> str:
+    return "unclustered" if cluster_id < 0 else f"{cluster_id} · {names.get(cluster_id, '')}".rstrip(" ·")
+
+
+def _plotted_rows(posts: pa.Table, clusters: list[dict[str, Any]]) -> np.ndarray:
+    """The sampled rows and every cluster's representative posts, in post order."""
+    position = {post_id: row for row, post_id in enumerate(posts.column("post_id").to_pylist())}
+    representatives = [position[p] for c in clusters for p in c["representative_post_ids"] if p in position]
+    return np.union1d(_sample(posts.num_rows, MAX_PLOTTED), np.asarray(representatives, dtype=np.int64))
+
+
+def _thumbnails(home: Home, paths: list[str | None], preferred: set[int]) -> tuple[list[int], list[str]]:
+    """Per plotted post the index of its thumbnail or -1, and the thumbnails (base64 JPEG): representative posts
+    first, then the others in order, up to MAX_THUMBNAILS."""
+    with_image = [row for row, path in enumerate(paths) if path is not None]
+    chosen = sorted(with_image, key=lambda row: row not in preferred)[:MAX_THUMBNAILS]
+    index = [-1] * len(paths)
+    if not chosen:
+        return index, []
+    pixels, present = image_array(home, [paths[row] for row in chosen], PANEL_THUMBNAIL, 3, progress=False)
+    images = []
+    for k, row in enumerate(chosen):
+        if present[k]:
+            index[row] = len(images)
+            images.append(jpeg_base64(np.transpose(pixels[k], (1, 2, 0))))
+    return index, images
+
+
+def _post_payload(home: Home, posts: pa.Table, rows: np.ndarray, labels: np.ndarray, names: dict[int, str],
+                  representatives: set[str]) -> dict[str, Any]:
+    """The plotted posts as columns for report.js (filters, table, post panel)."""
+    chosen = posts.take(pa.array(rows))
+    post_ids = chosen.column("post_id").to_pylist()
+    times = [t.strftime("%Y-%m-%d %H:%M") if t is not None else None for t in chosen.column("created_at").to_pylist()]
+    thumbnail, thumbnails = _thumbnails(home, chosen.column("image_path").to_pylist(),
+                                        {k for k, p in enumerate(post_ids) if p in representatives})
+    cluster_ids = [int(c) for c in labels[rows]]
+    return {
+        "posts": {"post_id": post_ids, "cluster": cluster_ids,
+                  "cluster_name": [_cluster_label(c, names) for c in cluster_ids],
+                  "lang": [lang or "unknown" for lang in chosen.column("lang").to_pylist()],
+                  "platform": chosen.column("platform").to_pylist(),
+                  "time": times, "text": [shorten(t, PANEL_TEXT) for t in chosen.column("text").to_pylist()],
+                  "thumbnail": thumbnail},
+        "thumbnails": thumbnails,
+        "table_columns": ["cluster", "time", "lang", "platform", "text"],
+        "panel_columns": [["cluster_name", "cluster"], ["time", "posted"], ["lang", "language"],
+                          ["platform", "platform"], ["post_id", "post"]],
+    }
+
+
+def _traces(kind: type, rows: np.ndarray, labels: np.ndarray, texts: list[str | None], names: dict[int, str],
+            order: list[int], coordinates: dict[str, np.ndarray], size: float, shown: np.ndarray | None = None
+            ) -> list[go.BaseTraceType]:
+    """One trace per cluster (largest first) of the `shown` plotted posts, each point carrying its row in the
+    payload as customdata."""
+    position = np.arange(len(rows))
+    shown = np.ones(len(rows), dtype=bool) if shown is None else shown
+    traces = []
+    for number, cluster_id in enumerate(order):
+        members = position[(labels[rows] == cluster_id) & shown]
+        if len(members) == 0:
+            continue
+        traces.append(kind(
+            **{axis: values[members] for axis, values in coordinates.items()}, mode="markers",
+            name=_cluster_label(cluster_id, names), customdata=members.tolist(),
+            hovertext=[f"<b>{_cluster_label(cluster_id, names)}</b><br>{hover_text(texts[rows[m]])}" for m in members],
+            hoverinfo="text", marker={"size": size, "color": UNCLUSTERED_COLOUR if cluster_id < 0 else colour(number),
+                                      "opacity": 0.8},
+            unselected={"marker": {"opacity": 0.07}},
+        ))
+    return traces
+
+
+def _map_figure(posts: pa.Table, rows: np.ndarray, labels: np.ndarray, names: dict[int, str], order: list[int]
+                ) -> go.Figure | None:
+    lat = posts.column("lat").to_numpy(zero_copy_only=False).astype(float)[rows]
+    lon = posts.column("lon").to_numpy(zero_copy_only=False).astype(float)[rows]
+    located = np.isfinite(lat) & np.isfinite(lon)
+    if not located.any():
         return None
-    rows = located[_sample(len(located), MAX_PLOTTED)]
-    centres = np.array([(c["centroid_lon"] if c["centroid_lon"] is not None else np.nan,
-                         c["centroid_lat"] if c["centroid_lat"] is not None else np.nan) for c in clusters])
-    figure = cluster_scatter(np.column_stack([lon[rows], lat[rows]]), labels[rows],
-                             f"Clusters on the map ({len(located):,} posts with coordinates)", "longitude",
-                             "latitude", centres, [c["cluster_id"] for c in clusters],
-                             point_size=4 if len(rows) > 5000 else 24)
-    return _data_uri(figure_png(figure))
+    size = 5 if located.sum() > 3000 else 8
+    figure = go.Figure(_traces(go.Scattergeo, rows, labels, posts.column("text").to_pylist(), names, order,
+                               {"lat": lat, "lon": lon}, size, located))
+    geo_layout(figure)
+    figure.update_layout(title=f"Clusters on the map ({int(located.sum()):,} plotted posts with coordinates)")
+    return figure
 
 
-def _scatter_figure(posts: pa.Table, labels: np.ndarray, clusters: list[dict[str, Any]]) -> str:
-    xy = np.column_stack([posts.column("x").to_numpy(zero_copy_only=False),
-                          posts.column("y").to_numpy(zero_copy_only=False)]).astype(float)
-    rows = _sample(len(xy), MAX_PLOTTED)
-    order = np.argsort(labels, kind="stable")
-    ids, starts = np.unique(labels[order], return_index=True)
-    medians = {int(i): np.median(group, axis=0) for i, group in zip(ids, np.split(xy[order], starts[1:]), strict=True)}
-    centres = np.array([medians.get(c["cluster_id"], (np.nan, np.nan)) for c in clusters])
-    figure = cluster_scatter(xy[rows], labels[rows], f"The clustered 2-D space ({len(xy):,} posts)", "", "",
-                             centres, [c["cluster_id"] for c in clusters])
-    return _data_uri(figure_png(figure))
+def _space_figure(posts: pa.Table, rows: np.ndarray, labels: np.ndarray, names: dict[int, str], order: list[int]
+                  ) -> go.Figure:
+    x = posts.column("x").to_numpy(zero_copy_only=False).astype(float)[rows]
+    y = posts.column("y").to_numpy(zero_copy_only=False).astype(float)[rows]
+    figure = go.Figure(_traces(go.Scatter, rows, labels, posts.column("text").to_pylist(), names, order,
+                               {"x": x, "y": y}, 5 if len(rows) > 3000 else 8))
+    figure.update_layout(title=f"The clustered 2-D space ({len(rows):,} plotted posts)", height=620,
+                         legend={"itemsizing": "constant"})
+    figure.update_xaxes(showticklabels=False, zeroline=False, showgrid=False)
+    figure.update_yaxes(showticklabels=False, zeroline=False, showgrid=False, scaleanchor="x")
+    return figure
 
 
 def _contact_sheet(home: Home, representatives: list[int], members: np.ndarray, paths: list[str | None],
@@ -113,7 +206,8 @@ def _cluster_view(cluster: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts: pa.Table, home: Home) -> str:
-    """The report's HTML: summary, map, 2-D scatter, the clusters table, then per cluster images and texts."""
+    """The report's HTML: summary, filters, the map and the 2-D view with a post panel, the post table, the clusters
+    table, then per cluster images and texts."""
     labels = posts.column("cluster_id").to_numpy(zero_copy_only=False).astype(np.int64)
     posts_by_id = {post_id: row for row, post_id in enumerate(posts.column("post_id").to_pylist())}
     paths, texts = posts.column("image_path").to_pylist(), posts.column("text").to_pylist()
@@ -125,6 +219,12 @@ def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts
         details.append({**_cluster_view(cluster),
                         "sheet": _contact_sheet(home, representatives, members, paths, texts),
                         "examples": [texts[i] for i in representatives if texts[i]][:EXAMPLE_TEXTS]})
+    names = {c["cluster_id"]: c["name"] or "" for c in clusters}
+    order = [c["cluster_id"] for c in clusters] + sorted(set(np.unique(labels).tolist()) - set(names))
+    rows = _plotted_rows(posts, clusters)
+    payload = _post_payload(home, posts, rows, labels, names,
+                            {p for c in clusters for p in c["representative_post_ids"]})
+    map_figure = _map_figure(posts, rows, labels, names, order)
     metrics = [("posts", run_row["posts"] + run_row["assigned_since_fit"]),
                ("assigned since the fit", run_row["assigned_since_fit"]), ("clusters", run_row["n_clusters"]),
                ("silhouette", _format(run_row["silhouette"])),
@@ -133,23 +233,46 @@ def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts
                ("posts with coordinates", run_row["posts_with_coordinates"]),
                ("embedding model", run_row["model_id"]), ("fitted", _format(run_row["created_at"])),
                ("seconds to fit", _format(run_row["seconds"], 1))]
-    template = _ENVIRONMENT.from_string(_TEMPLATE)
-    return template.render(
+    columns = payload["posts"]
+    filters = [
+        filter_select("cluster", "cluster", [(str(c["cluster_id"]), f"{_cluster_label(c['cluster_id'], names)} "
+                                             f"({c['size']:,})") for c in clusters]),
+        filter_select("lang", "language", _by_count(columns["lang"])),
+        filter_select("platform", "platform", _by_count(columns["platform"])),
+    ]
+    body = ENVIRONMENT.from_string(_TEMPLATE).render(
         run=run_row, metrics=metrics, parameters=json.dumps(run_row["parameters"], indent=2, default=str),
-        map_png=_map_figure(posts, labels, clusters), scatter_png=_scatter_figure(posts, labels, clusters),
+        filters=filters, map_div=figure_div(map_figure, "cluster-map") if map_figure else None,
+        space_div=figure_div(_space_figure(posts, rows, labels, names, order), "cluster-space"),
+        payload=data_script("report-posts", payload), plotted=len(rows), total=posts.num_rows,
         clusters=[_cluster_view(c) for c in clusters], details=details, detailed_limit=DETAILED_CLUSTERS,
+        thumbnails=len(payload["thumbnails"]),
     )
+    return page(f"postatlas clusters · {run_row['run']}", Markup(body), with_map=map_figure is not None)
+
+
+def _by_count(values: list[str | None]) -> list[tuple[str, str]]:
+    """Filter options for a column: its values, most frequent first, with their counts."""
+    return [(str(value), f"{value} ({count:,})") for value, count in Counter(values).most_common()]
+
+
+def _run_contents(run: str) -> Callable[[duckdb.DuckDBPyConnection], tuple | None]:
+    def read(con: duckdb.DuckDBPyConnection) -> tuple | None:
+        run_row = cluster_store.cluster_run(con, run)
+        if run_row is None:
+            return None
+        return run_row, cluster_store.clusters_of(con, run), cluster_store.assigned_posts(con, run)
+    return read
 
 
 def write_report(home: Home, run_id: str, run: str) -> str:
-    """Write the run's HTML report under POSTATLAS_HOME/reports/clusters/ and record its path; returns the path."""
-    with warehouse.reader(home.warehouse) as con:
-        run_row = cluster_store.cluster_run(con, run)
-        if run_row is None:
-            raise LearningInputError(f"no clustering run {run!r}: run `postatlas cluster` first")
-        clusters = cluster_store.clusters_of(con, run)
-        posts = cluster_store.assigned_posts(con, run)
-    path = cluster_store.save_report(home, run, render_report(run_row, clusters, posts, home))
+    """Write the run's HTML report under POSTATLAS_HOME/reports/clusters/ and record its path; returns the path.
+
+    Reads the analyst copy, or the live file for a run not published yet (the clustering flow's own run)."""
+    contents = warehouse.read_published(home.warehouse, _run_contents(run))
+    if contents is None:
+        raise LearningInputError(f"no clustering run {run!r}: run `postatlas cluster` first")
+    path = cluster_store.save_report(home, run, render_report(*contents, home))
     with warehouse_writer(home.warehouse, run_id) as con:
         cluster_store.set_report_path(con, run, str(path.relative_to(home.root)))
     return str(path)
@@ -183,38 +306,39 @@ def publish_cluster_artifacts(home: Home, run: str) -> None:
     create_table_artifact(rows, key="clusters", description="clusters of the run, largest first")
 
 
-_ENVIRONMENT = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-
-_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>postatlas clusters · {{ run.run }}</title>
-<style>
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1200px;color:#222;
-padding:0 1rem}
-h1{font-size:1.5rem}h2{margin-top:2.5rem;border-bottom:1px solid #ddd}h3{margin-bottom:.3rem}
-table{border-collapse:collapse;font-size:.85rem;width:100%}th,td{border-bottom:1px solid #eee;padding:.3rem .5rem;
-text-align:left;vertical-align:top}th{background:#f6f6f6}.metrics td:first-child{color:#666;width:14rem}
-img{max-width:100%}.cluster{margin:2rem 0;padding-top:.5rem;border-top:1px dashed #ccc}
-blockquote{margin:.3rem 0;padding:.2rem .8rem;border-left:3px solid #ccc;color:#444;font-size:.9rem}
-.note{color:#777;font-size:.85rem}pre{background:#f8f8f8;padding:.8rem;font-size:.8rem;overflow:auto}
-</style></head><body>
+_TEMPLATE = """
 <h1>Clusters · {{ run.method }} method · <code>{{ run.run }}</code></h1>
 <table class="metrics">{% for name, value in metrics %}<tr><td>{{ name }}</td><td>{{ value }}</td></tr>{% endfor %}
 </table>
 <details><summary>parameters</summary><pre>{{ parameters }}</pre></details>
-<h2>Map</h2>
-{% if map_png %}<img src="{{ map_png }}" alt="clusters on the map">
-<p class="note">Each cluster's number sits at its geographic centroid. Posts without coordinates are clustered on
-their content alone and do not appear here.</p>
-{% else %}<p class="note">No post of this run has coordinates: there is no map.</p>{% endif %}
-<h2>2-D view</h2>
-<img src="{{ scatter_png }}" alt="2-D scatter of the clustered posts">
+<h2>Explore</h2>
+<p class="note">{% if plotted < total %}A seeded sample of {{ "{:,}".format(plotted) }} of the run's {{ "{:,}".format(total) }} posts
+(every cluster's representative posts included) is drawn and listed.{% else %}All {{ "{:,}".format(total) }} posts are
+drawn and listed.{% endif %} Hover or click a point, or a row of the table, to read the post{% if thumbnails %} and see
+its image ({{ thumbnails }} images carried){% endif %}. The filters narrow the table and dim the other points; click a
+cluster in a legend to hide it, double-click to show it alone. Scroll or drag to zoom and pan.</p>
+<div class="filters">{% for select in filters %}{{ select }}{% endfor %}
+<label>posted from<input type="date" data-filter="time" data-bound="from"></label>
+<label>to<input type="date" data-filter="time" data-bound="to"></label>
+<label>text contains<input type="search" data-filter="text" placeholder="words"></label>
+<span class="note" id="post-count"></span></div>
+<div class="explore"><div>
+<div class="linked-plot">{% if map_div %}{{ map_div }}
+<p class="note">Natural Earth land, coastlines and borders (1:110m), carried in the page. Posts without coordinates
+are clustered on their content alone and appear only in the 2-D view.</p>
+{% else %}<p class="note">No post of this run has coordinates: there is no map.</p>{% endif %}</div>
+<div class="linked-plot">{{ space_div }}</div>
+</div><aside class="post-panel" id="post-panel"><p class="note">Hover a point or click a row to see its post.</p>
+</aside></div>
+<h2>Posts</h2>
+<div class="table-scroll"><table id="post-table"><thead><tr><th>cluster</th><th>posted</th><th>language</th>
+<th>platform</th><th>text</th></tr></thead><tbody></tbody></table></div>
 <h2>Clusters</h2>
-<table><tr><th>#</th><th>size</th><th>top terms (c-TF-IDF)</th><th>hashtags</th><th>languages</th>
-<th>centroid</th><th>bounding box</th><th>time span</th></tr>
-{% for c in clusters %}<tr><td><a href="#cluster-{{ c.cluster_id }}">{{ c.cluster_id }}</a></td><td>{{ c.size }}</td>
-<td>{{ c.terms }}</td><td>{{ c.hashtags }}</td><td>{{ c.langs }}</td><td>{{ c.centroid or "–" }}</td>
-<td>{{ c.bbox or "–" }}</td><td>{{ c.span }}</td></tr>{% endfor %}
+<table><tr><th>#</th><th>name</th><th class="number">size</th><th>top terms (c-TF-IDF)</th><th>hashtags</th>
+<th>languages</th><th>centroid</th><th>bounding box</th><th>time span</th></tr>
+{% for c in clusters %}<tr><td><a href="#cluster-{{ c.cluster_id }}">{{ c.cluster_id }}</a></td><td>{{ c.name }}</td>
+<td class="number">{{ c.size }}</td><td>{{ c.terms }}</td><td>{{ c.hashtags }}</td><td>{{ c.langs }}</td>
+<td>{{ c.centroid or "–" }}</td><td>{{ c.bbox or "–" }}</td><td>{{ c.span }}</td></tr>{% endfor %}
 </table>
 {% for c in details %}<div class="cluster" id="cluster-{{ c.cluster_id }}">
 <h3>Cluster {{ c.cluster_id }} · {{ c.name }} · {{ c.size }} posts</h3>
@@ -227,5 +351,5 @@ top terms: {{ c.terms }}</p>
 {{ detailed_limit }} largest clusters; the table lists all {{ clusters|length }}.</p>{% endif %}
 <p class="note">Written by postatlas. Representative posts are those nearest each cluster's centre in the embedding
 space.</p>
-</body></html>
+{{ payload }}
 """

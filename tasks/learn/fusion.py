@@ -64,13 +64,15 @@ ENSEMBLE_MEMBERS = 3
 
 @dataclass(frozen=True)
 class FusionTraining:
-    """A training run's models (variant -> model id), their evaluation rows, the training set and the settings."""
+    """A training run's models (variant -> model id), their evaluation rows, the training set, the settings and the
+    HTML report."""
 
     task: str
     models: dict[str, str]
     evaluations: list[dict[str, Any]]
     dataset: str
     settings: dict[str, Any]
+    report_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -324,8 +326,9 @@ class FusionRecipe(Recipe[_Inputs, FusionClassifier]):
         rows = []
         for name in ("val", "test"):
             chosen = np.flatnonzero(inputs.split == name)
-            rows += evaluate(fitted.model, subset(features, chosen), labels[chosen], len(self.classes), name,
-                             self._train_settings().device)
+            rows += [{**row, "classes": self.classes}
+                     for row in evaluate(fitted.model, subset(features, chosen), labels[chosen], len(self.classes),
+                                         name, self._train_settings().device)]
         metrics = {f"{row['split']}_{row['condition']}_{key}": row[key] for row in rows
                    for key in ("accuracy", "macro_f1", "micro_f1")}
         return Evaluation(metrics, rows)
@@ -467,7 +470,7 @@ class EnsembleRecipe(Recipe[_HeldOut, None]):
             for condition in CONDITIONS:
                 mean = np.mean([member[condition][chosen] for member in inputs.members], axis=0)
                 predicted = mean.argmax(1) if chosen.any() else np.zeros(0, np.int64)
-                rows.append({"split": name, "condition": condition,
+                rows.append({"split": name, "condition": condition, "classes": self.classes,
                              **classification_scores(inputs.labels[chosen], predicted, len(self.classes))})
         metrics = {f"{row['split']}_{row['condition']}_{key}": row[key] for row in rows
                    for key in ("accuracy", "macro_f1", "micro_f1")}
