@@ -301,6 +301,8 @@ def cmd_retrieve(args: argparse.Namespace, home: Home) -> int:
        f"(model {result.model_id})")
     if result.png:
         print(f"contact sheet: {result.png}")
+    if result.html:
+        print(f"interactive page: {result.html}")
     return EXIT_OK
 
 
@@ -313,4 +315,6 @@ def cmd_image_map(args: argparse.Namespace, home: Home) -> int:
     print(f"t-SNE map of {result.points} projected images ({result.sampled} posts sampled, "
           f"model {result.model_id})")
     print(f"map: {result.png}")
+    if result.html:
+        print(f"interactive map: {result.html}")
     return EXIT_OK

@@ -126,6 +126,7 @@
 
   window.addEventListener("load", () => {
     connectPlots();
+    tiles.forEach((tile) => tile.addEventListener("click", () => showPost(Number(tile.dataset.post))));
     filters.forEach((filter) => filter.addEventListener("input", update));
     update();
   });

@@ -22,7 +22,10 @@ from storage import word_queries
 from storage.figures import save_figure
 from storage.home import Home
 from storage.image_arrays import image_array
+from storage.reports import save_html
+from storage.word_queries import REPORT_FOLDER
 from tasks.learn.errors import LearningInputError
+from tasks.learn.word_report import image_map_page, retrieval_page
 from tasks.learn.word_space import (
     image_inputs,
     load_regressor,
@@ -35,7 +38,7 @@ from tasks.ledger import current_run_id
 from tasks.plots import bar_chart, contact_sheet, top_words_figure, tsne_thumbnail_map
 
 PROJECT_CHUNK = 10_000
-SHEET_PIXELS, THUMBNAIL_PIXELS = 128, 32
+SHEET_PIXELS, THUMBNAIL_PIXELS, MAP_PANEL_PIXELS = 128, 32, 112
 MAX_LANGUAGE_PANELS = 6
 
 
@@ -88,6 +91,7 @@ class Retrieval:
     searched: int
     hits: list[RetrievalHit]
     png: str | None
+    html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class ImageMap:
     points: int
     sampled: int
     png: str
+    html: str | None = None
 
 
 def _file_part(words: list[str]) -> str:
@@ -123,7 +128,7 @@ def nearest_words(home: Home, model_id: str, words: list[str], top: int) -> Near
 
 def languages(home: Home, curated_only: bool | None = None) -> LanguageCounts:
     """Posts per detected language and their bar chart."""
-    posts, curated_only = read_posts(home, curated_only)
+    posts, curated_only = read_posts(home, curated_only, published=True)
     counts = language_counts(lang or "unknown" for lang in posts.column("lang").to_pylist())
     figure = bar_chart(counts, f"Posts per language ({'curated' if curated_only else 'all'} posts)", "posts")
     return LanguageCounts(counts, posts.num_rows, curated_only, _save(figure, "languages.png", home))
@@ -132,7 +137,7 @@ def languages(home: Home, curated_only: bool | None = None) -> LanguageCounts:
 def top_words(home: Home, model_id: str, language: str | None, top: int) -> TopWords:
     """Per language, the vocabulary words used by most posts; one panel per language (the largest six)."""
     space = load_space(home, model_id)
-    posts, curated_only = read_posts(home, None)
+    posts, curated_only = read_posts(home, None, published=True)
     vocabulary = space.vectors.key_to_index
     tokens = [[t for t in text if t in vocabulary] for text in tokenize(posts.column("text").to_pylist())]
     langs = [lang or "unknown" for lang in posts.column("lang").to_pylist()]
@@ -167,7 +172,7 @@ def image_vectors(home: Home, model_id: str, post_ids: list[str], paths: list[st
 
 
 def _posts_with_images(home: Home) -> pa.Table:
-    posts, _ = read_posts(home, None)
+    posts, _ = read_posts(home, None, published=True)
     posts = posts.filter(pc.is_valid(posts.column("image_path")))
     if posts.num_rows == 0:
         raise LearningInputError("no post has a stored image: ingest posts with images (e.g. `postatlas demo`)")
@@ -191,12 +196,15 @@ def retrieve(home: Home, model_id: str, words: list[str], top: int) -> Retrieval
     texts = posts.column("text").to_pylist()
     hits = [RetrievalHit(rank, post_ids[row], float(score), str(home.path(paths[row])), texts[row])
             for rank, (row, score) in enumerate(zip(rows, scores, strict=True), start=1)]
-    png = None
+    png = html = None
     if hits:
-        figure = contact_sheet(_pictures(home, [paths[row] for row in rows], SHEET_PIXELS),
-                               [f"{hit.rank}. {hit.text}" for hit in hits])
+        pictures = _pictures(home, [paths[row] for row in rows], SHEET_PIXELS)
+        figure = contact_sheet(pictures, [f"{hit.rank}. {hit.text}" for hit in hits])
         png = _save(figure, f"retrieve-{_file_part(words)}.png", home)
-    return Retrieval(model_id, word_space_id, len(post_ids), hits, png)
+        langs = [posts.column("lang")[int(row)].as_py() for row in rows]
+        page = retrieval_page(words, model_id, word_space_id, len(post_ids), hits, langs, pictures)
+        html = str(save_html(home, REPORT_FOLDER, f"retrieve-{_file_part(words)}", page))
+    return Retrieval(model_id, word_space_id, len(post_ids), hits, png, html)
 
 
 def _sample_order(post_ids: list[str]) -> np.ndarray:
@@ -218,4 +226,8 @@ def image_map(home: Home, model_id: str, sample: int) -> ImageMap:
     xy = tsne_map(vectors[keep])
     langs = [posts.column("lang")[int(i)].as_py() or "unknown" for i in keep]
     figure = tsne_thumbnail_map(xy, _pictures(home, [paths[i] for i in keep], THUMBNAIL_PIXELS), langs)
-    return ImageMap(model_id, len(keep), len(post_ids), _save(figure, "image-map.png", home))
+    png = _save(figure, "image-map.png", home)
+    mapped = posts.take(pa.array(keep))
+    page = image_map_page(model_id, xy, mapped, _pictures(home, [paths[i] for i in keep], MAP_PANEL_PIXELS),
+                          len(post_ids))
+    return ImageMap(model_id, len(keep), len(post_ids), png, str(save_html(home, REPORT_FOLDER, "image-map", page)))

@@ -91,9 +91,10 @@ class RegressionTraining:
     features_encoded: int = 0
 
 
-def read_posts(home: Home, curated_only: bool | None) -> tuple[pa.Table, bool]:
-    """The posts with a text (curated ones once `curate` has run, unless curated_only says otherwise)."""
-    with warehouse.reader(home.warehouse) as con:
+def read_posts(home: Home, curated_only: bool | None, published: bool = False) -> tuple[pa.Table, bool]:
+    """The posts with a text (curated ones once `curate` has run, unless curated_only says otherwise); from the
+    analyst copy when `published` (the analyses), else the live file (training)."""
+    with (warehouse.analyst_reader(home.warehouse) if published else warehouse.reader(home.warehouse)) as con:
         if curated_only is None:
             curated_only = learning.has_curation(con)
         posts = word_queries.word_space_posts(con, curated_only)
