@@ -7,7 +7,7 @@ TORCH_PIN := torch==2.13.0
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-fast bench lint clean language-model
+.PHONY: install demo test test-fast bench lint clean language-model chromium
 
 install: $(STAMP)
 
@@ -17,7 +17,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_PIN)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@$(MAKE) --no-print-directory chromium
 	touch $(STAMP)
+
+# The report tests open the HTML reports in Debian's Chromium; installed here when missing and run as root
+# (otherwise those tests are skipped, saying how to install it).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the report tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "could not install chromium: the report tests will be skipped"; \
+	else echo "no chromium (sudo apt-get install chromium): the report tests will be skipped"; fi
 
 demo: install
 	$(BIN)/postatlas demo

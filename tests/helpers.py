@@ -34,3 +34,6 @@ def counts_add_up(home: Path) -> list[tuple]:
         "(flow = 'ingest' AND read <> written + duplicates + quarantined) OR "
         "(flow = 'curate' AND read <> kept + filtered)",
     )
+
+# The demo every integration module that needs one shares (tests/integration/conftest.py: demo_home).
+DEMO_POSTS, DEMO_SEED = 1200, 11

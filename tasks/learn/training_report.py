@@ -96,11 +96,17 @@ def _per_class_rows(model_id: str, scores: dict[tuple[str, str, str], dict[str, 
              "support": per_condition["both"][i]["support"]} for i, name in enumerate(classes)]
 
 
+def _selection_key(model: dict[str, Any], scores: dict[tuple[str, str, str], dict[str, Any]]) -> tuple:
+    """How `predict fusion` ranks models: validation accuracy, then macro-F1, then the newest."""
+    val = scores.get((model["model_id"], "val", "both"), {})
+    return (val.get("accuracy") or -1, val.get("macro_f1") or -1, model["created_at"])
+
+
 def render_training_report(task: str, models: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -> str:
     """The report's HTML: the variants' scores (table and chart), then per variant its confusion matrix, per-class
     scores and learning curve."""
     scores = _by_key(evaluations)
-    best = max(models, key=lambda m: scores.get((m["model_id"], "val", "both"), {}).get("accuracy") or -1)
+    best = max(models, key=lambda m: _selection_key(m, scores))
     summary = []
     for model in models:
         row = {c: scores.get((model["model_id"], "test", c), {}) for c, _ in CONDITIONS}

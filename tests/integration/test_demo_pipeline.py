@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections import Counter
 from pathlib import Path
 
@@ -12,21 +10,10 @@ import pytest
 from flows.cli import main
 from tasks.demo import generate_demo
 from tests.helpers import DATA_TABLES, counts_add_up, query, snapshot
+from tests.helpers import DEMO_POSTS as POSTS
+from tests.helpers import DEMO_SEED as SEED
 
 pytestmark = pytest.mark.integration
-POSTS, SEED = 1200, 11
-
-
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory, prefect_server) -> Path:
-    home = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("POSTATLAS_HOME", str(home))
-        output = io.StringIO()
-        with contextlib.redirect_stdout(output):
-            assert main(["demo", "--posts", str(POSTS), "--seed", str(SEED)]) == 0
-    (home / "demo-output.txt").write_text(output.getvalue(), encoding="utf-8")
-    return home
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from PIL import Image
 
 from flows.cli import main
 from flows.cli import words as word_commands
+from tests.browser import browser, open_report
 from tests.helpers import DATA_TABLES, query, snapshot
 
 pytestmark = pytest.mark.integration
@@ -130,6 +131,15 @@ def test_retrieve_trains_a_regression_cnn_first_and_returns_posts_with_images(
     assert set(re.findall(r"\b((?:twitter|reddit|instagram):\S+)\s", out)) <= with_images
     png_from(out, "contact sheet")
     assert list((demo_home / "models" / model_id).glob("image-vectors-*.npy"))
+    page = Path(re.search(r"^interactive page: (\S+\.html)$", out, re.MULTILINE).group(1))
+    with browser() as chromium:
+        opened = open_report(chromium, page)
+        tiles = opened.page.locator("figure[data-post]")
+        assert tiles.count() == 6
+        assert all(image > 0 for image in tiles.locator("img").evaluate_all("all => all.map(i => i.naturalWidth)"))
+        tiles.nth(1).click()
+        assert "rank: 2" in opened.page.locator("#post-panel .meta").inner_text()
+        assert opened.errors == [] and opened.blocked == []
 
 
 def test_train_image_regression_then_map(cli, demo_home: Path) -> None:
@@ -143,6 +153,16 @@ def test_train_image_regression_then_map(cli, demo_home: Path) -> None:
     assert code == 0, err
     assert rows[-1][0] in out
     png_from(out, "map")
+    points = int(re.search(r"t-SNE map of (\d+) projected images", out).group(1))
+    with browser() as chromium:
+        opened = open_report(chromium, Path(re.search(r"^interactive map: (\S+\.html)$", out, re.MULTILINE).group(1)))
+        page = opened.page
+        assert page.locator("#image-map .scatterlayer .point").count() == points
+        box = page.locator("#image-map .scatterlayer .point").first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_function("() => document.getElementById('post-panel').dataset.row !== undefined")
+        assert page.locator("#post-panel img").evaluate("image => image.naturalWidth") > 0
+        assert opened.errors == [] and opened.blocked == []
 
 
 def test_train_image_regression_on_frozen_features_records_its_encoder(cli, demo_home: Path) -> None:
