@@ -333,10 +333,11 @@ def print_bot_training(result: BotTraining, console: Console | None = None) -> N
     if result.joint_model:
         console.print(f"joint-* methods read the post vectors of joint model {result.joint_model} "
                       f"({result.without_vectors} accounts without one)")
-    else:
+    elif not result.joint_available:
         console.print("the paper's joint-knn / joint-cnn need a joint model: `postatlas train joint --all-posts` "
                       "first (they join by default once one exists)")
-    console.print(f"`postatlas predict bots` uses {result.best} (best cross-validated accuracy)")
+    console.print(f"`postatlas predict bots` uses {result.best} (best cross-validated accuracy of every registered "
+                  "bots model)")
 
 
 def print_bot_predictions(result: BotPredictions, console: Console | None = None) -> None:

@@ -39,7 +39,8 @@ class BotMethodResult:
 
 @dataclass(frozen=True)
 class BotTraining:
-    """What `train bots` did: accounts per label, every method's scores, the one `predict bots` will use."""
+    """What `train bots` did: accounts per label, every method's scores, the model `predict bots` will use (the best
+    of every registered one), the joint model read and whether any exists."""
 
     task: str
     accounts: dict[str, int]
@@ -47,6 +48,7 @@ class BotTraining:
     best: str | None = None
     joint_model: str | None = None
     without_vectors: int = 0
+    joint_available: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,11 @@ def train_bots(home: Home, run_id: str, task: str = "bots", methods: tuple[str, 
                 checkpoint_path=str(path.relative_to(home.root)), run_id=run_id, evaluations=[evaluation],
             )
         results.append(BotMethodResult(method, model_id, scores.accuracy, scores.f1, scores.auc))
-    best = max(results, key=lambda r: (r.accuracy, r.auc)).model_id if results else None
+    with warehouse.reader(home.warehouse) as con:
+        best = learning.best_model_id(con, KIND, task)  # across every registered method, as `predict bots` picks
     without = sum(len(posts) == 0 for posts in inputs.get("joint", []))
-    return BotTraining(task, counts, results, best, joint_id, without)
+    return BotTraining(task, counts, results, best, joint_id, without,
+                       joint_available=joint_id is not None or newest_joint(home) is not None)
 
 
 def predict_bots(home: Home, run_id: str, model_id: str | None = None, task: str = "bots") -> BotPredictions:

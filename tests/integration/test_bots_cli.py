@@ -42,7 +42,8 @@ def test_train_registers_each_method_and_predict_labels_the_unlabelled_once(
     scores = query(home, "SELECT accuracy, posts FROM model_evaluations WHERE split = 'val' AND condition = 'both'")
     assert len(scores) == 2 and all(0.5 <= accuracy <= 1 and posts == LABELLED for accuracy, posts in scores)
     best = query(home, "SELECT m.model_id FROM models m JOIN model_evaluations e USING (model_id) "
-                       "ORDER BY e.accuracy DESC, m.created_at DESC LIMIT 1")[0][0]
+                       "ORDER BY e.accuracy DESC, e.macro_f1 DESC, m.created_at DESC LIMIT 1")[0][0]
+    assert f"predict bots` uses {best} " in printed and "need a joint model" in printed  # none trained here
 
     assert main(["predict", "bots"]) == 0
     rows = query(home, "SELECT u.native_id, p.task, p.label, p.score, p.model_id FROM user_predictions p "
@@ -89,3 +90,6 @@ def test_the_joint_embedding_methods_join_once_a_joint_model_exists(
     rows = query(home, "SELECT label, score, model_id FROM user_predictions")
     assert len(rows) == UNLABELLED and all(label in ("bot", "human") and 0.5 <= score <= 1 and model == knn
                                            for label, score, model in rows)
+    capsys.readouterr()
+    assert main(["train", "bots", "--methods", "char", "--folds", "4"]) == 0
+    assert "need a joint model" not in capsys.readouterr().out  # one exists; only the text method was asked for
