@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -131,33 +130,6 @@ def tsne_thumbnail_map(
             ax.add_artist(box)
     ax.set_xticks([])
     ax.set_yticks([])
-    return fig
-
-
-def _cluster_colours(labels: np.ndarray) -> np.ndarray:
-    """One colour per cluster id from a cycling qualitative palette (tab20)."""
-    palette = colormaps["tab20"].colors
-    return np.asarray(palette)[np.asarray(labels) % len(palette)]
-
-
-def cluster_scatter(xy: np.ndarray, labels: np.ndarray, title: str, xlabel: str = "", ylabel: str = "",
-                    label_points: np.ndarray | None = None, label_ids: Sequence[int] = (),
-                    point_size: float | None = None) -> Figure:
-    """Points coloured by cluster, each cluster's id written at its `label_points` row (e.g. its centre)."""
-    xy = np.asarray(xy, dtype=np.float64)
-    fig = _figure(9, 7)
-    ax = fig.add_subplot()
-    size = point_size if point_size is not None else (3 if len(xy) > 5000 else 8)
-    ax.scatter(xy[:, 0], xy[:, 1], s=size, c=_cluster_colours(labels), alpha=0.6,
-               linewidths=0)
-    if label_points is not None:
-        for (x, y), cluster_id in zip(label_points, label_ids, strict=True):
-            if np.isfinite(x) and np.isfinite(y):
-                ax.annotate(str(cluster_id), (x, y), fontsize="x-small", weight="bold", ha="center", va="center",
-                            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0})
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
     return fig
 
 

@@ -12,7 +12,7 @@ from matplotlib.offsetbox import AnnotationBbox
 from PIL import Image
 
 from storage.figures import DPI, save_figure
-from tasks.plots import bar_chart, cluster_scatter, contact_sheet, figure_png, top_words_figure, tsne_thumbnail_map
+from tasks.plots import bar_chart, contact_sheet, figure_png, top_words_figure, tsne_thumbnail_map
 
 
 def saved_png_size(fig: Figure, path: Path) -> tuple[int, int]:
@@ -95,11 +95,3 @@ def test_captions_with_dollar_signs_are_text_not_mathtext() -> None:
     assert Image.open(io.BytesIO(png)).size[0] > 0
 
 
-def test_cluster_scatter_colours_each_cluster_and_labels_its_centre() -> None:
-    xy = np.array([[0, 0], [0.1, 0], [5, 5], [5.1, 5]], dtype=float)
-    figure = cluster_scatter(xy, np.array([0, 0, 1, 1]), "t", label_points=np.array([[0.05, 0], [5.05, 5]]),
-                             label_ids=[0, 1])
-    ax = figure.axes[0]
-    colours = ax.collections[0].get_facecolors()
-    assert (colours[0] == colours[1]).all() and not (colours[0] == colours[2]).all()
-    assert [text.get_text() for text in ax.texts] == ["0", "1"]
