@@ -132,7 +132,7 @@ def print_demo_summary(summary: DemoSummary, console: Console | None = None) -> 
     console.print('     postatlas sql "select label, count(*) from predictions group by 1"')
     if clusters:
         console.print('     postatlas sql "select cluster_id, size, top_terms from clusters order by size desc"')
-        console.print(f"cluster report: {clusters.report_path}")
+        console.print(f"cluster report (interactive map and 2-D view; open it in a browser): {clusters.report_path}")
 
 
 def _score(value: float | None) -> str:
