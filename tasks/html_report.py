@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import textwrap
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,6 +87,11 @@ def page(title: str, body: Markup, with_map: bool = False) -> str:
         title=title, body=body, style=Markup(asset_text("report.css")), basemap=Markup(basemap),
         plotly=Markup(get_plotlyjs()), script=Markup(asset_text("report.js")),
     )
+
+
+def count_options(values: Sequence[str | None]) -> list[tuple[str, str]]:
+    """Filter options for a column: its values, most frequent first, each labelled with its count."""
+    return [(str(value), f"{value} ({count:,})") for value, count in Counter(values).most_common()]
 
 
 def filter_select(column: str, label: str, options: Sequence[tuple[str, str]]) -> Markup:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from tasks.html_report import (
     ENVIRONMENT,
     UNCLUSTERED_COLOUR,
     colour,
+    count_options,
     data_script,
     figure_div,
     filter_select,
@@ -237,8 +237,8 @@ def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts
     filters = [
         filter_select("cluster", "cluster", [(str(c["cluster_id"]), f"{_cluster_label(c['cluster_id'], names)} "
                                              f"({c['size']:,})") for c in clusters]),
-        filter_select("lang", "language", _by_count(columns["lang"])),
-        filter_select("platform", "platform", _by_count(columns["platform"])),
+        filter_select("lang", "language", count_options(columns["lang"])),
+        filter_select("platform", "platform", count_options(columns["platform"])),
     ]
     body = ENVIRONMENT.from_string(_TEMPLATE).render(
         run=run_row, metrics=metrics, parameters=json.dumps(run_row["parameters"], indent=2, default=str),
@@ -249,11 +249,6 @@ def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts
         thumbnails=len(payload["thumbnails"]),
     )
     return page(f"postatlas clusters · {run_row['run']}", Markup(body), with_map=map_figure is not None)
-
-
-def _by_count(values: list[str | None]) -> list[tuple[str, str]]:
-    """Filter options for a column: its values, most frequent first, with their counts."""
-    return [(str(value), f"{value} ({count:,})") for value, count in Counter(values).most_common()]
 
 
 def _run_contents(run: str) -> Callable[[duckdb.DuckDBPyConnection], tuple | None]:

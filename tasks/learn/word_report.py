@@ -15,6 +15,7 @@ from markupsafe import Markup
 from tasks.html_report import (
     ENVIRONMENT,
     colour,
+    count_options,
     data_script,
     figure_div,
     filter_select,
@@ -34,10 +35,6 @@ class Hit(Protocol):
     post_id: str
     score: float
     text: str | None
-
-
-def _language_options(langs: Sequence[str]) -> list[tuple[str, str]]:
-    return [(lang, f"{lang} ({count:,})") for lang, count in Counter(langs).most_common()]
 
 
 def _payload(post_ids: list[str], texts: list[str | None], langs: list[str], pictures: Sequence[np.ndarray],
@@ -61,7 +58,7 @@ def retrieval_page(words: list[str], model_id: str, word_space_id: str, searched
               "caption": shorten(hit.text, 140), "image": payload["thumbnails"][row]} for row, hit in enumerate(hits)]
     body = ENVIRONMENT.from_string(_RETRIEVAL).render(
         query=" + ".join(words), model_id=model_id, word_space_id=word_space_id, searched=searched, tiles=tiles,
-        language=filter_select("lang", "language", _language_options(langs)),
+        language=filter_select("lang", "language", count_options(langs)),
         payload=data_script("report-posts", payload),
     )
     return page(f"postatlas · images nearest to {' + '.join(words)}", Markup(body))
@@ -88,7 +85,7 @@ def image_map_page(model_id: str, xy: np.ndarray, posts: pa.Table, pictures: Seq
     figure.update_yaxes(showticklabels=False, zeroline=False, showgrid=False, scaleanchor="x")
     body = ENVIRONMENT.from_string(_IMAGE_MAP).render(
         model_id=model_id, points=len(langs), sampled=sampled, plot=figure_div(figure, "image-map"),
-        language=filter_select("lang", "language", _language_options(langs)),
+        language=filter_select("lang", "language", count_options(langs)),
         payload=data_script("report-posts", payload),
     )
     return page("postatlas · image map", Markup(body))

@@ -81,6 +81,14 @@ def test_cluster_report_filters_narrow_the_table_and_dim_the_plots(demo_home: Pa
     page.fill("input[data-filter=text]", "")
     page.select_option("select[data-filter=lang]", "")
     assert _matched(page) == _run_posts(demo_home, run)
+    day = query(demo_home, "SELECT strftime(quantile_disc(p.created_at, 0.5), '%Y-%m-%d') FROM cluster_assignments a "
+                           "JOIN posts p USING (post_id) WHERE a.run = ?", [run])[0][0]
+    page.fill("input[data-filter=time][data-bound=from]", day)
+    assert _matched(page) == _run_posts(demo_home, run, "strftime(p.created_at, '%Y-%m-%d') >= ?", [day])
+    page.fill("input[data-filter=time][data-bound=from]", "")
+    page.fill("input[data-filter=time][data-bound=to]", day)
+    assert _matched(page) == _run_posts(demo_home, run, "strftime(p.created_at, '%Y-%m-%d') <= ?", [day])
+    page.fill("input[data-filter=time][data-bound=to]", "")
     assert opened.errors == []
 
 
