@@ -1,4 +1,5 @@
-"""The curate flow: the filters of papers 000 and 001 over every post, one decision per post and rule.
+"""The curate flow: the filters of papers 000 and 001, one decision per post and rule; incremental by default
+(only what changed since the last run, with a full run's decisions: tasks/filters/incremental.py).
 
 With ``partitions > 1`` language detection runs first as one task per hash partition of the posts, which a
 DaskTaskRunner spreads over a cluster (``postatlas curate --dask local:2`` or ``--dask tcp://scheduler:8786``).
@@ -26,11 +27,14 @@ cache_languages = task(name="cache-languages", timeout_seconds=3600, persist_res
 
 
 @flow(name="curate")
-def curate_flow(options: dict | None = None, home: str | None = None, partitions: int = 0) -> CurateResult:
-    """Filter the warehouse's posts with ``options`` (CurateConfig fields; defaults = paper 001's filters)."""
+def curate_flow(
+    options: dict | None = None, home: str | None = None, partitions: int = 0, full: bool = False
+) -> CurateResult:
+    """Filter the posts new or changed since the last run (every post with ``full``, on a first run or with other
+    options) with ``options`` (CurateConfig fields; defaults = paper 001's filters)."""
     store = Home.at(home)
     options = options or {}
-    with tracked_run(store, "curate", {**options, "partitions": partitions}) as run:
+    with tracked_run(store, "curate", {**options, "partitions": partitions, "full": full}) as run:
         staged: list[str] = []
         if partitions > 1:
             detector = options.get("detector", CurateConfig.detector)
@@ -38,9 +42,10 @@ def curate_flow(options: dict | None = None, home: str | None = None, partitions
                        for k in range(partitions)]
             staged = [future.result() for future in futures]
             cache_languages(store, staged, run.run_id)
-        result = curate_posts(options, store, run.run_id, staged)
+        result = curate_posts(options, store, run.run_id, staged, full)
         run.counts = {"read": result.read, "kept": result.kept, "filtered": result.filtered}
-        run.breakdown = {"rules": [asdict(rule) for rule in result.rules]}
+        run.breakdown = {"rules": [asdict(rule) for rule in result.rules], "full_reason": result.full_reason,
+                         "reopened": result.reopened, "removed": result.removed, "curated": result.curated}
         publish_curate_artifacts(result)
     return result
 

@@ -64,3 +64,4 @@ def mark_image_stored(con: duckdb.DuckDBPyConnection, post_id: str, position: in
         "WHERE post_id = ? AND position = ?",
         [stored.sha256, stored.path, stored.width, stored.height, stored.mime, stored.phash, post_id, position],
     )
+    con.execute("INSERT INTO curate_changes (post_id) VALUES (?)", [post_id])  # has_image / phash changed

@@ -513,12 +513,16 @@ def write_batch(
             con.unregister("incoming")
             new_by_platform = dict(con.execute("SELECT platform, count(*) FROM new_posts GROUP BY 1").fetchall())
             con.execute("INSERT INTO posts BY NAME SELECT * FROM new_posts")
+            con.execute("INSERT INTO curate_changes (post_id) SELECT post_id FROM new_posts")
             con.execute("DROP TABLE new_posts")
         for table in _IGNORE_DUPLICATES:
             if tables[table].num_rows:
                 con.register("incoming", tables[table])
                 if table == "users":  # one row per user_id in a prepared batch: the anti-join counts distinct users
                     new_users = con.execute("SELECT count(*) FROM incoming ANTI JOIN users USING (user_id)").fetchone()[0]
+                if table == "media":  # an image arriving for a post already there changes what curate reads
+                    con.execute("INSERT INTO curate_changes (post_id) SELECT DISTINCT post_id FROM incoming "
+                                "ANTI JOIN media USING (post_id, position)")
                 con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM incoming")
                 con.unregister("incoming")
         if tables["labels"].num_rows:
@@ -565,13 +569,12 @@ def add_run_counts(con: duckdb.DuckDBPyConnection, run_id: str, counts: dict[str
 
 
 def apply_deletions(con: duckdb.DuckDBPyConnection) -> None:
-    """Mark posts deleted by a compliance event on the post or on its author."""
-    con.execute(
-        "UPDATE posts SET deleted = true, deleted_reason = d.reason FROM deletions d "
-        "WHERE NOT posts.deleted AND ("
-        "(d.target_kind = 'post' AND d.target_id = posts.post_id) OR "
-        "(d.target_kind = 'user' AND d.target_id = posts.author_id))"
-    )
+    """Mark posts deleted by a compliance event on the post or on its author (logged for curate)."""
+    hit = ("deletions d WHERE NOT posts.deleted AND ("
+           "(d.target_kind = 'post' AND d.target_id = posts.post_id) OR "
+           "(d.target_kind = 'user' AND d.target_id = posts.author_id))")
+    con.execute(f"INSERT INTO curate_changes (post_id) SELECT DISTINCT posts.post_id FROM posts, {hit}")
+    con.execute(f"UPDATE posts SET deleted = true, deleted_reason = d.reason FROM {hit}")
 
 
 def refresh_raw_view(con: duckdb.DuckDBPyConnection, raw_root: Path) -> None:

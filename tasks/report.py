@@ -92,6 +92,14 @@ def print_rule_summary(result: CurateResult, console: Console | None = None) -> 
                [astuple(rule) for rule in result.rules])
     )
     console.print(f"in {result.read} = kept {result.kept} + filtered {result.filtered}")
+    if result.full_reason is None:
+        console.print(
+            f"incremental: decided the posts new or changed since the last run and the {result.reopened} whose "
+            f"decisions depend on them; {result.removed} deleted posts withdrawn; curated set: {result.curated} posts "
+            "(`postatlas curate --full` decides every post again)"
+        )
+    else:
+        console.print(f"full run ({result.full_reason}): decided every post; curated set: {result.curated} posts")
 
 
 def print_rows(columns: Sequence[str], rows: Sequence[Sequence[object]], title: str = "") -> None:

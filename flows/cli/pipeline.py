@@ -80,6 +80,8 @@ def register(commands: Subcommands) -> None:
     curate.add_argument("--phash-distance", type=non_negative_int, help="near_duplicate_image: max Hamming distance")
     curate.add_argument("--partitions", type=non_negative_int, default=0,
                         help="detect languages in N partition tasks first (parallel; on Dask with --dask)")
+    curate.add_argument("--full", action="store_true",
+                        help="decide every post again (default: only posts new or changed since the last run)")
     curate.add_argument("--dask", help="run the partition tasks on Dask: local:N (a local cluster) or an address")
     curate.set_defaults(handler=cmd_curate)
 
@@ -180,6 +182,6 @@ def cmd_curate(args: argparse.Namespace, home: Home) -> int:
     flow_to_run = on_dask(args.dask) if args.dask else curate_flow
     partitions = args.partitions or (2 if args.dask else 0)
     with user_errors(CurateError, WarehouseError, FileNotFoundError):
-        result = flow_to_run(options=options, home=str(home), partitions=partitions)
+        result = flow_to_run(options=options, home=str(home), partitions=partitions, full=args.full)
     print_rule_summary(result)
     return EXIT_OK

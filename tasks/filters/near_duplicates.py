@@ -77,3 +77,21 @@ def _near_pairs(hashes: np.ndarray, max_distance: int) -> tuple[list[int], list[
 def _flips(width: int, radius: int) -> list[int]:
     """All bit masks of ``width`` bits with at most ``radius`` bits set."""
     return [sum(1 << bit for bit in bits) for r in range(radius + 1) for bits in combinations(range(width), r)]
+
+
+def neighbour_probes(hashes: np.ndarray, max_distance: int) -> dict[str, np.ndarray]:
+    """What a table of hashes must be joined on to find every hash within ``max_distance`` bits of ``hashes``:
+    per probe the chunk's shift and mask, the chunk value to match and the hash it probes for (multi-index
+    hashing: two hashes within the distance agree on some chunk up to ``radius`` flipped bits)."""
+    radius = -(-(max_distance + 1) // len(_PHASH_CHUNKS)) - 1
+    shift, mask, key, seed = [], [], [], []
+    for chunk_shift, width in _PHASH_CHUNKS:
+        chunk = (hashes >> np.uint64(chunk_shift)) & np.uint64((1 << width) - 1)
+        flips = np.array(_flips(width, radius), dtype=np.uint64)
+        probed = (chunk[:, None] ^ flips[None, :]).ravel()
+        key.append(probed)
+        seed.append(np.repeat(hashes, len(flips)))
+        shift.append(np.full(len(probed), chunk_shift, dtype=np.int64))
+        mask.append(np.full(len(probed), (1 << width) - 1, dtype=np.uint64))
+    return {name: np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+            for name, parts in (("shift", shift), ("mask", mask), ("key", key), ("seed", seed))}

@@ -325,9 +325,7 @@ def bbox_rule(posts: pa.Table, config: CurateConfig) -> tuple[np.ndarray, pa.Arr
 def duplicate_rule(posts: pa.Table, config: CurateConfig) -> tuple[np.ndarray, pa.Array]:
     """Drop reposts, then posts whose normalised text equals an earlier post's."""
     repost = as_numpy(pc.fill_null(posts["is_repost"], False))
-    key = normalized_text(posts["text"])
-    key = pc.if_else(pc.or_(pa.array(repost), pc.equal(key, "")), pa.scalar(None, pa.string()), key)
-    codes, _ = _codes(key)
+    codes, _ = _codes(duplicate_keys(posts))
     order = chronological(posts)
     first = np.full(len(posts), -1, dtype=np.int64)
     distinct, first_seen = np.unique(codes[order], return_index=True)
@@ -340,6 +338,13 @@ def duplicate_rule(posts: pa.Table, config: CurateConfig) -> tuple[np.ndarray, p
     repost_of = pc.binary_join_element_wise("repost", posts["repost_of"].combine_chunks(), " of ", null_handling="skip")
     reason = pc.if_else(pa.array(repost), repost_of, pc.binary_join_element_wise("duplicate of ", of_post, ""))
     return kept, _detail(kept, reason)
+
+
+def duplicate_keys(posts: pa.Table) -> pa.Array:
+    """What the duplicate rule compares: the normalised text; null for reposts and posts without text."""
+    repost = pc.fill_null(posts["is_repost"], False)
+    key = normalized_text(posts["text"])
+    return contiguous(pc.if_else(pc.or_(repost, pc.fill_null(pc.equal(key, ""), True)), pa.scalar(None, pa.string()), key))
 
 
 def near_duplicate_image_rule(posts: pa.Table, config: CurateConfig) -> tuple[np.ndarray, pa.Array]:
