@@ -26,19 +26,29 @@ def real_texts(shared: Path = SHARED_DATA) -> list[str]:
     return [t for t in texts if t.strip()]
 
 
-def write_v2_pages(path: Path, n_posts: int, seed: int = 1, page_size: int = 100) -> Path:
+def write_v2_pages(
+    path: Path, n_posts: int, seed: int = 1, page_size: int = 100, first_post: int = 0, n_authors: int | None = None,
+    first_author: int = 0, returning: tuple[float, int] = (0.0, 0),
+) -> Path:
     """``n_posts`` tweets as v2 pages: real texts, each made unique by a numbered hashtag so that no cache
-    of repeated texts flatters the detectors; authors heavy-tailed (Zipf-like); coordinates on a third."""
+    of repeated texts flatters the detectors; authors heavy-tailed (Zipf-like) among ``n_authors`` (default a
+    quarter of the posts) numbered from ``first_author``; coordinates on a third. ``first_post``: the number of the
+    first post (ids and times follow on from an earlier file's). ``returning`` (share, authors): that share of the
+    posts comes from authors 0..authors-1 drawn uniformly (an earlier file's population)."""
     rng = random.Random(seed)
+    returning_share, returning_authors = returning
     texts = real_texts()
-    n_authors = max(n_posts // 4, 10)
+    n_authors = n_authors or max(n_posts // 4, 10)
     start = datetime(2026, 1, 1, tzinfo=UTC)
+    end = first_post + n_posts
     with path.open("wb") as handle:
-        for first in range(0, n_posts, page_size):
+        for first in range(first_post, end, page_size):
             tweets, users = [], {}
-            for i in range(first, min(first + page_size, n_posts)):
-                author = min(int(rng.paretovariate(1.2)) - 1, n_authors - 1) if rng.random() < 0.3 \
-                    else rng.randrange(n_authors)
+            for i in range(first, min(first + page_size, end)):
+                author = first_author + (min(int(rng.paretovariate(1.2)) - 1, n_authors - 1) if rng.random() < 0.3
+                                         else rng.randrange(n_authors))
+                if returning_authors and rng.random() < returning_share:
+                    author = rng.randrange(returning_authors)
                 text = f"{texts[i % len(texts)]} #p{i}"
                 tweet = {
                     "id": str(10**15 + i), "text": text, "author_id": str(author), "lang": "und",

@@ -1,0 +1,112 @@
+"""Nightly at scale (issue 16): the cost of a night (ingest + curate of 100k new posts) on warehouses of growing
+size.
+
+Builds the warehouse with the real command line, one shard of 1M real-text posts at a time (`postatlas ingest
+twitter-v2`, then `postatlas curate`: the first decides everything, the next ones are incremental), each shard by
+its own population of authors, and copies it aside at each size of ``--sizes``. Then, on a fresh copy of each,
+runs a night: `ingest` of 100k new posts, half by authors already in the warehouse (drawn uniformly) and half by
+new ones, then the default incremental `curate`. Reports wall seconds and peak PSS of each stage (median of
+``--repeats`` nights), the posts the night's curate decided, and the warehouse's bytes per post.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.bench.corpus import SHARED_DATA, write_v2_pages  # noqa: E402
+from tests.bench.run_benchmarks import POSTATLAS, timed  # noqa: E402
+
+
+def build(sizes: list[int], shard: int, home: Path, work: Path, env: dict, detector: str) -> dict[int, dict]:
+    """Grow one warehouse ``shard`` posts at a time; at each of ``sizes`` posts copy it to ``work/base-<size>``."""
+    run_env = {**env, "POSTATLAS_HOME": str(home)}
+    built: dict[int, dict] = {}
+    total = 0
+    while total < max(sizes):
+        pages = write_v2_pages(work / "shard.jsonl", shard, seed=total, first_post=total, n_authors=shard // 4,
+                               first_author=total // 4)
+        ingest_s, _ = timed([*POSTATLAS, "ingest", "twitter-v2", str(pages)], run_env)
+        curate_s, curate_pss = timed([*POSTATLAS, "curate", "--detector", detector], run_env)
+        pages.unlink()
+        total += shard
+        print(f"built {total:,} posts: ingest {ingest_s:.1f} s, curate {curate_s:.1f} s, "
+              f"{curate_pss / 2**20:,.0f} MiB", flush=True)
+        if total in sizes:
+            shutil.copytree(home, work / f"base-{total}")
+            built[total] = {"bytes_per_post": (home / "warehouse.duckdb").stat().st_size / total,
+                            "shard_ingest_s": ingest_s, "shard_curate_s": curate_s}
+    return built
+
+
+def night(base: Path, night_pages: Path, env: dict, detector: str, work: Path) -> dict:
+    """Ingest and curate one night's posts on a fresh copy of ``base``."""
+    home = work / "night"
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(base, home)
+    run_env = {**env, "POSTATLAS_HOME": str(home)}
+    try:
+        ingest_s, ingest_pss = timed([*POSTATLAS, "ingest", "twitter-v2", str(night_pages)], run_env)
+        curate_s, curate_pss = timed([*POSTATLAS, "curate", "--detector", detector], run_env)
+        con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+        [(decided,)] = con.execute(
+            "SELECT read FROM runs WHERE flow = 'curate' ORDER BY started_at DESC LIMIT 1").fetchall()
+        con.close()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return {"ingest_s": ingest_s, "ingest_pss": ingest_pss, "curate_s": curate_s, "curate_pss": curate_pss,
+            "decided": decided}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000000,3000000,10000000")
+    parser.add_argument("--shard", type=int, default=1_000_000, help="posts ingested and curated per build step")
+    parser.add_argument("--night", type=int, default=100_000, help="new posts per night")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--detector", default="stack", help="curate --detector (default: curate's default)")
+    args = parser.parse_args()
+    if not SHARED_DATA.is_dir():
+        raise SystemExit(f"the benchmark reads real texts from {SHARED_DATA}; clone with ../shared beside it")
+    env = {**os.environ, "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_HOME": tempfile.mkdtemp(prefix="postatlas-bench-prefect-")}
+    work = Path(tempfile.mkdtemp(prefix="postatlas-bench-nightly-"))
+    sizes = sorted(int(n) for n in args.sizes.split(","))
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    rows = []
+    try:
+        if any(size % args.shard for size in sizes):
+            raise SystemExit("--sizes must be multiples of --shard")
+        built = build(sizes, args.shard, work / "growing", work, env, args.detector)
+        shutil.rmtree(work / "growing", ignore_errors=True)
+        for size in sizes:
+            authors = size // 4
+            night_pages = write_v2_pages(work / "night.jsonl", args.night, seed=size + 1, first_post=size,
+                                         n_authors=args.night // 4, first_author=authors, returning=(0.5, authors))
+            nights = [night(work / f"base-{size}", night_pages, env, args.detector, work) for _ in range(args.repeats)]
+            row = {"size": size, **built[size], **{k: statistics.median(n[k] for n in nights) for k in nights[0]}}
+            rows.append(row)
+            print(row, flush=True)
+            shutil.rmtree(work / f"base-{size}", ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n| posts before | night ingest s | night curate s | posts decided | ingest peak MiB | curate peak MiB | "
+          "bytes/post |\n|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['size']:,} | {r['ingest_s']:.1f} | {r['curate_s']:.1f} | {r['decided']:,.0f} | "
+              f"{r['ingest_pss'] / 2**20:,.0f} | {r['curate_pss'] / 2**20:,.0f} | {r['bytes_per_post']:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
