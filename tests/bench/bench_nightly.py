@@ -18,13 +18,16 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from storage import schema, warehouse  # noqa: E402
 from tests.bench.corpus import SHARED_DATA, write_v2_pages  # noqa: E402
 from tests.bench.run_benchmarks import POSTATLAS, timed  # noqa: E402
 
@@ -69,6 +72,33 @@ def night(base: Path, night_pages: Path, env: dict, detector: str, work: Path) -
             "decided": decided}
 
 
+def commit_seconds(base: Path, work: Path, batch: int = 20_000, repeats: int = 3) -> float:
+    """Median seconds of committing one batch of ``batch`` new posts (the duplicate check against every post,
+    the inserts, the change log, the ledger row) into a copy of ``base``: what ingest pays per batch."""
+    home = work / "commit"
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(base, home)
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    try:
+        template = con.sql(f"SELECT * FROM posts USING SAMPLE {batch} ROWS").to_arrow_table()
+        seconds = []
+        for attempt in range(repeats):
+            posts = template.set_column(template.schema.get_field_index("post_id"), "post_id",
+                                        pa.array([f"bench:{attempt}:{i}" for i in range(template.num_rows)]))
+            tables = {name: table.empty_table() for name, table in (
+                ("users", schema.USERS), ("media", schema.MEDIA), ("mentions", schema.MENTIONS),
+                ("labels", schema.LABELS), ("user_labels", schema.USER_LABELS), ("deletions", schema.DELETIONS),
+                ("quarantine", schema.QUARANTINE))}
+            start = time.perf_counter()
+            warehouse.write_batch(con, {"batch_id": f"bench-{attempt}", "platform": "bench", "path": "none",
+                                        "records": batch, "run_id": "bench"}, {"posts": posts, **tables})
+            seconds.append(time.perf_counter() - start)
+    finally:
+        con.close()
+        shutil.rmtree(home, ignore_errors=True)
+    return statistics.median(seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000000,3000000,10000000")
@@ -95,17 +125,19 @@ def main() -> None:
             night_pages = write_v2_pages(work / "night.jsonl", args.night, seed=size + 1, first_post=size,
                                          n_authors=args.night // 4, first_author=authors, returning=(0.5, authors))
             nights = [night(work / f"base-{size}", night_pages, env, args.detector, work) for _ in range(args.repeats)]
-            row = {"size": size, **built[size], **{k: statistics.median(n[k] for n in nights) for k in nights[0]}}
+            row = {"size": size, **built[size], **{k: statistics.median(n[k] for n in nights) for k in nights[0]},
+                   "commit_s": commit_seconds(work / f"base-{size}", work)}
             rows.append(row)
             print(row, flush=True)
             shutil.rmtree(work / f"base-{size}", ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n| posts before | night ingest s | night curate s | posts decided | ingest peak MiB | curate peak MiB | "
-          "bytes/post |\n|---|---|---|---|---|---|---|")
+          "commit of 20k posts s | bytes/post |\n|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['size']:,} | {r['ingest_s']:.1f} | {r['curate_s']:.1f} | {r['decided']:,.0f} | "
-              f"{r['ingest_pss'] / 2**20:,.0f} | {r['curate_pss'] / 2**20:,.0f} | {r['bytes_per_post']:,.0f} |")
+              f"{r['ingest_pss'] / 2**20:,.0f} | {r['curate_pss'] / 2**20:,.0f} | {r['commit_s']:.2f} | "
+              f"{r['bytes_per_post']:,.0f} |")
 
 
 if __name__ == "__main__":
