@@ -106,6 +106,8 @@ def main() -> None:
     parser.add_argument("--night", type=int, default=100_000, help="new posts per night")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--detector", default="stack", help="curate --detector (default: curate's default)")
+    parser.add_argument("--bases", type=Path, help="reuse the warehouses an earlier run built (base-<size> folders "
+                        "in this folder, kept) instead of building them")
     args = parser.parse_args()
     if not SHARED_DATA.is_dir():
         raise SystemExit(f"the benchmark reads real texts from {SHARED_DATA}; clone with ../shared beside it")
@@ -116,20 +118,28 @@ def main() -> None:
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows = []
     try:
-        if any(size % args.shard for size in sizes):
-            raise SystemExit("--sizes must be multiples of --shard")
-        built = build(sizes, args.shard, work / "growing", work, env, args.detector)
-        shutil.rmtree(work / "growing", ignore_errors=True)
+        if args.bases:
+            bases = args.bases
+            built = {size: {"bytes_per_post": (bases / f"base-{size}" / "warehouse.duckdb").stat().st_size / size}
+                     for size in sizes}
+        else:
+            if any(size % args.shard for size in sizes):
+                raise SystemExit("--sizes must be multiples of --shard")
+            bases = work
+            built = build(sizes, args.shard, work / "growing", work, env, args.detector)
+            shutil.rmtree(work / "growing", ignore_errors=True)
         for size in sizes:
             authors = size // 4
             night_pages = write_v2_pages(work / "night.jsonl", args.night, seed=size + 1, first_post=size,
                                          n_authors=args.night // 4, first_author=authors, returning=(0.5, authors))
-            nights = [night(work / f"base-{size}", night_pages, env, args.detector, work) for _ in range(args.repeats)]
+            base = bases / f"base-{size}"
+            nights = [night(base, night_pages, env, args.detector, work) for _ in range(args.repeats)]
             row = {"size": size, **built[size], **{k: statistics.median(n[k] for n in nights) for k in nights[0]},
-                   "commit_s": commit_seconds(work / f"base-{size}", work)}
+                   "commit_s": commit_seconds(base, work)}
             rows.append(row)
             print(row, flush=True)
-            shutil.rmtree(work / f"base-{size}", ignore_errors=True)
+            if not args.bases:
+                shutil.rmtree(base, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n| posts before | night ingest s | night curate s | posts decided | ingest peak MiB | curate peak MiB | "
