@@ -23,11 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.joint_options import OBJECTIVES, PARTS
 from models.settings import Settings
 from models.training import TrainSettings
 
-PARTS = ("text", "image", "hashtags", "user", "location")
-OBJECTIVES = ("mean", "others", "pairwise")
 RECALL_AT = (1, 5, 10)
 
 

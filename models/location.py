@@ -9,6 +9,8 @@ from functools import lru_cache
 import numpy as np
 from sklearn.neighbors import BallTree
 
+from models.joint_options import LOCATION_DECISIONS
+
 EARTH_RADIUS_KM = 6371.0088
 ACC_KM = 161  # 100 miles, the customary threshold of geolocation papers
 
@@ -53,7 +55,7 @@ def gazetteer_cities(min_population: int = 100_000, merge_km: float = 15.0) -> C
     return Cities(names, np.array([r[4] for r in chosen], float), np.array([r[5] for r in chosen], float))
 
 
-DECISIONS = ("nearby", "city")
+DECISIONS = LOCATION_DECISIONS
 
 
 def decide_cities(probabilities: np.ndarray, lat: np.ndarray, lon: np.ndarray, decision: str = "nearby",

@@ -22,7 +22,7 @@ from storage.home import Home
 
 def register(commands: Subcommands, train_models: Subcommands, predict_models: Subcommands) -> None:
     """Add `train joint`."""
-    from models.joint import OBJECTIVES, PARTS
+    from models.joint_options import OBJECTIVES, PARTS
 
     joint = train_models.add_parser(
         "joint", help="paper 002's joint embedding of text, image, hashtags, user and location")
@@ -117,7 +117,7 @@ def cmd_train_joint(args: argparse.Namespace, home: Home) -> int:
 
 def add_retrieve_options(retrieve: argparse.ArgumentParser) -> None:
     """`retrieve`'s joint-model options (the command itself lives with paper 001's word space)."""
-    from tasks.learn.joint_retrieval import TARGETS
+    from models.joint_options import TARGETS
 
     query = retrieve.add_mutually_exclusive_group()
     query.add_argument("--text", help="a text: its text part against the stored posts' --target part")
@@ -221,8 +221,8 @@ def cmd_evaluate_hashtags(args: argparse.Namespace, home: Home) -> int:
 
 
 def _location_options(parser: argparse.ArgumentParser) -> None:
-    from models.location import DECISIONS
-    from tasks.learn.joint_location import CLASSIFIERS
+    from models.joint_options import LOCATION_CLASSIFIERS as CLASSIFIERS
+    from models.joint_options import LOCATION_DECISIONS as DECISIONS
 
     parser.add_argument("--classifier", choices=CLASSIFIERS, default="linear",
                         help="over the joint features: logistic regression (default, measured best) or the paper's "

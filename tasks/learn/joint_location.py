@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from models.joint_options import LOCATION_CLASSIFIERS
 from models.location import Cities, decide_cities, gazetteer_cities, location_scores
 from storage import joint_inputs, learning, warehouse
 from storage.home import Home
@@ -45,7 +46,7 @@ from tasks.locks import warehouse_writer
 TASK = "location"
 MIN_POPULATION = 100_000
 FOREST_TREES = 100
-CLASSIFIERS = ("linear", "forest")
+CLASSIFIERS = LOCATION_CLASSIFIERS
 JOINT_WEIGHT = 0.5  # the joint features' share of the fused city probabilities (the words have the rest)
 
 

@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow.compute as pc
 import torch
 
-from models.joint import PARTS, JointSettings
+from models.joint import JointSettings
+from models.joint_options import TARGETS
 from storage import embeddings as embedding_store
 from storage import learning, warehouse
 from storage.home import Home
@@ -36,8 +37,6 @@ from tasks.learn.joint import (
 )
 from tasks.learn.registry import TrainingSet, read_training_set, registered_model, train_and_register
 from tasks.locks import warehouse_writer
-
-TARGETS = (*PARTS, "post")  # "post": the mean of a post's parts
 
 
 @dataclass(frozen=True)
