@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from storage import schema, warehouse  # noqa: E402
 from tests.bench.corpus import SHARED_DATA, write_v2_pages  # noqa: E402
-from tests.bench.run_benchmarks import POSTATLAS, timed  # noqa: E402
+from tests.bench.run_benchmarks import POSTATLAS, bench_env, timed  # noqa: E402
 
 
 def build(sizes: list[int], shard: int, home: Path, work: Path, env: dict, detector: str) -> dict[int, dict]:
@@ -111,8 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     if not SHARED_DATA.is_dir():
         raise SystemExit(f"the benchmark reads real texts from {SHARED_DATA}; clone with ../shared beside it")
-    env = {**os.environ, "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_HOME": tempfile.mkdtemp(prefix="postatlas-bench-prefect-")}
+    env = bench_env()
     work = Path(tempfile.mkdtemp(prefix="postatlas-bench-nightly-"))
     sizes = sorted(int(n) for n in args.sizes.split(","))
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")

@@ -28,23 +28,12 @@ sys.path.insert(0, str(REPO))
 
 from tasks.filters.language import FastDetector, detect_parallel, detection_text  # noqa: E402
 from tests.bench.corpus import SHARED_DATA, write_v2_pages  # noqa: E402
-from tests.bench.run_benchmarks import POSTATLAS  # noqa: E402
+from tests.bench.run_benchmarks import POSTATLAS, bench_env, proc_kib, tree_pids  # noqa: E402
 
 
 def _largest_rss(root: int) -> int:
     """The largest VmRSS (bytes) among ``root`` and its descendants."""
-    largest, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            for task in Path(f"/proc/{pid}/task").iterdir():
-                stack.extend(int(child) for child in (task / "children").read_text().split())
-        except OSError:
-            continue
-        rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-        largest = max(largest, 1024 * rss)
-    return largest
+    return max((proc_kib(pid, "status", "VmRSS:") for pid in tree_pids(root)), default=0)
 
 
 def timed_largest(command: list[str], env: dict) -> tuple[float, int]:
@@ -102,8 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     if not SHARED_DATA.is_dir():
         raise SystemExit(f"the benchmark reads real texts from {SHARED_DATA}; clone with ../shared beside it")
-    env = {**os.environ, "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_HOME": tempfile.mkdtemp(prefix="postatlas-bench-prefect-")}
+    env = bench_env()
     work = Path(tempfile.mkdtemp(prefix="postatlas-bench-oneoff-"))
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows = []

@@ -48,22 +48,41 @@ QUERIES = {
 }
 
 
+def tree_pids(root: int) -> list[int]:
+    """``root`` and its descendants' process ids, from /proc (those that exited meanwhile are left out)."""
+    pids, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                stack.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+        pids.append(pid)
+    return pids
+
+
+def proc_kib(pid: int, file: str, field: str) -> int:
+    """A ``field:`` value (kB) of /proc/<pid>/<file>, in bytes; 0 when the process has exited."""
+    try:
+        text = Path(f"/proc/{pid}/{file}").read_text()
+    except OSError:
+        return 0
+    return 1024 * next((int(line.split()[1]) for line in text.splitlines() if line.startswith(field)), 0)
+
+
 def _tree_pss(root: int) -> int:
     """Summed proportional set size (bytes) of ``root`` and its descendants, from /proc.
 
     PSS splits pages shared between forked workers among them, so the sum is the memory really used.
     """
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        try:
-            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-            for task in Path(f"/proc/{pid}/task").iterdir():
-                stack.extend(int(child) for child in (task / "children").read_text().split())
-        except OSError:
-            continue
-        total += 1024 * next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
-    return total
+    return sum(proc_kib(pid, "smaps_rollup", "Pss:") for pid in tree_pids(root))
+
+
+def bench_env() -> dict:
+    """The environment the benchmarks run commands in: no telemetry, a Prefect home of their own."""
+    return {**os.environ, "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_HOME": tempfile.mkdtemp(prefix="postatlas-bench-prefect-")}
 
 
 def run_sampled(command: list[str], env: dict, interval: float = 0.2) -> tuple[float, list[int]]:
@@ -135,8 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     if not SHARED_DATA.is_dir():
         raise SystemExit(f"the benchmarks read real texts from {SHARED_DATA}; clone with ../shared beside it")
-    env = {**os.environ, "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_HOME": tempfile.mkdtemp(prefix="postatlas-bench-prefect-")}
+    env = bench_env()
     work = Path(tempfile.mkdtemp(prefix="postatlas-bench-data-"))
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows, query_rows = [], {}
