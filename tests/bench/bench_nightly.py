@@ -32,11 +32,12 @@ from tests.bench.corpus import SHARED_DATA, write_v2_pages  # noqa: E402
 from tests.bench.run_benchmarks import POSTATLAS, bench_env, timed  # noqa: E402
 
 
-def build(sizes: list[int], shard: int, home: Path, work: Path, env: dict, detector: str) -> dict[int, dict]:
-    """Grow one warehouse ``shard`` posts at a time; at each of ``sizes`` posts copy it to ``work/base-<size>``."""
+def build(sizes: list[int], shard: int, home: Path, work: Path, env: dict, detector: str,
+          total: int = 0) -> dict[int, dict]:
+    """Grow one warehouse (``home``, holding ``total`` posts) ``shard`` posts at a time; at each of ``sizes`` posts
+    copy it to ``work/base-<size>``."""
     run_env = {**env, "POSTATLAS_HOME": str(home)}
     built: dict[int, dict] = {}
-    total = 0
     while total < max(sizes):
         pages = write_v2_pages(work / "shard.jsonl", shard, seed=total, first_post=total, n_authors=shard // 4,
                                first_author=total // 4)
@@ -51,6 +52,23 @@ def build(sizes: list[int], shard: int, home: Path, work: Path, env: dict, detec
             built[total] = {"bytes_per_post": (home / "warehouse.duckdb").stat().st_size / total,
                             "shard_ingest_s": ingest_s, "shard_curate_s": curate_s}
     return built
+
+
+def grow_bases(bases: Path, sizes: list[int], shard: int, env: dict, detector: str) -> None:
+    """Build in ``bases`` each base-<size> of ``sizes`` it lacks, growing the largest smaller base found there."""
+    for size in sizes:
+        if (bases / f"base-{size}").is_dir():
+            continue
+        start = max((n for n in (int(p.name.removeprefix("base-")) for p in bases.glob("base-*")) if n < size),
+                    default=0)
+        if (size - start) % shard:
+            raise SystemExit(f"base-{size}: {size - start:,} posts to add is not a multiple of --shard")
+        growing = bases / "growing"
+        shutil.rmtree(growing, ignore_errors=True)
+        if start:
+            shutil.copytree(bases / f"base-{start}", growing)
+        build([size], shard, growing, bases, env, detector, total=start)
+        shutil.rmtree(growing, ignore_errors=True)
 
 
 def night(base: Path, night_pages: Path, env: dict, detector: str, work: Path) -> dict:
@@ -108,6 +126,8 @@ def main() -> None:
     parser.add_argument("--detector", default="stack", help="curate --detector (default: curate's default)")
     parser.add_argument("--bases", type=Path, help="reuse the warehouses an earlier run built (base-<size> folders "
                         "in this folder, kept) instead of building them")
+    parser.add_argument("--extend", action="store_true", help="with --bases: build the sizes missing there from "
+                        "its largest smaller base-<size>, and keep them there")
     args = parser.parse_args()
     if not SHARED_DATA.is_dir():
         raise SystemExit(f"the benchmark reads real texts from {SHARED_DATA}; clone with ../shared beside it")
@@ -117,6 +137,8 @@ def main() -> None:
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows = []
     try:
+        if args.bases and args.extend:
+            grow_bases(args.bases, sizes, args.shard, env, args.detector)
         if args.bases:
             bases = args.bases
             built = {size: {"bytes_per_post": (bases / f"base-{size}" / "warehouse.duckdb").stat().st_size / size}
