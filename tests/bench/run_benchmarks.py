@@ -13,12 +13,17 @@ import argparse
 import os
 import platform
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -83,6 +88,34 @@ def bench_env() -> dict:
     """The environment the benchmarks run commands in: no telemetry, a Prefect home of their own."""
     return {**os.environ, "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_HOME": tempfile.mkdtemp(prefix="postatlas-bench-prefect-")}
+
+
+@contextmanager
+def prefect_server(env: dict, start_seconds: float = 180) -> Iterator[str]:
+    """A `prefect server start` on a free 127.0.0.1 port (as deployments run one), its API URL; stopped after."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    api_url = f"http://127.0.0.1:{port}/api"
+    process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
+                                str(port)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + start_seconds
+        while True:
+            try:
+                with urllib.request.urlopen(f"{api_url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the Prefect server for the benchmark did not start")
+            time.sleep(0.5)
+        yield api_url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def run_sampled(command: list[str], env: dict, interval: float = 0.2) -> tuple[float, list[int]]:
