@@ -84,7 +84,7 @@ def embed_flow(home: str | None = None, model_id: str | None = None, device: str
     store = Home.at(home)
     with tracked_run(store, "embed", {"model_id": model_id}) as run:
         result = embed_posts_task(store, run.run_id, model_id, device)
-        run.counts = {"written": result.embedded}
+        run.counts = {"read": result.read, "written": result.embedded}
     return result
 
 

@@ -27,15 +27,11 @@ def _scope(curated_only: bool) -> str:
     return "AND p.post_id IN (SELECT post_id FROM curated_set)" if curated_only else ""
 
 
-def embedded_posts(con: duckdb.DuckDBPyConnection, model_id: str, curated_only: bool,
-                   exclude_run: str | None = None) -> pa.Table:
+def embedded_posts(con: duckdb.DuckDBPyConnection, model_id: str, curated_only: bool) -> pa.Table:
     """The model's embedded (curated, not deleted) posts with what clustering and summaries need, by post_id.
 
-    Columns: post_id, vector, text, hashtags, lang, lat, lon, created_at, image_path. `exclude_run` leaves out
-    posts that run has assigned already (the new posts of a nightly assignment).
+    Columns: post_id, vector, text, hashtags, lang, lat, lon, created_at, image_path.
     """
-    excluded = "AND p.post_id NOT IN (SELECT post_id FROM cluster_assignments WHERE run = ?)" if exclude_run else ""
-    params = [model_id] + ([exclude_run] if exclude_run else [])
     return con.sql(
         f"""
         WITH {FIRST_IMAGE},
@@ -43,11 +39,23 @@ def embedded_posts(con: duckdb.DuckDBPyConnection, model_id: str, curated_only: 
                     GROUP BY post_id)
         SELECT {POST_COLUMNS.replace('p.text', 'v.vector, p.text')}
         FROM vectors v JOIN posts p USING (post_id) LEFT JOIN first_image i USING (post_id)
-        WHERE NOT p.deleted {_scope(curated_only)} {excluded}
+        WHERE NOT p.deleted {_scope(curated_only)}
         ORDER BY p.post_id
         """,
-        params=params,
+        params=[model_id],
     ).to_arrow_table()
+
+
+def unassigned_count(con: duckdb.DuckDBPyConnection, model_id: str, curated_only: bool, run: str) -> int:
+    """How many of the model's embedded (curated, not deleted) posts the run has not assigned: counted in SQL."""
+    return int(con.execute(
+        f"""
+        SELECT count(DISTINCT e.post_id) FROM embeddings e JOIN posts p USING (post_id)
+        WHERE e.model_id = ? AND NOT p.deleted {_scope(curated_only)}
+          AND p.post_id NOT IN (SELECT post_id FROM cluster_assignments WHERE run = ?)
+        """,
+        [model_id, run],
+    ).fetchone()[0])
 
 
 def content_posts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:

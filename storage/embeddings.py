@@ -48,6 +48,16 @@ def part_names(home: Home, model_id: str) -> set[str]:
     return {part.name for part in vector_parts.parts(home.embeddings / model_id)}
 
 
+def part_paths(home: Home, model_id: str) -> list[Path]:
+    """A model's finished Parquet parts."""
+    return vector_parts.parts(home.embeddings / model_id)
+
+
+def embedded_count(home: Home, model_id: str) -> int:
+    """How many posts a model has embedded (from the parts' footers: the parts hold disjoint posts)."""
+    return vector_parts.stored_count(home.embeddings / model_id)
+
+
 def embedded_post_ids(home: Home, model_id: str, only_parts: set[str] | None = None) -> set[str]:
     """The posts this model has embedded (read from its Parquet files; only `only_parts` when given)."""
     return vector_parts.stored_post_ids(home.embeddings / model_id, only_parts)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -204,24 +206,36 @@ def write_application_evaluations(con: duckdb.DuckDBPyConnection, model_id: str,
                  for r in rows])
 
 
-def posts_with_content(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:
-    """post_id, text, image_path, text_hash of the (curated, not deleted) posts with a text or a stored image."""
+def posts_with_content(con: duckdb.DuckDBPyConnection, curated_only: bool, skip: Sequence[Path] = ()) -> pa.Table:
+    """post_id, text, image_path, text_hash of the (curated, not deleted) posts with a text or a stored image,
+    leaving out the posts that the Parquet files ``skip`` hold (the vectors stored already): the anti-join runs in
+    DuckDB on the post_id column, so a nightly run reads the texts of its new posts only."""
     source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
+    skipped = "AND p.post_id NOT IN (SELECT post_id FROM read_parquet($skip))" if skip else ""
     return con.sql(
         f"""
         WITH {FIRST_IMAGE}
         SELECT p.post_id, p.text, i.image_path, md5(coalesce(p.text, '')) AS text_hash
         FROM {source} p LEFT JOIN first_image i USING (post_id)
-        WHERE (p.text IS NOT NULL AND trim(p.text) <> '') OR i.image_path IS NOT NULL
+        WHERE ((p.text IS NOT NULL AND trim(p.text) <> '') OR i.image_path IS NOT NULL) {skipped}
         ORDER BY p.post_id
-        """
+        """,
+        params={"skip": [str(path) for path in skip]} if skip else None,
     ).to_arrow_table()
 
 
-def post_count(con: duckdb.DuckDBPyConnection, curated_only: bool) -> int:
-    """Number of (curated) posts not deleted."""
-    source = "curated_posts" if curated_only else "posts WHERE NOT deleted"
-    return int(con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0])
+def content_counts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> tuple[int, int]:
+    """(with, without) a text or a stored image among the (curated, not deleted) posts: counted, not read."""
+    source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
+    with_content, without = con.execute(
+        f"""
+        WITH {FIRST_IMAGE}
+        SELECT count(*) FILTER (WHERE has), count(*) FILTER (WHERE NOT has) FROM (
+            SELECT (p.text IS NOT NULL AND trim(p.text) <> '') OR i.image_path IS NOT NULL AS has
+            FROM {source} p LEFT JOIN first_image i USING (post_id))
+        """
+    ).fetchone()
+    return int(with_content), int(without)
 
 
 def account_documents(con: duckdb.DuckDBPyConnection, task: str, labelled: bool) -> pa.Table:

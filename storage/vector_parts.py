@@ -44,6 +44,11 @@ def stored_post_ids(folder: Path, only_parts: set[str] | None = None) -> set[str
                .column("post_id").to_pylist())
 
 
+def stored_count(folder: Path) -> int:
+    """Rows in the folder's parts, from their footers."""
+    return sum(pq.ParquetFile(part).metadata.num_rows for part in parts(folder))
+
+
 def write_part(folder: Path, table: pa.Table) -> Path | None:
     """Write the rows (a `post_id` column first) as one part named by its posts; None when there are no rows."""
     if table.num_rows == 0:

@@ -64,6 +64,7 @@ class Embedded:
     unusable: int
     curated_only: bool
     dimensions: int
+    read: int = 0  # posts this run selected to embed (those without a vector yet)
 
 
 def prepare_posts(home: Home, curated_only: bool | None = None) -> TrainingSet:
@@ -282,13 +283,13 @@ def embed_posts(home: Home, run_id: str, model_id: str | None = None, device: st
     model, state = load_autoencoder(home, chosen)
     settings = AutoencoderSettings.from_dict(state["settings"])
     vocabulary = Vocabulary(tuple(state["vocabulary"]))
+    stored = embedding_store.part_paths(home, chosen)
+    known_parts = {part.name for part in stored}
     with warehouse.reader(home.warehouse) as con:
         curated_only = learning.has_curation(con)
-        posts = learning.posts_with_content(con, curated_only)
-        without_content = learning.post_count(con, curated_only) - posts.num_rows
-    known_parts = embedding_store.part_names(home, chosen)
-    done = embedding_store.embedded_post_ids(home, chosen)
-    todo = posts.filter(pa.array([p not in done for p in posts.column("post_id").to_pylist()]))
+        todo = learning.posts_with_content(con, curated_only, skip=stored)  # the new posts only
+        with_content, without_content = learning.content_counts(con, curated_only)
+    already = embedding_store.embedded_count(home, chosen)
     written = unusable = 0
     for begin in tqdm(range(0, todo.num_rows, EMBED_CHUNK), desc="embed", unit="chunk", disable=None):
         chunk = todo.slice(begin, EMBED_CHUNK)
@@ -299,8 +300,8 @@ def embed_posts(home: Home, run_id: str, model_id: str | None = None, device: st
         with warehouse_writer(home.warehouse, run_id) as con:
             # parts another run wrote meanwhile (this run's own parts hold none of this chunk's posts)
             others = embedding_store.part_names(home, chosen) - known_parts
-            already = embedding_store.embedded_post_ids(home, chosen, others) if others else set()
-            keep = np.array([p not in already for p in ids], dtype=bool)
+            theirs = embedding_store.embedded_post_ids(home, chosen, others) if others else set()
+            keep = np.array([p not in theirs for p in ids], dtype=bool)
             path = embedding_store.write_part(home, chosen, run_id, [p for p, k in zip(ids, keep, strict=True) if k],
                                               vectors[keep])
             embedding_store.refresh_view(con, home)
@@ -309,8 +310,8 @@ def embed_posts(home: Home, run_id: str, model_id: str | None = None, device: st
     if todo.num_rows == 0:
         with warehouse_writer(home.warehouse, run_id) as con:
             embedding_store.refresh_view(con, home)
-    return Embedded(chosen, written, len(done), posts.num_rows, without_content, unusable, curated_only,
-                    settings.model.code_size)
+    return Embedded(chosen, written, already, with_content, without_content, unusable, curated_only,
+                    settings.model.code_size, todo.num_rows)
 
 
 def model_summary(home: Home, model_id: str) -> list[tuple[str, str]]:

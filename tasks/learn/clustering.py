@@ -489,7 +489,7 @@ def new_post_count(home: Home, run: str) -> int:
         if row is None:
             return 0
         curated_only = bool(row["parameters"].get("curated_only", False))
-        return cluster_store.embedded_posts(con, row["model_id"], curated_only, exclude_run=run).num_rows
+        return cluster_store.unassigned_count(con, row["model_id"], curated_only, run)
 
 
 def latest_run_id(home: Home, method: str | None = None) -> str | None:

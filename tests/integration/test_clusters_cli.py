@@ -67,8 +67,12 @@ def test_embed_writes_one_vector_per_post_and_is_incremental(clustered_home: Pat
     (clustered_home / "embeddings" / model_id / ".part-killed.123.partial").write_bytes(b"PAR1 half a file")
     capsys.readouterr()
     assert main(["embed"]) == 0
-    assert re.search(r"embedded now\s*│\s*0\s*│", capsys.readouterr().out)
+    output = capsys.readouterr().out
+    assert re.search(r"embedded now\s*│\s*0\s*│", output)
+    assert re.search(rf"embedded before\s*│\s*{FIRST}\s*│", output)
     assert query(clustered_home, "SELECT count(*) FROM embeddings") == [(FIRST,)]
+    assert query(clustered_home, "SELECT read FROM runs WHERE flow = 'embed' ORDER BY started_at DESC LIMIT 1") == [
+        (0,)]
 
 
 def test_cluster_writes_runs_clusters_and_one_assignment_per_post(clustered_home: Path) -> None:
@@ -134,6 +138,9 @@ def test_new_posts_are_assigned_to_the_existing_clusters(clustered_home: Path, s
     _ingest(_write_tweets(shared_data, clustered_home, FIRST, SECOND))
     assert main(["embed"]) == 0
     assert query(clustered_home, "SELECT count(*) FROM embeddings") == [(FIRST + SECOND,)]
+    # the run read the new posts only (the anti-join against the stored vectors runs in SQL)
+    assert query(clustered_home, "SELECT read, written FROM runs WHERE flow = 'embed' ORDER BY started_at DESC "
+                                 "LIMIT 1") == [(SECOND, SECOND)]
     assert main(["cluster", "--method", "default", "--assign", "--no-report"]) == 0
     assert query(clustered_home, "SELECT assigned_by, count(*) FROM cluster_assignments WHERE run = ? GROUP BY 1 "
                                  "ORDER BY 1", [run]) == [("assign", SECOND), ("fit", FIRST)]

@@ -42,3 +42,28 @@ def test_half_written_files_are_not_read_and_an_emptied_view_still_answers(tmp_p
     embeddings.drop_model(home, "m")
     assert embeddings.embedded_post_ids(home, "m") == set()
     assert _view_rows(home) == []
+
+
+def test_embed_reads_only_the_posts_without_a_vector(tmp_path: Path) -> None:
+    """The texts a nightly embed reads are those of its new posts: stored vectors are left out in SQL."""
+    from storage import learning, warehouse
+
+    home = Home(tmp_path)
+    first = embeddings.write_part(home, "m", "run-1", ["p1", "p2"], np.ones((2, 3), dtype=np.float32))
+    second = embeddings.write_part(home, "m", "run-2", ["p3"], np.ones((1, 3), dtype=np.float32))
+    with warehouse.writer(home.warehouse, publish=False) as con:
+        rows = [("p1", "one"), ("p2", "two"), ("p3", "three"), ("p4", "four"), ("p5", "  "), ("p6", None),
+                ("p7", "gone")]
+        for post_id, text in rows:
+            con.execute("INSERT INTO posts (post_id, platform, native_id, text, deleted, run_id, ingested_at) "
+                        "VALUES (?, 'x', ?, ?, ?, 'r', now())", [post_id, post_id, text, post_id == "p7"])
+        con.execute("INSERT INTO media (post_id, position, status, path, run_id) "
+                    "VALUES ('p6', 0, 'stored', 'media/p6.jpg', 'r')")
+        new = learning.posts_with_content(con, False, skip=embeddings.part_paths(home, "m"))
+        assert new.column("post_id").to_pylist() == ["p4", "p6"]  # p5 has no content, p7 is deleted
+        assert learning.posts_with_content(con, False, skip=[first]).column("post_id").to_pylist() == ["p3", "p4",
+                                                                                                       "p6"]
+        assert learning.posts_with_content(con, False).num_rows == 5
+        assert learning.content_counts(con, False) == (5, 1)
+    assert embeddings.part_paths(home, "m") == sorted([first, second])
+    assert embeddings.embedded_count(home, "m") == 3
