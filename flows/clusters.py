@@ -150,6 +150,6 @@ def nightly_clusters_flow(home: str | None = None, method: str = "default", refi
             assigned = assign_posts_task(store, run.run_id, latest)
             chosen, counts = latest, {"written": assigned.assigned}
         report_path = report_and_publish(store, run.run_id, chosen)
-        run.counts = counts
+        run.counts = {"read": embedded.read, **counts}
         run.message = f"{'refit' if due else 'assigned'}: {reason}"
     return NightlyClusters(chosen, due, reason, embedded.embedded, report_path)

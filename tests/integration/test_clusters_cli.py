@@ -141,7 +141,12 @@ def test_new_posts_are_assigned_to_the_existing_clusters(clustered_home: Path, s
     # the run read the new posts only (the anti-join against the stored vectors runs in SQL)
     assert query(clustered_home, "SELECT read, written FROM runs WHERE flow = 'embed' ORDER BY started_at DESC "
                                  "LIMIT 1") == [(SECOND, SECOND)]
+    from storage.home import Home
+    from tasks.learn.clustering import new_post_count
+
+    assert new_post_count(Home(clustered_home), run) == SECOND  # what the nightly refit check weighs
     assert main(["cluster", "--method", "default", "--assign", "--no-report"]) == 0
+    assert new_post_count(Home(clustered_home), run) == 0
     assert query(clustered_home, "SELECT assigned_by, count(*) FROM cluster_assignments WHERE run = ? GROUP BY 1 "
                                  "ORDER BY 1", [run]) == [("assign", SECOND), ("fit", FIRST)]
     assert query(clustered_home, "SELECT sum(size) FROM clusters WHERE run = ?", [run]) == [(FIRST + SECOND,)]
