@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import duckdb
@@ -104,7 +105,7 @@ def main() -> None:
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows = []
     try:
-        with prefect_server(env) as api_url:
+        with prefect_server(env) if "server" in modes else nullcontext() as api_url:
             envs = {"server": {**env, "PREFECT_API_URL": api_url}, "ephemeral": env}
             for size in (int(n) for n in args.sizes.split(",")):
                 pages = write_v2_pages(work / f"pages-{size}.jsonl", size)
