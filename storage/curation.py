@@ -42,8 +42,9 @@ def load_posts_for_curation(
         return con.sql(CURATE_INPUT_SQL.format(where="")).to_arrow_table()
     wanted_ids = pa.table({"post_id": post_ids if post_ids is not None else pa.array([], pa.string())})  # noqa: F841
     wanted_authors = pa.table({"author_id": authors if authors is not None else pa.array([], pa.string())})  # noqa: F841
-    where = ("AND (p.post_id IN (SELECT post_id FROM wanted_ids) "
-             "OR p.author_id IN (SELECT author_id FROM wanted_authors))")
+    # Find the rows on two columns first, then read every column of those rows only.
+    where = ("AND p.rowid IN (SELECT rowid FROM posts WHERE post_id IN (SELECT post_id FROM wanted_ids) "
+             "OR author_id IN (SELECT author_id FROM wanted_authors))")
     return con.sql(CURATE_INPUT_SQL.format(where=where)).to_arrow_table()
 
 
@@ -136,10 +137,13 @@ def write_curation(
     """
     with transaction(con):
         if languages is not None and languages.num_rows:
+            # Locate the rows on post_id alone, then update by rowid: joining on post_id directly makes DuckDB
+            # read every column of every post (lang_scores is a list, so an update rewrites whole rows).
             _with_table(con, "detected", languages,
                         "UPDATE posts SET lang = d.lang, lang_confidence = d.lang_confidence, "
-                        "lang_detector = d.lang_detector, lang_scores = d.lang_scores FROM detected d "
-                        "WHERE posts.post_id = d.post_id")
+                        "lang_detector = d.lang_detector, lang_scores = d.lang_scores "
+                        "FROM (SELECT p.rowid AS post_row, n.* FROM posts p JOIN detected n USING (post_id)) d "
+                        "WHERE posts.rowid = d.post_row")
         if state.decisions_replaced is None:
             con.execute("DELETE FROM filter_decisions")
         else:

@@ -116,6 +116,8 @@ def test_nightly_increments_decide_as_a_full_run(
         assert reference.full_reason == "--full"
         assert _comparable(_content(home), bool(options)) == _comparable(_content(reference_home), bool(options))
         assert result.curated == reference.kept
+        curated = query(home, "SELECT post_id FROM curated_set")
+        assert len(set(curated)) == len(curated)  # replaced, never added twice (the table has no key to refuse it)
         assert result.read == result.kept + result.filtered
 
     assert reports[0].full_reason == "first run"
