@@ -10,7 +10,7 @@ from prefect import flow, task
 
 from models.encoder_registry import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER, spec
 from storage.home import Home
-from tasks.featurize import Featurized, featurize_posts, posts_to_featurize, refresh_feature_view
+from tasks.featurize import Featurized, featurize_new_posts, refresh_feature_view
 from tasks.ledger import tracked_run
 from tasks.locks import WRITE_RETRY
 from tasks.report import publish_featurize_artifacts
@@ -23,7 +23,7 @@ def featurize_encoder(home: Home, encoder: str, run_id: str, curated_only: bool 
                       located_only: bool = False):
     """Encode the posts (the curated ones once curation has run; ``located_only``: those with a place or
     coordinates) that this encoder has not encoded yet."""
-    return featurize_posts(home, posts_to_featurize(home, curated_only, located_only), encoder, run_id, device)
+    return featurize_new_posts(home, encoder, run_id, curated_only, located_only, device)
 
 
 refresh_features = task(name="refresh-feature-view", **WRITE_RETRY)(refresh_feature_view)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,18 +73,33 @@ def content_posts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Tabl
     ).to_arrow_table()
 
 
-def assigned_posts(con: duckdb.DuckDBPyConnection, run: str) -> pa.Table:
-    """Every post of a run with its cluster and position and the post's own columns, by post_id."""
-    return con.sql(
+def report_posts(con: duckdb.DuckDBPyConnection, run: str, sample: int, representatives: Sequence[str],
+                 per_cluster_images: int) -> tuple[pa.Table, int]:
+    """The posts a run's report shows, with how many posts the run has (not deleted): a seeded sample of ``sample``
+    (by a hash of post_id), every representative post, and each cluster's first ``per_cluster_images`` posts with an
+    image. Chosen in SQL, so the report reads these posts' columns only; by post_id, with cluster and position."""
+    wanted = pa.table({"post_id": pa.array(list(representatives), pa.string())})  # noqa: F841
+    params = {"run": run, "sample": sample, "images": per_cluster_images}
+    members = (f"WITH {FIRST_IMAGE}, members AS ("
+               "SELECT a.post_id, a.cluster_id, i.image_path IS NOT NULL AS has_image FROM cluster_assignments a "
+               "JOIN posts p USING (post_id) LEFT JOIN first_image i USING (post_id) WHERE a.run = $run AND NOT p.deleted)")
+    [(total,)] = con.execute(f"{members} SELECT count(*) FROM members", {"run": run}).fetchall()
+    table = con.sql(
         f"""
-        WITH {FIRST_IMAGE}
+        {members}, chosen AS (
+            (SELECT post_id FROM members ORDER BY hash(post_id), post_id LIMIT $sample)
+            UNION SELECT post_id FROM members SEMI JOIN wanted USING (post_id)
+            UNION SELECT post_id FROM (
+                SELECT post_id, row_number() OVER (PARTITION BY cluster_id ORDER BY post_id) AS k
+                FROM members WHERE has_image) WHERE k <= $images)
         SELECT a.cluster_id, a.x, a.y, a.assigned_by, {POST_COLUMNS}
-        FROM cluster_assignments a JOIN posts p USING (post_id) LEFT JOIN first_image i USING (post_id)
-        WHERE a.run = ? AND NOT p.deleted
+        FROM chosen c JOIN cluster_assignments a ON a.post_id = c.post_id AND a.run = $run
+        JOIN posts p ON p.post_id = c.post_id LEFT JOIN first_image i ON i.post_id = c.post_id
         ORDER BY p.post_id
         """,
-        params=[run],
+        params=params,
     ).to_arrow_table()
+    return table, total
 
 
 def assignment_labels(con: duckdb.DuckDBPyConnection, run: str) -> pa.Table:

@@ -7,6 +7,7 @@ so it is counted and never retried silently; `ocr_text` holds what the OCR encod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,20 +86,41 @@ def read_features(home: Home, encoder: str, post_ids: list[str], dimension: int)
     return vectors, present
 
 
-def posts_to_featurize(con: duckdb.DuckDBPyConnection, curated_only: bool, located_only: bool = False) -> pa.Table:
+def posts_to_featurize(con: duckdb.DuckDBPyConnection, curated_only: bool, located_only: bool = False,
+                       skip: Sequence[Path] = ()) -> pa.Table:
     """post_id, text, image_path (relative to home, NULL without a stored image) of the (curated) posts;
     ``located_only``: only those with a location key (a place or coordinates: what the joint model's location part
-    averages)."""
-    source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
-    located = f"WHERE {LOCATION_KEY} IS NOT NULL" if located_only else ""
+    averages). The posts that the Parquet files ``skip`` hold (an encoder's stored rows) are left out by an
+    anti-join in DuckDB, so a nightly run reads the texts of its new posts only."""
     return con.sql(
         f"""
         WITH {FIRST_IMAGE}
-        SELECT p.post_id, p.text, i.image_path FROM {source} p LEFT JOIN first_image i USING (post_id)
-        {located}
+        SELECT p.post_id, p.text, i.image_path FROM {_candidates(curated_only, located_only, skip)}
+        LEFT JOIN first_image i USING (post_id)
         ORDER BY p.post_id
-        """
+        """,
+        params={"skip": [str(path) for path in skip]} if skip else None,
     ).to_arrow_table()
+
+
+def featurize_candidates(con: duckdb.DuckDBPyConnection, curated_only: bool, located_only: bool = False) -> int:
+    """How many posts :func:`posts_to_featurize` considers before leaving out stored ones: counted, not read."""
+    [(count,)] = con.execute(f"SELECT count(*) FROM {_candidates(curated_only, located_only)}").fetchall()
+    return count
+
+
+def _candidates(curated_only: bool, located_only: bool, skip: Sequence[Path] = ()) -> str:
+    """The posts to featurize as a FROM item aliased ``p`` (``$skip``: the Parquet files whose posts to leave out)."""
+    source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
+    conditions = [f"{LOCATION_KEY} IS NOT NULL"] if located_only else []
+    if skip:
+        conditions.append("p.post_id NOT IN (SELECT post_id FROM read_parquet($skip))")
+    return f"(SELECT * FROM {source} p {'WHERE ' + ' AND '.join(conditions) if conditions else ''}) p"
+
+
+def part_paths(home: Home, encoder: str) -> list[Path]:
+    """An encoder's finished Parquet parts."""
+    return vector_parts.parts(folder(home, encoder))
 
 
 def feature_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:

@@ -449,7 +449,12 @@ def landed_batch_path(con: duckdb.DuckDBPyConnection, batch_id: str) -> str | No
     return rows[0][0] if rows else None
 
 
-_IGNORE_DUPLICATES = ("users", "media", "mentions", "quarantine", "deletions")
+# Rows already there (by these natural keys) are left as they are. A prepared batch holds one row per key; tables
+# with an index insert OR IGNORE, the large ones without one (users, media, mentions) through an anti-join.
+_IGNORE_DUPLICATES = {
+    "users": ("user_id",), "media": ("post_id", "position"), "mentions": ("post_id", "dst_username"),
+    "quarantine": None, "deletions": None,
+}
 
 
 @dataclass(frozen=True)
@@ -515,7 +520,7 @@ def write_batch(
             con.execute("INSERT INTO posts BY NAME SELECT * FROM new_posts")
             con.execute("INSERT INTO curate_changes (post_id) SELECT post_id FROM new_posts")
             con.execute("DROP TABLE new_posts")
-        for table in _IGNORE_DUPLICATES:
+        for table, keys in _IGNORE_DUPLICATES.items():
             if tables[table].num_rows:
                 con.register("incoming", tables[table])
                 if table == "users":  # one row per user_id in a prepared batch: the anti-join counts distinct users
@@ -523,7 +528,11 @@ def write_batch(
                 if table == "media":  # an image arriving for a post already there changes what curate reads
                     con.execute("INSERT INTO curate_changes (post_id) SELECT DISTINCT post_id FROM incoming "
                                 "ANTI JOIN media USING (post_id, position)")
-                con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM incoming")
+                if keys is None:
+                    con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM incoming")
+                else:
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming "
+                                f"ANTI JOIN {table} USING ({', '.join(keys)})")
                 con.unregister("incoming")
         if tables["labels"].num_rows:
             con.register("incoming", tables["labels"])

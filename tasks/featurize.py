@@ -121,16 +121,19 @@ def _encode_images(encoder: FrozenEncoder, images: Any) -> tuple[np.ndarray, lis
 
 
 def featurize_posts(home: Home, posts: pa.Table, encoder_name: str, run_id: str, device: str = "auto",
-                    progress: bool = True) -> EncoderRun:
-    """Encode the posts the encoder has no row for yet; returns the counts."""
+                    progress: bool = True, considered: int | None = None) -> EncoderRun:
+    """Encode the posts the encoder has no row for yet; returns the counts.
+
+    ``considered``: the caller left the stored posts out already (see :func:`featurize_new_posts`) and this many
+    posts were considered in all."""
     encoder_spec = spec(encoder_name)
     started = time.perf_counter()
     present = _inputs_present(posts, encoder_spec.input)
-    stored = features.stored_post_ids(home, encoder_name)
+    stored = features.stored_post_ids(home, encoder_name) if considered is None else set()
     post_ids = posts.column("post_id").to_pylist()
     todo = np.array([has and post_id not in stored for post_id, has in zip(post_ids, present, strict=True)],
                     dtype=bool)
-    already = int(sum(post_id in stored for post_id in post_ids))
+    already = int(sum(post_id in stored for post_id in post_ids)) if considered is None else considered - len(post_ids)
     encoded = unreadable = 0
     device_used = "cpu"
     if todo.any():
@@ -149,8 +152,8 @@ def featurize_posts(home: Home, posts: pa.Table, encoder_name: str, run_id: str,
                 failed = sum(problem is not None for problem in problems)
                 unreadable += failed
                 encoded += chunk.num_rows - failed
-    return EncoderRun(encoder_name, len(post_ids), already, encoded, unreadable, int((~present).sum()),
-                      time.perf_counter() - started, device_used)
+    return EncoderRun(encoder_name, len(post_ids) if considered is None else considered, already, encoded,
+                      unreadable, int((~present).sum()), time.perf_counter() - started, device_used)
 
 
 def refresh_feature_view(home: Home, run_id: str) -> None:
@@ -159,13 +162,16 @@ def refresh_feature_view(home: Home, run_id: str) -> None:
         features.refresh_view(con, home)
 
 
-def posts_to_featurize(home: Home, curated_only: bool | None, located_only: bool = False) -> pa.Table:
-    """The posts `postatlas featurize` encodes: the curated ones once curation has run (None), or all;
-    ``located_only``: only those with a place or coordinates."""
+def featurize_new_posts(home: Home, encoder_name: str, run_id: str, curated_only: bool | None,
+                        located_only: bool = False, device: str = "auto") -> EncoderRun:
+    """Encode the posts `postatlas featurize` covers (the curated ones once curation has run, with ``curated_only``
+    None; ``located_only``: those with a place or coordinates) that the encoder has no row for, reading only those."""
     with warehouse.reader(home.warehouse) as con:
         if curated_only is None:
             curated_only = learning.has_curation(con)
-        return features.posts_to_featurize(con, curated_only, located_only)
+        considered = features.featurize_candidates(con, curated_only, located_only)
+        new = features.posts_to_featurize(con, curated_only, located_only, skip=features.part_paths(home, encoder_name))
+    return featurize_posts(home, new, encoder_name, run_id, device, considered=considered)
 
 
 def feature_matrix(home: Home, post_ids: list[str], encoders: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

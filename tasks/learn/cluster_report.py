@@ -36,7 +36,7 @@ from tasks.learn.errors import LearningInputError
 from tasks.locks import warehouse_writer
 from tasks.plots import contact_sheet, figure_png
 
-MAX_PLOTTED = 10_000  # posts drawn and listed (a seeded sample beyond, plus every representative post)
+MAX_PLOTTED = 10_000  # posts drawn and listed (a seeded sample beyond, plus the representative and sheet posts)
 MAX_THUMBNAILS = 600  # posts whose image the page carries for the post panel
 PANEL_THUMBNAIL = 128
 SHEET_IMAGES = 8
@@ -50,22 +50,8 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _sample(count: int, limit: int, seed: int = 13) -> np.ndarray:
-    """Row indices to plot: all of them, or a seeded sample of `limit` in order."""
-    if count <= limit:
-        return np.arange(count)
-    return np.sort(np.random.default_rng(seed).choice(count, limit, replace=False))
-
-
 def _cluster_label(cluster_id: int, names: dict[int, str]) -> str:
     return "unclustered" if cluster_id < 0 else f"{cluster_id} · {names.get(cluster_id, '')}".rstrip(" ·")
-
-
-def _plotted_rows(posts: pa.Table, clusters: list[dict[str, Any]]) -> np.ndarray:
-    """The sampled rows and every cluster's representative posts, in post order."""
-    position = {post_id: row for row, post_id in enumerate(posts.column("post_id").to_pylist())}
-    representatives = [position[p] for c in clusters for p in c["representative_post_ids"] if p in position]
-    return np.union1d(_sample(posts.num_rows, MAX_PLOTTED), np.asarray(representatives, dtype=np.int64))
 
 
 def _thumbnails(home: Home, paths: list[str | None], preferred: set[int]) -> tuple[list[int], list[str]]:
@@ -205,9 +191,11 @@ def _cluster_view(cluster: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts: pa.Table, home: Home) -> str:
+def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts: pa.Table, total: int,
+                  home: Home) -> str:
     """The report's HTML: summary, filters, the map and the 2-D view with a post panel, the post table, the clusters
-    table, then per cluster images and texts."""
+    table, then per cluster images and texts. ``posts``: those the report shows (storage/clusters.report_posts) of
+    the run's ``total``."""
     labels = posts.column("cluster_id").to_numpy(zero_copy_only=False).astype(np.int64)
     posts_by_id = {post_id: row for row, post_id in enumerate(posts.column("post_id").to_pylist())}
     paths, texts = posts.column("image_path").to_pylist(), posts.column("text").to_pylist()
@@ -221,7 +209,7 @@ def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts
                         "examples": [texts[i] for i in representatives if texts[i]][:EXAMPLE_TEXTS]})
     names = {c["cluster_id"]: c["name"] or "" for c in clusters}
     order = [c["cluster_id"] for c in clusters] + sorted(set(np.unique(labels).tolist()) - set(names))
-    rows = _plotted_rows(posts, clusters)
+    rows = np.arange(posts.num_rows)
     payload = _post_payload(home, posts, rows, labels, names,
                             {p for c in clusters for p in c["representative_post_ids"]})
     map_figure = _map_figure(posts, rows, labels, names, order)
@@ -244,7 +232,7 @@ def render_report(run_row: dict[str, Any], clusters: list[dict[str, Any]], posts
         run=run_row, metrics=metrics, parameters=json.dumps(run_row["parameters"], indent=2, default=str),
         filters=filters, map_div=figure_div(map_figure, "cluster-map") if map_figure else None,
         space_div=figure_div(_space_figure(posts, rows, labels, names, order), "cluster-space"),
-        payload=data_script("report-posts", payload), plotted=len(rows), total=posts.num_rows,
+        payload=data_script("report-posts", payload), plotted=len(rows), total=total,
         clusters=[_cluster_view(c) for c in clusters], details=details, detailed_limit=DETAILED_CLUSTERS,
         thumbnails=len(payload["thumbnails"]),
     )
@@ -256,7 +244,10 @@ def _run_contents(run: str) -> Callable[[duckdb.DuckDBPyConnection], tuple | Non
         run_row = cluster_store.cluster_run(con, run)
         if run_row is None:
             return None
-        return run_row, cluster_store.clusters_of(con, run), cluster_store.assigned_posts(con, run)
+        clusters = cluster_store.clusters_of(con, run)
+        representatives = [post_id for cluster in clusters for post_id in cluster["representative_post_ids"]]
+        posts, total = cluster_store.report_posts(con, run, MAX_PLOTTED, representatives, SHEET_IMAGES * 2)
+        return run_row, clusters, posts, total
     return read
 
 

@@ -67,3 +67,28 @@ def test_embed_reads_only_the_posts_without_a_vector(tmp_path: Path) -> None:
         assert learning.content_counts(con, False) == (5, 1)
     assert embeddings.part_paths(home, "m") == sorted([first, second])
     assert embeddings.embedded_count(home, "m") == 3
+
+
+def test_featurize_reads_only_the_posts_an_encoder_has_no_row_for(tmp_path: Path) -> None:
+    """A nightly featurize reads the texts of its new posts only: stored rows (vectors and problems) are left out
+    in SQL, and the posts considered are counted without being read."""
+    from storage import features, warehouse
+    from tasks.featurize import featurize_new_posts
+
+    home = Home(tmp_path)
+    features.write_features(home, "e5-small", "run-1", ["p1", "p2"], np.ones((2, 3), dtype=np.float32),
+                            [None, "text could not be encoded"])
+    with warehouse.writer(home.warehouse, publish=False) as con:
+        for post_id, text, lat in [("p1", "one", None), ("p2", "two", 41.4), ("p3", None, 41.4), ("p4", " ", None),
+                                   ("p5", "gone", 41.4)]:
+            con.execute("INSERT INTO posts (post_id, platform, native_id, text, lat, lon, deleted, run_id, ingested_at) "
+                        "VALUES (?, 'x', ?, ?, ?, 2.2, ?, 'r', now())", [post_id, post_id, text, lat, post_id == "p5"])
+        parts = features.part_paths(home, "e5-small")
+        assert features.posts_to_featurize(con, False, skip=parts).column("post_id").to_pylist() == ["p3", "p4"]
+        assert features.posts_to_featurize(con, False, True, skip=parts).column("post_id").to_pylist() == ["p3"]
+        assert features.featurize_candidates(con, False) == 4
+        assert features.featurize_candidates(con, False, located_only=True) == 2
+
+    # the new posts have no text (nothing to encode, no model to load); the counts add up without reading p1, p2
+    run = featurize_new_posts(home, "e5-small", "run-2", curated_only=False)
+    assert (run.posts, run.already, run.encoded, run.unreadable, run.without_input) == (4, 2, 0, 0, 2)

@@ -20,16 +20,27 @@ def _warehouse_at(path: Path, version: int) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def test_the_curated_set_keeps_its_rows_and_view_when_it_loses_its_key(tmp_path: Path) -> None:
+def test_tables_rebuilt_without_their_keys_keep_their_rows_and_views(tmp_path: Path) -> None:
     con = _warehouse_at(tmp_path / "warehouse.duckdb", 12)
     for number in range(3):
         con.execute(
             "INSERT INTO posts (post_id, platform, native_id, text, deleted, run_id, ingested_at) "
             "VALUES (?, 'twitter', ?, 'hola', ?, 'ingest-1', now())", [f"twitter:{number}", str(number), number == 2])
     con.execute("INSERT INTO curated_set VALUES ('twitter:0', 'curate-1'), ('twitter:2', 'curate-1')")
+    con.execute("INSERT INTO users (user_id, platform, native_id, username, followers, run_id) "
+                "VALUES ('twitter:u1', 'twitter', 'u1', 'ana', 12, 'ingest-1')")
+    con.execute("INSERT INTO media (post_id, position, kind, path, status, run_id) "
+                "VALUES ('twitter:0', 0, 'photo', 'media/a.jpg', 'stored', 'ingest-1')")
+    con.execute("INSERT INTO mentions VALUES ('twitter:0', 'twitter:u1', NULL, 'bob', 'ingest-1')")
 
     assert warehouse.migrate(con) == max(number for number, _, _ in warehouse.migrations())
     assert con.execute("SELECT post_id, run_id FROM curated_set ORDER BY 1").fetchall() == [
         ("twitter:0", "curate-1"), ("twitter:2", "curate-1")]
     assert con.execute("SELECT post_id, curate_run_id FROM curated_posts").fetchall() == [("twitter:0", "curate-1")]
+    assert con.execute("SELECT user_id, username, followers, run_id FROM users").fetchall() == [
+        ("twitter:u1", "ana", 12, "ingest-1")]
+    assert con.execute("SELECT post_id, position, path, status FROM media").fetchall() == [
+        ("twitter:0", 0, "media/a.jpg", "stored")]
+    assert con.execute("SELECT post_id, src_user_id, dst_username FROM mentions").fetchall() == [
+        ("twitter:0", "twitter:u1", "bob")]
     con.close()
