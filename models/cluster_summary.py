@@ -12,6 +12,10 @@ Vectorised for a million posts: per-post work is numpy / pyarrow, and only the s
   180, not 0. The bounding box is the smallest longitude range holding every point: when it crosses the antimeridian
   min_lon > max_lon (the GeoJSON convention, RFC 7946 section 5.2).
 - Representatives: the rows nearest (Euclidean, in X) to the cluster's mean embedding, nearest first.
+
+`count_clusters` gives the part of a summary that adds up across posts (sizes, hashtag and language counts, the
+sum of the coordinates' unit vectors, latitude, longitude and time ranges), so that posts assigned to fitted clusters
+update them from the new posts alone (`covering_longitude_range` merges longitude ranges).
 """
 
 from __future__ import annotations
@@ -49,6 +53,25 @@ class ClusterSummary:
     first_post_at: np.datetime64 | None
     last_post_at: np.datetime64 | None
     representatives: list[int]
+    coordinate_sums: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class ClusterCounts:
+    """What adds up across one cluster's posts: every hashtag and language with its count, the sum of the unit
+    vectors of the coordinates (x, y, z), latitude and longitude ranges (None without coordinates; min_lon > max_lon
+    when crossing the antimeridian) and the first / last known time."""
+
+    cluster_id: int
+    size: int
+    hashtags: list[tuple[str, int]]
+    languages: list[tuple[str, int]]
+    posts_with_coordinates: int
+    coordinate_sums: tuple[float, float, float]
+    lat_range: tuple[float, float] | None
+    lon_range: tuple[float, float] | None
+    first_post_at: np.datetime64 | None
+    last_post_at: np.datetime64 | None
 
 
 def _sorted_pairs(matrix: sparse.csr_matrix, names: np.ndarray, row: int, top: int | None) -> list[tuple[str, float]]:
@@ -103,16 +126,53 @@ def class_tfidf(groups: np.ndarray, k: int, texts: Sequence[str], top: int) -> l
     return [_sorted_pairs(scores, names, c, top) for c in range(k)]
 
 
+def centroid_of(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lat, lon) in degrees of the spherical mean whose unit vectors sum to ``sums`` (..., 3): x, y, z."""
+    sums = np.asarray(sums, dtype=np.float64)
+    x, y, z = sums[..., 0], sums[..., 1], sums[..., 2]
+    return np.degrees(np.arctan2(z, np.hypot(x, y))), np.degrees(np.arctan2(y, x))
+
+
+def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """The (n, 3) unit vectors of coordinates in degrees."""
+    phi, lam = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], axis=-1)
+
+
+def covering_longitude_range(ranges: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """The smallest longitude range holding every range of ``ranges`` (each (min_lon, max_lon), min_lon > max_lon
+    when it crosses the antimeridian; a point is (lon, lon)); (-180, 180) when together they go round the globe.
+
+    The result leaves out the widest gap between the ranges' ends that lies inside none of them; a range crosses the
+    antimeridian only when that is strictly narrower, as in the summaries.
+    """
+    if not ranges:
+        raise ValueError("no longitude range to cover")
+    bounds = np.asarray(ranges, dtype=np.float64)
+    spans = np.where(bounds[:, 0] <= bounds[:, 1], bounds[:, 1] - bounds[:, 0], bounds[:, 1] - bounds[:, 0] + 360)
+    ends = np.unique(bounds)
+    gaps = np.append(np.diff(ends), ends[0] + 360 - ends[-1])  # gap i runs east from ends[i]; the last one wraps
+    middles = ends + gaps / 2
+    inside = (((middles[:, np.newaxis] - bounds[np.newaxis, :, 0]) % 360) < spans[np.newaxis, :]).any(axis=1)
+    gaps[inside] = -1.0
+    if (gaps < 0).all():
+        return -180.0, 180.0
+    order = np.roll(np.arange(len(ends)), 1)  # the wrapping gap first: it wins ties, so ties do not cross
+    widest = order[np.argmax(gaps[order])]
+    if widest == len(ends) - 1:
+        return float(ends[0]), float(ends[-1])
+    return float(ends[widest + 1]), float(ends[widest])
+
+
 def _geography(group: np.ndarray, k: int, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per cluster: posts with coordinates, centroid lat / lon, and bounding box (NaN where none)."""
+    """Per cluster: posts with coordinates, centroid lat / lon, bounding box (NaN where none) and the (k, 3) sums of
+    the coordinates' unit vectors."""
     has = np.isfinite(lat) & np.isfinite(lon)
     g, la, lo = group[has], lat[has], lon[has]
     counts = np.bincount(g, minlength=k)
-    phi, lam = np.radians(la), np.radians(lo)
-    sums = [np.bincount(g, weights=w, minlength=k)
-            for w in (np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi))]
-    centroid_lat = np.degrees(np.arctan2(sums[2], np.hypot(sums[0], sums[1])))
-    centroid_lon = np.degrees(np.arctan2(sums[1], sums[0]))
+    vectors = unit_vectors(la, lo)
+    sums = np.stack([np.bincount(g, weights=vectors[:, axis], minlength=k) for axis in range(3)], axis=1)
+    centroid_lat, centroid_lon = centroid_of(sums)
     min_lat, max_lat = np.full(k, np.inf), np.full(k, -np.inf)
     np.minimum.at(min_lat, g, la)
     np.maximum.at(max_lat, g, la)
@@ -133,7 +193,7 @@ def _geography(group: np.ndarray, k: int, lat: np.ndarray, lon: np.ndarray) -> t
     min_lon[crossing], max_lon[crossing] = lo[widest[crosses] + 1], lo[widest[crosses]]
     nan = ~filled
     centroid_lat[nan] = centroid_lon[nan] = min_lat[nan] = max_lat[nan] = np.nan
-    return counts, centroid_lat, centroid_lon, min_lat, min_lon, max_lat, max_lon
+    return counts, centroid_lat, centroid_lon, min_lat, min_lon, max_lat, max_lon, sums
 
 
 def _time_range(group: np.ndarray, k: int, created_at: np.ndarray) -> tuple[list, list]:
@@ -164,6 +224,50 @@ def _representatives(group: np.ndarray, k: int, X: np.ndarray, count: int) -> li
     return [order[starts[c]: starts[c] + min(count, sizes[c])].tolist() for c in range(k)]
 
 
+def _aligned(labels: np.ndarray, lat: np.ndarray, lon: np.ndarray, created_at: np.ndarray,
+             *others: Sequence) -> tuple[np.ndarray, ...]:
+    """The numeric inputs as arrays (created_at as datetime64, None becoming NaT), checked to align with the rest."""
+    labels = np.asarray(labels)
+    lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
+    created_at = np.asarray(created_at)
+    if created_at.dtype.kind != "M":
+        created_at = np.asarray(created_at, dtype="datetime64[us]")
+    lengths = {len(column) for column in (labels, lat, lon, created_at, *others)}
+    if len(lengths) != 1:
+        raise ValueError(f"inputs have different lengths: {sorted(lengths)}")
+    return labels, lat, lon, created_at
+
+
+def _counts(group: np.ndarray, cluster_ids: np.ndarray, tag_lists: pa.Array, languages: Sequence[str | None],
+            lat: np.ndarray, lon: np.ndarray, created_at: np.ndarray, top_hashtags: int | None) -> list[ClusterCounts]:
+    k = len(cluster_ids)
+    sizes = np.bincount(group, minlength=k)
+    tags = _value_counts(group, k, pc.list_flatten(tag_lists),
+                         pc.list_parent_indices(tag_lists).to_numpy(zero_copy_only=False), top_hashtags)
+    langs = _value_counts(group, k, pa.array(languages, pa.string()), np.arange(len(group)), None)
+    with_coordinates, _, _, min_lat, min_lon, max_lat, max_lon, sums = _geography(group, k, lat, lon)
+    first, last = _time_range(group, k, created_at)
+    return [
+        ClusterCounts(
+            cluster_id=cluster_ids[c].item(), size=int(sizes[c]), hashtags=tags[c], languages=langs[c],
+            posts_with_coordinates=int(with_coordinates[c]), coordinate_sums=tuple(float(v) for v in sums[c]),
+            lat_range=(float(min_lat[c]), float(max_lat[c])) if with_coordinates[c] else None,
+            lon_range=(float(min_lon[c]), float(max_lon[c])) if with_coordinates[c] else None,
+            first_post_at=first[c], last_post_at=last[c],
+        )
+        for c in range(k)
+    ]
+
+
+def count_clusters(labels: np.ndarray, hashtags: Sequence[Sequence[str] | None], languages: Sequence[str | None],
+                   lat: np.ndarray, lon: np.ndarray, created_at: np.ndarray) -> list[ClusterCounts]:
+    """One ClusterCounts per distinct label, by label, with every hashtag counted; inputs as in summarise_clusters."""
+    labels, lat, lon, created_at = _aligned(labels, lat, lon, created_at, hashtags, languages)
+    cluster_ids, group = np.unique(labels, return_inverse=True)
+    return _counts(group.astype(np.int64), cluster_ids, pa.array(hashtags, pa.list_(pa.string())), languages,
+                   lat, lon, created_at, None)
+
+
 def summarise_clusters(
     labels: np.ndarray, X: np.ndarray, texts: Sequence[str | None], hashtags: Sequence[Sequence[str] | None],
     languages: Sequence[str | None], lat: np.ndarray, lon: np.ndarray, created_at: np.ndarray, *,
@@ -175,19 +279,11 @@ def summarise_clusters(
     lat / lon: float arrays, NaN when unknown; created_at: a datetime64 array, NaT when unknown (other sequences are
     converted to datetime64[us], None becoming NaT).
     """
-    labels = np.asarray(labels)
     X = np.asarray(X)
-    lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
-    created_at = np.asarray(created_at)
-    if created_at.dtype.kind != "M":
-        created_at = np.asarray(created_at, dtype="datetime64[us]")
-    lengths = {len(column) for column in (labels, X, texts, hashtags, languages, lat, lon, created_at)}
-    if len(lengths) != 1:
-        raise ValueError(f"inputs have different lengths: {sorted(lengths)}")
+    labels, lat, lon, created_at = _aligned(labels, lat, lon, created_at, X, texts, hashtags, languages)
     cluster_ids, group = np.unique(labels, return_inverse=True)
     group = group.astype(np.int64)
     k = len(cluster_ids)
-    sizes = np.bincount(group, minlength=k)
 
     text_array = pa.array(texts, pa.string())
     has_text = pc.fill_null(pc.greater(pc.utf8_length(text_array), 0), False).to_numpy(zero_copy_only=False)
@@ -196,26 +292,22 @@ def summarise_clusters(
 
     tag_lists = pa.array(hashtags, pa.list_(pa.string()))
     has_tags = pc.fill_null(pc.greater(pc.list_value_length(tag_lists), 0), False).to_numpy(zero_copy_only=False)
-    tags = _value_counts(group, k, pc.list_flatten(tag_lists),
-                         pc.list_parent_indices(tag_lists).to_numpy(zero_copy_only=False), top_hashtags)
-    langs = _value_counts(group, k, pa.array(languages, pa.string()), np.arange(len(labels)), None)
-
-    with_coordinates, c_lat, c_lon, min_lat, min_lon, max_lat, max_lon = _geography(group, k, lat, lon)
-    first, last = _time_range(group, k, created_at)
+    counts = _counts(group, cluster_ids, tag_lists, languages, lat, lon, created_at, top_hashtags)
+    centroid_lat, centroid_lon = centroid_of(np.array([c.coordinate_sums for c in counts]).reshape(k, 3))
     nearest = _representatives(group, k, X, representatives)
     text_counts = np.bincount(group[has_text], minlength=k)
     tag_counts = np.bincount(group[has_tags], minlength=k)
     sampled_counts = np.bincount(group[sampled], minlength=k)
     return [
         ClusterSummary(
-            cluster_id=cluster_ids[c].item(), size=int(sizes[c]), top_terms=terms[c], top_hashtags=tags[c],
-            languages=langs[c],
-            geo_centroid=(float(c_lat[c]), float(c_lon[c])) if with_coordinates[c] else None,
-            bbox=(float(min_lat[c]), float(min_lon[c]), float(max_lat[c]), float(max_lon[c]))
-            if with_coordinates[c] else None,
-            posts_with_coordinates=int(with_coordinates[c]), posts_with_text=int(text_counts[c]),
+            cluster_id=n.cluster_id, size=n.size, top_terms=terms[c], top_hashtags=n.hashtags,
+            languages=n.languages,
+            geo_centroid=(float(centroid_lat[c]), float(centroid_lon[c])) if n.posts_with_coordinates else None,
+            bbox=(n.lat_range[0], n.lon_range[0], n.lat_range[1], n.lon_range[1]) if n.lat_range else None,
+            posts_with_coordinates=n.posts_with_coordinates, posts_with_text=int(text_counts[c]),
             posts_with_hashtags=int(tag_counts[c]), texts_for_terms=int(sampled_counts[c]),
-            first_post_at=first[c], last_post_at=last[c], representatives=nearest[c],
+            first_post_at=n.first_post_at, last_post_at=n.last_post_at, representatives=nearest[c],
+            coordinate_sums=n.coordinate_sums if n.posts_with_coordinates else None,
         )
-        for c in range(k)
+        for c, n in enumerate(counts)
     ]

@@ -28,22 +28,26 @@ def _scope(curated_only: bool) -> str:
     return "AND p.post_id IN (SELECT post_id FROM curated_set)" if curated_only else ""
 
 
-def embedded_posts(con: duckdb.DuckDBPyConnection, model_id: str, curated_only: bool) -> pa.Table:
-    """The model's embedded (curated, not deleted) posts with what clustering and summaries need, by post_id.
+def embedded_posts(con: duckdb.DuckDBPyConnection, model_id: str, curated_only: bool,
+                   unassigned_in: str | None = None) -> pa.Table:
+    """The model's embedded (curated, not deleted) posts with what clustering and summaries need, by post_id; with
+    ``unassigned_in``, only those that run has not assigned yet (what assigning reads, however large the run).
 
     Columns: post_id, vector, text, hashtags, lang, lat, lon, created_at, image_path.
     """
+    unassigned = ("AND post_id NOT IN (SELECT post_id FROM cluster_assignments WHERE run = $run)"
+                  if unassigned_in is not None else "")
     return con.sql(
         f"""
         WITH {FIRST_IMAGE},
-        vectors AS (SELECT post_id, arg_min(vector, run_id) AS vector FROM embeddings WHERE model_id = ?
-                    GROUP BY post_id)
+        vectors AS (SELECT post_id, arg_min(vector, run_id) AS vector FROM embeddings
+                    WHERE model_id = $model_id {unassigned} GROUP BY post_id)
         SELECT {POST_COLUMNS.replace('p.text', 'v.vector, p.text')}
         FROM vectors v JOIN posts p USING (post_id) LEFT JOIN first_image i USING (post_id)
         WHERE NOT p.deleted {_scope(curated_only)}
         ORDER BY p.post_id
         """,
-        params=[model_id],
+        params={"model_id": model_id, **({"run": unassigned_in} if unassigned_in is not None else {})},
     ).to_arrow_table()
 
 
@@ -102,11 +106,6 @@ def report_posts(con: duckdb.DuckDBPyConnection, run: str, sample: int, represen
     return table, total
 
 
-def assignment_labels(con: duckdb.DuckDBPyConnection, run: str) -> pa.Table:
-    """post_id, cluster_id of every post a run has assigned."""
-    return con.sql("SELECT post_id, cluster_id FROM cluster_assignments WHERE run = ?", params=[run]).to_arrow_table()
-
-
 def embedding_models(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     """(model_id, embedded posts) of every model with embeddings, newest model first."""
     return con.execute(
@@ -115,6 +114,17 @@ def embedding_models(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
         GROUP BY e.model_id ORDER BY max(m.created_at) DESC NULLS LAST, e.model_id
         """
     ).fetchall()
+
+
+def newest_embedding_model(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The newest model with embeddings (by its registration), without counting its posts."""
+    rows = con.execute(
+        """
+        SELECT e.model_id FROM (SELECT DISTINCT model_id FROM embeddings) e LEFT JOIN models m USING (model_id)
+        ORDER BY m.created_at DESC NULLS LAST, e.model_id LIMIT 1
+        """
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def gold_labels(con: duckdb.DuckDBPyConnection, task: str) -> dict[str, str]:
@@ -174,22 +184,30 @@ def write_cluster_run(
         con.unregister("incoming_assignments")
 
 
-def add_assignments(con: duckdb.DuckDBPyConnection, run: str, assignments: pa.Table, clusters: pa.Table) -> int:
-    """Add new posts to a fitted run and replace its cluster summaries, in one transaction; returns rows added.
+class AssignmentConflict(RuntimeError):
+    """Some of the posts being assigned were assigned meanwhile, by another run: nothing was written."""
 
-    Posts the run already has are skipped, so a retried assignment never doubles a row.
+
+def add_assignments(con: duckdb.DuckDBPyConnection, run: str, assignments: pa.Table, clusters: pa.Table) -> int:
+    """Add new posts to a fitted run and replace its cluster rows (updated with those posts), in one transaction;
+    returns rows added.
+
+    The clusters' counts include exactly these posts, so when any of them is already in the run (another assignment
+    wrote them since they were read) nothing is written and AssignmentConflict says to rerun.
     """
     con.register("incoming_assignments", assignments)
     con.register("incoming_clusters", clusters)
     try:
         with transaction(con):
+            [(already,)] = con.execute(
+                "SELECT count(*) FROM incoming_assignments WHERE post_id IN "
+                "(SELECT post_id FROM cluster_assignments WHERE run = ?)", [run]).fetchall()
+            if already:
+                raise AssignmentConflict(
+                    f"{already} of these posts were assigned to {run} by another run meanwhile: nothing was written, "
+                    "rerun the assignment (it reads the posts still unassigned)")
             added = con.execute(
-                f"""
-                INSERT INTO cluster_assignments BY NAME
-                SELECT '{_quote(run)}' AS run, * FROM incoming_assignments
-                WHERE post_id NOT IN (SELECT post_id FROM cluster_assignments WHERE run = ?)
-                """,
-                [run],
+                f"INSERT INTO cluster_assignments BY NAME SELECT '{_quote(run)}' AS run, * FROM incoming_assignments"
             ).fetchall()[0][0]
             con.execute("DELETE FROM clusters WHERE run = ?", [run])
             con.execute(f"INSERT INTO clusters BY NAME SELECT '{_quote(run)}' AS run, * FROM incoming_clusters")

@@ -12,7 +12,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from models.cluster_summary import ClusterSummary, summarise_clusters
+from models.cluster_summary import (
+    ClusterCounts,
+    ClusterSummary,
+    centroid_of,
+    count_clusters,
+    covering_longitude_range,
+    summarise_clusters,
+    unit_vectors,
+)
 from models.clustering import (
     METHODS,
     MIN_POSTS,
@@ -183,6 +191,7 @@ def clusters_table(summaries: list[ClusterSummary], post_ids: np.ndarray, has_im
     for s in summaries:
         centroid = s.geo_centroid or (None, None)
         bbox = s.bbox or (None, None, None, None)
+        sums = s.coordinate_sums or (None, None, None)
         terms = [term for term, _ in s.top_terms]
         rows.append({
             "cluster_id": int(s.cluster_id), "name": " · ".join(terms[:3]) or f"cluster {s.cluster_id}",
@@ -195,8 +204,75 @@ def clusters_table(summaries: list[ClusterSummary], post_ids: np.ndarray, has_im
             "posts_with_image": int(image_counts[s.cluster_id]),
             "first_post_at": _aware(s.first_post_at), "last_post_at": _aware(s.last_post_at),
             "representative_post_ids": [str(post_ids[i]) for i in s.representatives],
+            "coordinate_sum_x": sums[0], "coordinate_sum_y": sums[1], "coordinate_sum_z": sums[2],
         })
     return pa.Table.from_pylist(rows, schema=CLUSTERS_SCHEMA)
+
+
+HASHTAGS_KEPT = 10  # top hashtags a cluster's row keeps (summarise_clusters' default)
+
+
+def updated_clusters(stored: list[dict[str, Any]], counts: list[ClusterCounts], images: dict[int, int]) -> pa.Table:
+    """A fitted run's `clusters` rows with newly assigned posts added, from the new posts' counts alone.
+
+    Sizes, languages, coordinates (count, centroid, box), posts with an image and the time range come out as a
+    summary of all the posts would give them; the box is widened to hold the new posts, so it can be wider than a
+    refit's smallest one. Hashtag counts add the new posts' to the kept top ones, so a hashtag below a cluster's
+    top ten at the fit counts only its new posts until the next refit. Name, terms and representatives stay the
+    fit's: what a cluster is about changes with a refit (weekly, or when many posts are new, in the nightly flow).
+    """
+    by_cluster = {c.cluster_id: c for c in counts}
+    unknown = set(by_cluster) - {row["cluster_id"] for row in stored}
+    if unknown:
+        raise ValueError(f"posts placed in clusters the run does not have: {sorted(unknown)}")
+    return pa.Table.from_pylist([_updated_row(row, by_cluster.get(row["cluster_id"]), images.get(row["cluster_id"], 0))
+                                 for row in stored], schema=CLUSTERS_SCHEMA)
+
+
+def _updated_row(row: dict[str, Any], new: ClusterCounts | None, images: int) -> dict[str, Any]:
+    row = {name: row.get(name) for name in CLUSTERS_SCHEMA.names}
+    if new is None:
+        return row
+    row["size"] += new.size
+    row["posts_with_image"] = (row["posts_with_image"] or 0) + images
+    tags = _added(zip(row["top_hashtags"] or [], row["hashtag_counts"] or [], strict=True), new.hashtags)
+    row["top_hashtags"], row["hashtag_counts"] = [t for t, _ in tags[:HASHTAGS_KEPT]], [n for _, n in tags[:HASHTAGS_KEPT]]
+    languages = _added(zip(row["languages"] or [], row["language_counts"] or [], strict=True), new.languages)
+    row["languages"], row["language_counts"] = [lang for lang, _ in languages], [n for _, n in languages]
+    times = [t for t in (row["first_post_at"], row["last_post_at"], _aware(new.first_post_at),
+                         _aware(new.last_post_at)) if t is not None]
+    row["first_post_at"], row["last_post_at"] = (min(times), max(times)) if times else (None, None)
+    if new.posts_with_coordinates:
+        _add_coordinates(row, new)
+    return row
+
+
+def _added(kept: Any, new: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Counts summed by name, most common first, ties by name."""
+    total: dict[str, int] = dict(kept)
+    for name, count in new:
+        total[name] = total.get(name, 0) + count
+    return sorted(total.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _add_coordinates(row: dict[str, Any], new: ClusterCounts) -> None:
+    """Fold the new posts' coordinates into the row's count, unit-vector sums, centroid and box."""
+    old = row["posts_with_coordinates"] or 0
+    if not old:
+        sums, lat_range, lon_ranges = np.zeros(3), new.lat_range, [new.lon_range]
+    else:
+        sums = (np.array([row["coordinate_sum_x"], row["coordinate_sum_y"], row["coordinate_sum_z"]], dtype=float)
+                if row["coordinate_sum_x"] is not None  # rows fitted before migration 015: n times the centroid
+                else old * unit_vectors(np.float64(row["centroid_lat"]), np.float64(row["centroid_lon"])))
+        lat_range = (min(row["min_lat"], new.lat_range[0]), max(row["max_lat"], new.lat_range[1]))
+        lon_ranges = [(row["min_lon"], row["max_lon"]), new.lon_range]
+    sums = sums + np.asarray(new.coordinate_sums)
+    centroid_lat, centroid_lon = centroid_of(sums)
+    min_lon, max_lon = covering_longitude_range(lon_ranges)
+    row.update(posts_with_coordinates=old + new.posts_with_coordinates, centroid_lat=float(centroid_lat),
+               centroid_lon=float(centroid_lon), min_lat=lat_range[0], max_lat=lat_range[1], min_lon=min_lon,
+               max_lon=max_lon, coordinate_sum_x=float(sums[0]), coordinate_sum_y=float(sums[1]),
+               coordinate_sum_z=float(sums[2]))
 
 
 def _aware(value: Any) -> datetime | None:
@@ -216,6 +292,7 @@ CLUSTERS_SCHEMA = pa.schema([
     ("posts_with_coordinates", pa.int64()), ("posts_with_image", pa.int64()),
     ("first_post_at", pa.timestamp("us", tz="UTC")), ("last_post_at", pa.timestamp("us", tz="UTC")),
     ("representative_post_ids", pa.list_(pa.string())),
+    ("coordinate_sum_x", pa.float64()), ("coordinate_sum_y", pa.float64()), ("coordinate_sum_z", pa.float64()),
 ])
 
 
@@ -428,27 +505,23 @@ def assign_new_posts(home: Home, run_id: str, run: str | None = None, method: st
                 f"{chosen_run} clusters the pretrained features {row['model_id']}: new posts are not assigned to "
                 f"such a run, refit with `postatlas cluster --embedding {row['model_id']}`")
         curated_only = bool(row["parameters"].get("curated_only", False))
-        everything = cluster_store.embedded_posts(con, row["model_id"], curated_only)
-        previous = cluster_store.assignment_labels(con, chosen_run)
-        newest = cluster_store.embedding_models(con)[0][0]
+        new = cluster_store.embedded_posts(con, row["model_id"], curated_only, unassigned_in=chosen_run)
+        stored = cluster_store.clusters_of(con, chosen_run)
+        newest = cluster_store.newest_embedding_model(con)
     if newest != row["model_id"]:
         raise LearningInputError(
             f"{chosen_run} clusters embeddings of {row['model_id']}, but the newest embeddings are {newest}'s: "
             "refit with `postatlas cluster` (new posts are only embedded with the newest model)")
-    known = dict(zip(previous.column("post_id").to_pylist(), previous.column("cluster_id").to_pylist(),
-                     strict=True))
-    post_ids = everything.column("post_id").to_pylist()
-    is_new = np.array([post_id not in known for post_id in post_ids], dtype=bool)
-    if not is_new.any():
+    if new.num_rows == 0:
         return Assignment(chosen_run, 0, row["method"])
     clusterer = cluster_store.load_clusterer(home, row["clusterer_path"])
-    new = everything.filter(pa.array(is_new))
     labels, xy = (np.asarray(values) for values in clusterer.place(vectors_of(new), coordinates_of(new)))
-    known.update(zip(new.column("post_id").to_pylist(), labels.tolist(), strict=True))
-    # summaries over the run's posts still embedded and not deleted: the fitted ones and the new ones
-    all_labels = np.array([known[post_id] for post_id in post_ids], dtype=np.int64)
-    clusters = clusters_table(summarise(everything, vectors_of(everything), all_labels),
-                              np.asarray(post_ids, dtype=object), _has_image(everything), all_labels)
+    coordinates = coordinates_of(new)
+    counts = count_clusters(labels, new.column("hashtags").to_pylist(), new.column("lang").to_pylist(),
+                            coordinates[:, 0], coordinates[:, 1], _timestamps(new))
+    with_image = labels[_has_image(new)]
+    images = dict(zip(*(values.tolist() for values in np.unique(with_image, return_counts=True)), strict=True))
+    clusters = updated_clusters(stored, counts, images)
     assignments = assignments_table(new.column("post_id").to_pylist(), labels, xy, "assign")
     with warehouse_writer(home.warehouse, run_id) as con:
         added = cluster_store.add_assignments(con, chosen_run, assignments, clusters)

@@ -145,8 +145,44 @@ def test_new_posts_are_assigned_to_the_existing_clusters(clustered_home: Path, s
     from tasks.learn.clustering import new_post_count
 
     assert new_post_count(Home(clustered_home), run) == SECOND  # what the nightly refit check weighs
+    from storage import clusters as cluster_store
+    from storage import warehouse
+
+    with warehouse.reader(Home(clustered_home).warehouse) as con:  # what assigning reads: the new posts only
+        model_id = cluster_store.cluster_run(con, run)["model_id"]
+        assert cluster_store.embedded_posts(con, model_id, False, unassigned_in=run).num_rows == SECOND
+    fitted = query(clustered_home, "SELECT cluster_id, name, top_terms, term_scores, representative_post_ids "
+                                   "FROM clusters WHERE run = ? ORDER BY 1", [run])
     assert main(["cluster", "--method", "default", "--assign", "--no-report"]) == 0
     assert new_post_count(Home(clustered_home), run) == 0
+    # the rows were updated from the new posts alone, yet their counts are those of every post the run now holds;
+    # what a cluster is about stays the fit's until a refit
+    assert query(clustered_home, "SELECT cluster_id, name, top_terms, term_scores, representative_post_ids "
+                                 "FROM clusters WHERE run = ? ORDER BY 1", [run]) == fitted
+    assert query(clustered_home, """
+        WITH members AS (
+            SELECT a.cluster_id, p.lat, p.lon, p.created_at, p.lang, radians(p.lat) AS phi, radians(p.lon) AS lam
+            FROM cluster_assignments a JOIN posts p USING (post_id) WHERE a.run = $run),
+        exact AS (
+            SELECT cluster_id, count(*) AS size, count(lat) AS located, min(lat) AS min_lat, max(lat) AS max_lat,
+                   min(created_at) AS first_at, max(created_at) AS last_at,
+                   degrees(atan2(sum(sin(phi)), sqrt(sum(cos(phi) * cos(lam)) ** 2 + sum(cos(phi) * sin(lam)) ** 2)))
+                       AS centroid_lat,
+                   degrees(atan2(sum(cos(phi) * sin(lam)), sum(cos(phi) * cos(lam)))) AS centroid_lon
+            FROM members GROUP BY cluster_id),
+        languages AS (SELECT cluster_id, list(lang ORDER BY n DESC, lang) AS langs, list(n ORDER BY n DESC, lang) AS ns
+                      FROM (SELECT cluster_id, lang, count(*) AS n FROM members WHERE lang IS NOT NULL GROUP BY ALL)
+                      GROUP BY cluster_id)
+        SELECT count(*) FROM clusters c JOIN exact e USING (cluster_id) LEFT JOIN languages l USING (cluster_id)
+        WHERE c.run = $run AND (c.size <> e.size OR c.posts_with_coordinates <> e.located
+            OR c.min_lat <> e.min_lat OR c.max_lat <> e.max_lat OR c.first_post_at <> e.first_at
+            OR c.last_post_at <> e.last_at OR abs(c.centroid_lat - e.centroid_lat) > 1e-9
+            OR abs(c.centroid_lon - e.centroid_lon) > 1e-9 OR c.languages IS DISTINCT FROM coalesce(l.langs, [])
+            OR c.language_counts IS DISTINCT FROM coalesce(l.ns, []) OR e.located = 0
+            OR EXISTS (SELECT 1 FROM members m WHERE m.cluster_id = c.cluster_id AND m.lat IS NOT NULL AND NOT
+                       (m.lat BETWEEN c.min_lat AND c.max_lat AND (CASE WHEN c.min_lon <= c.max_lon
+                            THEN m.lon BETWEEN c.min_lon AND c.max_lon ELSE m.lon >= c.min_lon OR m.lon <= c.max_lon
+                            END))))""", {"run": run}) == [(0,)]
     assert query(clustered_home, "SELECT assigned_by, count(*) FROM cluster_assignments WHERE run = ? GROUP BY 1 "
                                  "ORDER BY 1", [run]) == [("assign", SECOND), ("fit", FIRST)]
     assert query(clustered_home, "SELECT sum(size) FROM clusters WHERE run = ?", [run]) == [(FIRST + SECOND,)]

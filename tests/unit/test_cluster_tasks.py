@@ -7,8 +7,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from models.cluster_summary import summarise_clusters
-from tasks.learn.clustering import assignments_table, choose_label_task, clusters_table, refit_due
+from models.cluster_summary import count_clusters, covering_longitude_range, summarise_clusters
+from tasks.learn.clustering import (
+    HASHTAGS_KEPT,
+    assignments_table,
+    choose_label_task,
+    clusters_table,
+    refit_due,
+    updated_clusters,
+)
 from tasks.learn.errors import LearningInputError
 
 NOW = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
@@ -63,3 +70,90 @@ def test_rows_written_match_the_summaries() -> None:
     assigned = assignments_table(["p0", "p1"], np.array([0, 1]), np.zeros((2, 2)), "assign").to_pylist()
     assert [(r["post_id"], r["cluster_id"], r["assigned_by"]) for r in assigned] == [("p0", 0, "assign"),
                                                                                        ("p1", 1, "assign")]
+
+
+def _posts(rng: np.random.Generator, n: int, k: int) -> dict:
+    """n random posts in k clusters: some without coordinates, time or language, longitudes across the antimeridian."""
+    lat = rng.uniform(-60, 60, n)
+    lon = (rng.normal(175, 8, n) + 180) % 360 - 180
+    lat[rng.random(n) < 0.2] = np.nan
+    lon[np.isnan(lat)] = np.nan
+    times = np.datetime64("2026-01-01T00:00:00", "us") + rng.integers(0, 10**12, n).astype("timedelta64[us]")
+    times[rng.random(n) < 0.1] = np.datetime64("NaT")
+    return {"labels": rng.integers(0, k, n), "hashtags": [list(rng.choice(["a", "b", "c", "d"], rng.integers(0, 3)))
+                                                          for _ in range(n)],
+            "languages": list(rng.choice(["en", "es", "ca", None], n)), "lat": lat, "lon": lon, "created_at": times}
+
+
+def _summary_rows(posts: dict, top_hashtags: int = 10) -> list[dict]:
+    summaries = summarise_clusters(posts["labels"], np.zeros((len(posts["labels"]), 2)), ["x"] * len(posts["labels"]),
+                                   posts["hashtags"], posts["languages"], posts["lat"], posts["lon"],
+                                   posts["created_at"], top_hashtags=top_hashtags)
+    return clusters_table(summaries, np.array([f"p{i}" for i in range(len(posts["labels"]))], dtype=object),
+                          np.zeros(len(posts["labels"]), bool), posts["labels"]).to_pylist()
+
+
+def test_assigning_updates_the_rows_from_the_new_posts_alone_as_a_summary_of_all_would() -> None:
+    """Fit rows updated with a second batch's counts equal the rows of both batches summarised together."""
+    rng = np.random.default_rng(3)
+    fitted, new = _posts(rng, 400, 4), _posts(rng, 150, 4)
+    both = {name: np.concatenate([np.asarray(fitted[name], dtype=object if name in ("hashtags", "languages")
+                                             else None), np.asarray(new[name], dtype=object if name in
+                                             ("hashtags", "languages") else None)]) for name in fitted}
+    both["hashtags"], both["languages"] = list(both["hashtags"]), list(both["languages"])
+    counts = count_clusters(new["labels"], new["hashtags"], new["languages"], new["lat"], new["lon"], new["created_at"])
+    images = {0: 2, 3: 1}
+    updated = updated_clusters(_summary_rows(fitted), counts, images).to_pylist()
+    expected = _summary_rows(both)
+    exact = ["cluster_id", "size", "top_hashtags", "hashtag_counts", "languages", "language_counts",
+             "posts_with_coordinates", "min_lat", "max_lat", "first_post_at", "last_post_at"]
+    for got, want, before in zip(updated, expected, _summary_rows(fitted), strict=True):
+        assert {name: got[name] for name in exact} == {name: want[name] for name in exact}
+        for name in ("centroid_lat", "centroid_lon", "coordinate_sum_x", "coordinate_sum_y", "coordinate_sum_z"):
+            assert got[name] == pytest.approx(want[name], abs=1e-9)
+        assert got["posts_with_image"] == images.get(got["cluster_id"], 0)
+        assert (got["name"], got["top_terms"], got["representative_post_ids"]) == (
+            before["name"], before["top_terms"], before["representative_post_ids"])
+        located = both["lon"][(both["labels"] == got["cluster_id"]) & ~np.isnan(both["lon"])]
+        assert got["min_lon"] > got["max_lon"]  # the posts straddle the antimeridian
+        assert ((located >= got["min_lon"]) | (located <= got["max_lon"])).all()
+
+
+def test_hashtags_below_the_kept_top_count_from_the_fit_on() -> None:
+    """A kept row holds the top hashtags only: the new posts' counts add to those, and new ones enter by count."""
+    fitted = {"labels": np.zeros(3, int), "hashtags": [["a", "a", "b"], ["a", "c"], []],
+              "languages": ["en", "en", None], "lat": np.full(3, np.nan), "lon": np.full(3, np.nan),
+              "created_at": np.full(3, np.datetime64("NaT"), "datetime64[us]")}
+    new = {**fitted, "hashtags": [["c"], ["c", "d"], ["b"]], "languages": ["es", None, None]}
+    counts = count_clusters(new["labels"], new["hashtags"], new["languages"], new["lat"], new["lon"],
+                            new["created_at"])
+    [row] = updated_clusters(_summary_rows(fitted, top_hashtags=2), counts, {}).to_pylist()
+    # at the fit: a 3, b 1, c 1 -> kept a, b; c's fitted post is not counted (c has 3 in all), d is new
+    assert list(zip(row["top_hashtags"], row["hashtag_counts"], strict=True)) == [("a", 3), ("b", 2), ("c", 2),
+                                                                                   ("d", 1)]
+    assert HASHTAGS_KEPT >= 4
+    assert (row["size"], row["languages"], row["language_counts"], row["posts_with_coordinates"],
+            row["centroid_lat"], row["first_post_at"]) == (6, ["en", "es"], [2, 1], 0, None, None)
+
+
+def test_posts_placed_in_a_cluster_the_run_lacks_are_an_error() -> None:
+    """Counts for a cluster id the run's rows lack are refused, not dropped."""
+    posts = _posts(np.random.default_rng(1), 20, 2)
+    counts = count_clusters(posts["labels"] + 5, posts["hashtags"], posts["languages"], posts["lat"], posts["lon"],
+                            posts["created_at"])
+    with pytest.raises(ValueError, match="clusters the run does not have"):
+        updated_clusters(_summary_rows(posts), counts, {})
+
+
+@pytest.mark.parametrize(("ranges", "covering"), [
+    ([(-10.0, 10.0), (20.0, 20.0)], (-10.0, 20.0)),
+    ([(170.0, 175.0), (-175.0, -170.0)], (170.0, -170.0)),  # across the antimeridian: 20 degrees, not 345
+    ([(170.0, -170.0), (-160.0, -160.0)], (170.0, -160.0)),  # a crossing range widened east
+    ([(100.0, 110.0), (-100.0, -90.0), (0.0, 0.0)], (-100.0, 110.0)),  # the widest gap left out, 110 to 260 (-100)
+    ([(0.0, 0.0)], (0.0, 0.0)),
+    ([(-180.0, 180.0), (5.0, 5.0)], (-180.0, 180.0)),
+    ([(-170.0, 170.0), (175.0, 175.0)], (-170.0, 175.0)),  # a gap inside a range is never left out
+])
+def test_covering_longitude_range(ranges: list[tuple[float, float]], covering: tuple[float, float]) -> None:
+    """The smallest range holding all the ranges."""
+    assert covering_longitude_range(ranges) == covering
