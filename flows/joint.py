@@ -86,7 +86,7 @@ def embed_joint_flow(model_id: str, home: str | None = None, device: str = "auto
     store = Home.at(home)
     with tracked_run(store, "embed-joint", {"model_id": model_id}) as run:
         result = embed_joint_posts(store, run.run_id, model_id, device)
-        run.counts = {"written": result.embedded}
+        run.counts = {"read": result.read, "written": result.embedded}
     return result
 
 

@@ -3,6 +3,9 @@ user part) and each post's location key (the location part)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
 
@@ -44,19 +47,53 @@ def location_keys(con: duckdb.DuckDBPyConnection) -> pa.Table:
     ).to_arrow_table()
 
 
-def joint_posts(con: duckdb.DuckDBPyConnection, curated_only: bool) -> pa.Table:
+def _joint_source(curated_only: bool) -> str:
+    return "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
+
+
+HAS_CONTENT = "((p.text IS NOT NULL AND trim(p.text) <> '') OR i.image_path IS NOT NULL)"
+
+
+def joint_posts(con: duckdb.DuckDBPyConnection, curated_only: bool, skip: Sequence[Path] = ()) -> pa.Table:
     """(post_id, author_id, text, hashtags, image_path, location, lat, lon, profile_location) of the (curated, not
     deleted) posts with a text or a stored image, in post_id order; ``location`` as in :func:`location_keys` (NULL
-    without place or coordinates), ``profile_location`` the author's free-text profile location."""
-    source = "curated_posts" if curated_only else "(SELECT * FROM posts WHERE NOT deleted)"
+    without place or coordinates), ``profile_location`` the author's free-text profile location. Posts the Parquet
+    files ``skip`` hold (vectors stored already) are left out in DuckDB, so a nightly embed reads its new posts only."""
+    skipped = "AND p.post_id NOT IN (SELECT post_id FROM read_parquet($skip))" if skip else ""
     return con.sql(
         f"""
         WITH {FIRST_IMAGE}
         SELECT p.post_id, p.author_id, p.text, p.hashtags, i.image_path, {LOCATION_KEY} AS location, p.lat, p.lon,
                nullif(trim(u.location), '') AS profile_location
-        FROM {source} p LEFT JOIN first_image i USING (post_id) LEFT JOIN users u ON u.user_id = p.author_id
-        WHERE (p.text IS NOT NULL AND trim(p.text) <> '') OR i.image_path IS NOT NULL
+        FROM {_joint_source(curated_only)} p LEFT JOIN first_image i USING (post_id)
+        LEFT JOIN users u ON u.user_id = p.author_id
+        WHERE {HAS_CONTENT} {skipped}
         ORDER BY p.post_id
+        """,
+        params={"skip": [str(path) for path in skip]} if skip else None,
+    ).to_arrow_table()
+
+
+def joint_post_count(con: duckdb.DuckDBPyConnection, curated_only: bool) -> int:
+    """How many posts :func:`joint_posts` gives without ``skip``: counted, not read."""
+    [(count,)] = con.execute(
+        f"WITH {FIRST_IMAGE} SELECT count(*) FROM {_joint_source(curated_only)} p "
+        f"LEFT JOIN first_image i USING (post_id) WHERE {HAS_CONTENT}").fetchall()
+    return int(count)
+
+
+def location_pool(con: duckdb.DuckDBPyConnection, curated_only: bool, locations: Sequence[str]) -> pa.Table:
+    """(post_id, location) of :func:`joint_posts`' posts whose location key is one of ``locations``, in post_id
+    order: the posts whose encodings make those locations' means, read without the other columns."""
+    wanted = pa.table({"location": pa.array(sorted(set(locations)), pa.string())})  # noqa: F841 - read by DuckDB
+    return con.sql(
+        f"""
+        WITH {FIRST_IMAGE}
+        SELECT post_id, location FROM (
+            SELECT p.post_id, {LOCATION_KEY} AS location
+            FROM {_joint_source(curated_only)} p LEFT JOIN first_image i USING (post_id)
+            WHERE {HAS_CONTENT}) SEMI JOIN wanted USING (location)
+        ORDER BY post_id
         """
     ).to_arrow_table()
 

@@ -386,6 +386,7 @@ def print_joint_embedded(result: JointEmbedded, console: Console | None = None) 
         ("", "value"),
         [("embedded now", result.embedded), ("embedded before", result.already_embedded),
          ("posts", f"{result.posts} {'curated ' if result.curated_only else ''}posts with a text or an image"),
+         ("read", f"{result.read} posts without a vector, {result.location_pool} for their locations' means"),
          ("without a part", f"{result.without_parts} posts with no part the model reads (not embedded)"),
          *[(f"{part} vectors", count) for part, count in result.part_vectors.items()],
          ("dimensions", result.dimensions)],

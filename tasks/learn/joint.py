@@ -194,12 +194,12 @@ class Lexicon:
 
 
 def part_inputs(home: Home, posts: pa.Table, settings: JointSettings, lexicon: Lexicon,
-                location_pool: pa.Table | None = None, users: dict[str, np.ndarray] | None = None
+                location_pool: pa.Table | LocationMeans | None = None, users: dict[str, np.ndarray] | None = None
                 ) -> dict[str, np.ndarray]:
     """The network's arrays for the posts: tokens and lengths, one input per non-text part and `present` (n, P).
 
-    ``location_pool``: the (post_id, location) posts whose text encodings make the location means (default: these
-    posts); ``users``: author -> node2vec vector (default: the snapshot's ``user_vector`` column).
+    ``location_pool``: the (post_id, location) posts whose text encodings make the location means, or those means
+    computed once for many chunks (default: these posts); ``users``: author -> node2vec vector (default: the snapshot's ``user_vector`` column).
     """
     post_ids = posts.column("post_id").to_pylist()
     arrays, present = {}, {}
@@ -220,7 +220,10 @@ def part_inputs(home: Home, posts: pa.Table, settings: JointSettings, lexicon: L
         elif part == "user":
             arrays[part], present[part] = _author_vectors(posts, settings, users)
         elif part == "location":
-            arrays[part], present[part] = _location_vectors(home, posts, settings, location_pool)
+            means = location_pool if isinstance(location_pool, LocationMeans) else LocationMeans.of(
+                home, location_pool if location_pool is not None else posts.select(["post_id", "location"]),
+                settings.location_encoder)
+            arrays[part], present[part] = means.vectors(home, posts)
     arrays["present"] = np.stack([present[part] for part in settings.parts], 1)
     return arrays
 
@@ -243,47 +246,63 @@ def _author_vectors(posts: pa.Table, settings: JointSettings, users: dict[str, n
     return vectors, present
 
 
-def _location_vectors(home: Home, posts: pa.Table, settings: JointSettings, pool: pa.Table | None
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean text encoding of the pool's other posts with each post's location key (leave-one-out)."""
-    pool = pool if pool is not None else posts.select(["post_id", "location"])
-    pool = pool.filter(pc.is_valid(pool.column("location")))
-    keys = pool.column("location").to_pylist()
-    names = sorted(set(keys))
-    key_index = {key: position for position, key in enumerate(names)}
-    dimension = 0
-    sums: np.ndarray | None = None
-    counts = np.zeros(len(names), dtype=np.int64)
-    own: dict[str, np.ndarray] = {}
-    wanted = set(posts.column("post_id").to_pylist())
-    pool_ids = pool.column("post_id").to_pylist()
-    for begin in range(0, len(pool_ids), EMBED_CHUNK):
-        ids = pool_ids[begin:begin + EMBED_CHUNK]
-        vectors, found = feature_matrix(home, ids, (settings.location_encoder,))
-        dimension = vectors.shape[1]
+@dataclass(frozen=True)
+class LocationMeans:
+    """Per location key, the sum and count of the text encodings of a pool of posts: computed once, then each post's
+    location vector is the mean of the pool's other posts with its key (leave-one-out)."""
+
+    encoder: str
+    index: dict[str, int]
+    sums: np.ndarray
+    counts: np.ndarray
+    members: frozenset[str]  # pool posts with an encoding, counted in the sums
+
+    @classmethod
+    def of(cls, home: Home, pool: pa.Table, encoder: str) -> LocationMeans:
+        """The means of the pool's (post_id, location) posts with a location, reading their encodings chunk by
+        chunk."""
+        pool = pool.filter(pc.is_valid(pool.column("location")))
+        keys = pool.column("location").to_pylist()
+        index = {key: position for position, key in enumerate(sorted(set(keys)))}
+        sums: np.ndarray | None = None
+        counts = np.zeros(len(index), dtype=np.int64)
+        members: set[str] = set()
+        pool_ids = pool.column("post_id").to_pylist()
+        for begin in range(0, len(pool_ids), EMBED_CHUNK):
+            ids = pool_ids[begin:begin + EMBED_CHUNK]
+            vectors, found = feature_matrix(home, ids, (encoder,))
+            if sums is None:
+                sums = np.zeros((len(index), vectors.shape[1]), dtype=np.float64)
+            rows = np.array([index[k] for k in keys[begin:begin + EMBED_CHUNK]], dtype=np.int64)
+            np.add.at(sums, rows[found], vectors[found])
+            np.add.at(counts, rows[found], 1)
+            members.update(ids[position] for position in np.flatnonzero(found))
         if sums is None:
-            sums = np.zeros((len(names), dimension), dtype=np.float64)
-        rows = np.array([key_index[k] for k in keys[begin:begin + EMBED_CHUNK]], dtype=np.int64)
-        np.add.at(sums, rows[found], vectors[found])
-        np.add.at(counts, rows[found], 1)
-        for position in np.flatnonzero(found):
-            if ids[position] in wanted:
-                own[ids[position]] = vectors[position]
-    dimension = dimension or int(_encoder_dimension(settings.location_encoder))
-    result = np.zeros((posts.num_rows, dimension), dtype=np.float32)
-    present = np.zeros(posts.num_rows, dtype=bool)
-    if sums is None:
+            sums = np.zeros((0, _encoder_dimension(encoder)), dtype=np.float64)
+        return cls(encoder, index, sums, counts, frozenset(members))
+
+    def vectors(self, home: Home, posts: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """(n, d) location vectors of the (post_id, location) posts, and whether each has one (another pool post
+        with an encoding shares its key)."""
+        post_ids, keys = posts.column("post_id").to_pylist(), posts.column("location").to_pylist()
+        result = np.zeros((posts.num_rows, self.sums.shape[1]), dtype=np.float32)
+        present = np.zeros(posts.num_rows, dtype=bool)
+        rows = [row for row, key in enumerate(keys) if key in self.index]
+        own_rows = [row for row in rows if post_ids[row] in self.members]
+        own = feature_matrix(home, [post_ids[row] for row in own_rows], (self.encoder,))[0] if own_rows else None
+        own_of = dict(zip(own_rows, range(len(own_rows)), strict=True))
+        for row in rows:
+            total, count = self.sums[self.index[keys[row]]], self.counts[self.index[keys[row]]]
+            if row in own_of:
+                total, count = total - own[own_of[row]], count - 1
+            if count > 0:
+                result[row], present[row] = total / count, True
         return result, present
-    for row, (post_id, key) in enumerate(zip(posts.column("post_id").to_pylist(),
-                                             posts.column("location").to_pylist(), strict=True)):
-        if key is None or key not in key_index:
-            continue
-        total, count = sums[key_index[key]], counts[key_index[key]]
-        if post_id in own:
-            total, count = total - own[post_id], count - 1
-        if count > 0:
-            result[row], present[row] = total / count, True
-    return result, present
+
+
+def location_means(home: Home, pool: pa.Table, settings: JointSettings) -> LocationMeans | None:
+    """The pool's location means when the model reads the location part (None otherwise)."""
+    return LocationMeans.of(home, pool, settings.location_encoder) if "location" in settings.parts else None
 
 
 def _encoder_dimension(name: str) -> int:
@@ -540,7 +559,8 @@ def is_joint_model(home: Home, model_id: str | None) -> bool:
 @dataclass(frozen=True)
 class JointEmbedded:
     """What `embed` did with a joint model: posts embedded now and before, part vectors written per part, and
-    posts with no part the model can read (no known word, image, hashtag, known author or shared place)."""
+    posts with no part the model can read (no known word, image, hashtag, known author or shared place); `read`:
+    the posts it read (those without a vector), `location_pool`: the posts read for the means of their locations."""
 
     model_id: str
     embedded: int
@@ -550,23 +570,30 @@ class JointEmbedded:
     without_parts: int
     curated_only: bool
     dimensions: int
+    read: int
+    location_pool: int
 
 
 def embed_joint_posts(home: Home, run_id: str, model_id: str, device: str = "auto") -> JointEmbedded:
     """Embed every part of the (curated) posts this model has not embedded yet, chunk by chunk: one row per post
-    and present part in `embedding_parts`, and the post's mean of parts in `embeddings`."""
+    and present part in `embedding_parts`, and the post's mean of parts in `embeddings`.
+
+    Reads only those posts, and for the location part the (post_id, location) of the posts sharing their locations,
+    whose encodings make the location means once for every chunk."""
     loaded = load_joint(home, model_id)
     settings = loaded.settings
     with warehouse.reader(home.warehouse) as con:
         curated_only = learning.has_curation(con)
-        posts = joint_inputs.joint_posts(con, curated_only)
-    done = embedding_store.embedded_post_ids(home, model_id)
-    todo = posts.filter(pa.array([p not in done for p in posts.column("post_id").to_pylist()]))
-    pool = posts.select(["post_id", "location"])
+        todo = joint_inputs.joint_posts(con, curated_only, skip=embedding_store.part_paths(home, model_id))
+        total = joint_inputs.joint_post_count(con, curated_only)
+        locations = pc.unique(todo.column("location").drop_null()).to_pylist()
+        pool = joint_inputs.location_pool(con, curated_only, locations) if "location" in settings.parts else None
+    already = embedding_store.embedded_count(home, model_id)
+    location_part = location_means(home, pool, settings) if pool is not None else None  # once, for every chunk
     written, without_parts, per_part = 0, 0, dict.fromkeys(settings.parts, 0)
     for begin in tqdm(range(0, todo.num_rows, EMBED_CHUNK), desc="embed joint", unit="chunk", disable=None):
         chunk = todo.slice(begin, EMBED_CHUNK)
-        arrays = part_inputs(home, chunk, settings, loaded.lexicon, pool, loaded.users)
+        arrays = part_inputs(home, chunk, settings, loaded.lexicon, location_part, loaded.users)
         present = arrays["present"].T
         parts = embed_parts(loaded.model, arrays, device=device)
         means = post_vectors(parts, present)
@@ -587,8 +614,8 @@ def embed_joint_posts(home: Home, run_id: str, model_id: str, device: str = "aut
     if todo.num_rows == 0:
         with warehouse_writer(home.warehouse, run_id) as con:
             embedding_store.refresh_view(con, home)
-    return JointEmbedded(model_id, written, len(done), posts.num_rows, per_part, without_parts, curated_only,
-                         settings.dimension)
+    return JointEmbedded(model_id, written, already, total, per_part, without_parts, curated_only,
+                         settings.dimension, todo.num_rows, pool.num_rows if pool is not None else 0)
 
 
 
@@ -598,7 +625,7 @@ def joint_post_vectors(home: Home, loaded: LoadedJoint, posts: pa.Table, device:
     chunk without storing them, and whether each post had a part the model reads (zero rows where not)."""
     settings = loaded.settings
     vectors = np.zeros((posts.num_rows, settings.dimension), dtype=np.float32)
-    pool = posts.select(["post_id", "location"])
+    pool = location_means(home, posts.select(["post_id", "location"]), settings)
     for begin in tqdm(range(0, posts.num_rows, EMBED_CHUNK), desc="joint vectors", unit="chunk", disable=None):
         chunk = posts.slice(begin, EMBED_CHUNK)
         arrays = part_inputs(home, chunk, settings, loaded.lexicon, pool, loaded.users)

@@ -29,9 +29,11 @@ from tasks.learn.joint import (
     KIND,
     TEXT_TOKENIZER,
     LoadedJoint,
+    LocationMeans,
     chosen_joint,
     embed_parts,
     load_joint,
+    location_means,
     part_inputs,
 )
 from tasks.learn.registry import TrainingSet, read_training_set, registered_model
@@ -87,8 +89,8 @@ def tag_vectors(loaded: LoadedJoint, tags: list[str]) -> tuple[list[str], np.nda
     return kept, vectors
 
 
-def _queries(loaded: LoadedJoint, home: Home, posts: pa.Table, pool: pa.Table) -> tuple[np.ndarray, np.ndarray,
-                                                                                         list[str]]:
+def _queries(loaded: LoadedJoint, home: Home, posts: pa.Table, pool: LocationMeans | None
+             ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Each post's mean of its parts other than hashtags, whether it has one, and its parts as text."""
     arrays = part_inputs(home, posts, loaded.settings, loaded.lexicon, pool, loaded.users)
     present = arrays["present"].T.copy()
@@ -122,7 +124,7 @@ def predict_hashtags(home: Home, run_id: str, model_id: str | None = None, k: in
     if not tags:
         raise LearningInputError("no hashtag of the warehouse is made of words the model knows")
     todo = posts.filter(pa.array(~has_tags))
-    pool = posts.select(["post_id", "location"])
+    pool = location_means(home, posts.select(["post_id", "location"]), loaded.settings)
     predicted, chosen = 0, Counter()
     now = datetime.now(UTC)
     for begin in tqdm(range(0, todo.num_rows, EMBED_CHUNK), desc="predict hashtags", unit="chunk", disable=None):

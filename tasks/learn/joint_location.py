@@ -34,9 +34,11 @@ from tasks.learn.joint import (
     KIND,
     TEXT_TOKENIZER,
     LoadedJoint,
+    LocationMeans,
     chosen_joint,
     embed_parts,
     load_joint,
+    location_means,
     part_inputs,
 )
 from tasks.learn.joint_hashtags import ApplicationScores
@@ -69,7 +71,8 @@ def _joint_model(home: Home, model_id: str | None) -> LoadedJoint:
     return loaded
 
 
-def location_features(loaded: LoadedJoint, home: Home, posts: pa.Table, pool: pa.Table) -> np.ndarray:
+def location_features(loaded: LoadedJoint, home: Home, posts: pa.Table, pool: LocationMeans | None
+                      ) -> np.ndarray:
     """(n, parts x D + D): the non-location part embeddings (zeros where absent) and the profile location text's."""
     arrays = part_inputs(home, posts, loaded.settings, loaded.lexicon, pool, loaded.users)
     parts = embed_parts(loaded.model, arrays)
@@ -104,7 +107,8 @@ def _profile_vectors(loaded: LoadedJoint, texts: list[str | None]) -> np.ndarray
     return vectors
 
 
-def _features_in_chunks(loaded: LoadedJoint, home: Home, posts: pa.Table, pool: pa.Table) -> np.ndarray:
+def _features_in_chunks(loaded: LoadedJoint, home: Home, posts: pa.Table, pool: LocationMeans | None
+                        ) -> np.ndarray:
     return np.concatenate([location_features(loaded, home, posts.slice(begin, EMBED_CHUNK), pool)
                            for begin in range(0, max(posts.num_rows, 1), EMBED_CHUNK)]) if posts.num_rows else \
         np.zeros((0, 1), np.float32)
@@ -180,7 +184,7 @@ def evaluate_location(home: Home, run_id: str, model_id: str | None = None, min_
                                  "test posts with coordinates: location prediction needs both")
     cities = gazetteer_cities(min_population)
     test_city = cities.names[cities.nearest(_coords(test, "lat"), _coords(test, "lon"))]
-    pool = posts.select(["post_id", "location"])
+    pool = location_means(home, posts.select(["post_id", "location"]), loaded.settings)
     model = CityModel.fit(_features_in_chunks(loaded, home, train, pool), train.column("text").to_pylist(),
                           cities.names[cities.nearest(_coords(train, "lat"), _coords(train, "lon"))], classifier,
                           loaded.settings.train.seed)
@@ -223,7 +227,7 @@ def predict_location(home: Home, run_id: str, model_id: str | None = None, min_p
                                  "geotagged posts first")
     cities = gazetteer_cities(min_population)
     labels = cities.names[cities.nearest(_coords(known, "lat"), _coords(known, "lon"))]
-    pool = posts.select(["post_id", "location"])
+    pool = location_means(home, posts.select(["post_id", "location"]), loaded.settings)
     model = CityModel.fit(_features_in_chunks(loaded, home, known, pool), known.column("text").to_pylist(), labels,
                           classifier, loaded.settings.train.seed)
     classes = _city_index(cities, model.classes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -215,3 +216,37 @@ def test_predict_location_gives_every_post_without_coordinates_a_gazetteer_city(
     by_name = dict(zip(cities.names, zip(cities.lat, cities.lon, strict=True), strict=True))
     for label, lat, lon, rank, own_lat in predicted:
         assert by_name[label] == (lat, lon) and rank == 1 and own_lat is None
+
+
+def test_a_later_embed_reads_only_new_posts_and_gives_what_one_embed_of_all_gave(joint_home: Path,
+                                                                                  monkeypatch) -> None:
+    """Embedding a chunk's posts again (their vectors removed) reads those posts only, and the posts sharing their
+    locations, and writes the vectors the embed of every post wrote (the location means over the same posts)."""
+    import tasks.learn.joint as joint_tasks
+    from storage.home import Home
+
+    monkeypatch.setenv("POSTATLAS_HOME", str(joint_home))
+    model_id, config, _ = _model(joint_home)
+    assert "location" in config["parts"]
+    home = Home(joint_home)
+    shutil.rmtree(home.embeddings / model_id)
+    shutil.rmtree(home.embedding_parts / model_id)
+    monkeypatch.setattr(joint_tasks, "EMBED_CHUNK", 150)  # several parts, one per chunk
+    assert main(["embed", "--model", model_id]) == 0
+    everything = dict(query(joint_home, "SELECT post_id || '/' || part, vector FROM embedding_parts "
+                                        "WHERE model_id = ?", [model_id]))
+    last = sorted((home.embeddings / model_id).glob("*.parquet"))[-1]
+    forgotten = set(pq.read_table(last, columns=["post_id"]).column("post_id").to_pylist())
+    last.unlink()
+    for part in (home.embedding_parts / model_id).glob("*.parquet"):
+        if set(pq.read_table(part, columns=["post_id"]).column("post_id").to_pylist()) <= forgotten:
+            part.unlink()
+    assert main(["embed", "--model", model_id]) == 0
+    [(read,)] = query(joint_home, "SELECT read FROM runs WHERE flow = 'embed-joint' ORDER BY started_at DESC LIMIT 1")
+    assert read == len(forgotten) < len({key.split("/")[0] for key in everything})
+    again = dict(query(joint_home, "SELECT post_id || '/' || part, vector FROM embedding_parts WHERE model_id = ?",
+                       [model_id]))
+    assert again.keys() == everything.keys()
+    assert any(key.endswith("/location") and key.split("/")[0] in forgotten for key in again)
+    for key, vector in again.items():
+        np.testing.assert_allclose(vector, everything[key], rtol=1e-5, atol=1e-6)
