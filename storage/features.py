@@ -7,7 +7,7 @@ so it is counted and never retried silently; `ocr_text` holds what the OCR encod
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,6 +84,21 @@ def read_features(home: Home, encoder: str, post_ids: list[str], dimension: int)
     vectors[rows] = flat.reshape(table.num_rows, dimension)
     present[rows] = True
     return vectors, present
+
+
+def iter_features(home: Home, encoder: str, post_ids: pa.Array, batch_rows: int = 65_536
+                  ) -> Iterator[tuple[pa.Array, np.ndarray]]:
+    """(post ids, (n, d) float32 vectors) of those of ``post_ids`` the encoder has a vector for, in batches of one
+    pass over its Parquet parts: many posts read at the cost of one scan, memory following the batch."""
+    parts = vector_parts.parts(folder(home, encoder))
+    if not parts or len(post_ids) == 0:
+        return
+    wanted = pc.field("post_id").isin(post_ids) & pc.field("vector").is_valid()
+    for batch in ds.dataset(parts, format="parquet").to_batches(columns=["post_id", "vector"], filter=wanted,
+                                                                 batch_size=batch_rows):
+        if batch.num_rows:
+            flat = pc.list_flatten(batch.column("vector")).to_numpy(zero_copy_only=False)
+            yield batch.column("post_id"), flat.reshape(batch.num_rows, -1).astype(np.float32, copy=False)
 
 
 def posts_to_featurize(con: duckdb.DuckDBPyConnection, curated_only: bool, located_only: bool = False,

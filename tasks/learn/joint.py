@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
+from scipy import sparse
 from tqdm.auto import tqdm
 
 from models.hashtags import split_hashtag
@@ -39,7 +40,7 @@ from models.training import fit, predict
 from models.user_graph import node_vectors, weighted_walks
 from models.word_space import WordSpaceSettings, train_word_space
 from storage import embeddings as embedding_store
-from storage import joint_inputs, learning, model_store, warehouse
+from storage import features, joint_inputs, learning, model_store, warehouse
 from storage.home import Home
 from tasks.featurize import feature_matrix
 from tasks.learn.errors import LearningInputError
@@ -256,30 +257,38 @@ class LocationMeans:
     sums: np.ndarray
     counts: np.ndarray
     members: frozenset[str]  # pool posts with an encoding, counted in the sums
+    kept: dict[str, np.ndarray]  # the encodings of the posts asked for with ``own``
 
     @classmethod
-    def of(cls, home: Home, pool: pa.Table, encoder: str) -> LocationMeans:
-        """The means of the pool's (post_id, location) posts with a location, reading their encodings chunk by
-        chunk."""
+    def of(cls, home: Home, pool: pa.Table, encoder: str, own: pa.Array | None = None) -> LocationMeans:
+        """The means of the pool's (post_id, location) posts with a location, reading their encodings in one pass
+        over the encoder's store; the encodings of the ``own`` posts are kept, so that their leave-one-out vectors
+        need no second read."""
         pool = pool.filter(pc.is_valid(pool.column("location")))
-        keys = pool.column("location").to_pylist()
-        index = {key: position for position, key in enumerate(sorted(set(keys)))}
-        sums: np.ndarray | None = None
+        names = pc.unique(pool.column("location")).sort()
+        index = {key: position for position, key in enumerate(names.to_pylist())}
+        pool_ids = pool.column("post_id").combine_chunks() if pool.num_rows else pa.array([], pa.string())
+        key_of = dict(zip(pool_ids.to_pylist(), pc.index_in(pool.column("location"), value_set=names).to_pylist(),
+                          strict=True))
+        wanted = set(own.to_pylist()) if own is not None else set()
+        sums: np.ndarray | None = None  # sized by the store's vectors
         counts = np.zeros(len(index), dtype=np.int64)
         members: set[str] = set()
-        pool_ids = pool.column("post_id").to_pylist()
-        for begin in range(0, len(pool_ids), EMBED_CHUNK):
-            ids = pool_ids[begin:begin + EMBED_CHUNK]
-            vectors, found = feature_matrix(home, ids, (encoder,))
+        kept: dict[str, np.ndarray] = {}
+        for ids, vectors in features.iter_features(home, encoder, pool_ids):
             if sums is None:
                 sums = np.zeros((len(index), vectors.shape[1]), dtype=np.float64)
-            rows = np.array([index[k] for k in keys[begin:begin + EMBED_CHUNK]], dtype=np.int64)
-            np.add.at(sums, rows[found], vectors[found])
-            np.add.at(counts, rows[found], 1)
-            members.update(ids[position] for position in np.flatnonzero(found))
+            names_read = ids.to_pylist()
+            keys = np.fromiter((key_of[post_id] for post_id in names_read), dtype=np.int64, count=len(names_read))
+            by_key = sparse.csr_matrix((np.ones(len(keys)), (keys, np.arange(len(keys)))),
+                                       shape=(len(index), len(keys)))
+            sums += by_key @ vectors.astype(np.float64)
+            counts += np.bincount(keys, minlength=len(index))
+            members.update(names_read)
+            kept.update((post_id, vectors[row]) for row, post_id in enumerate(names_read) if post_id in wanted)
         if sums is None:
-            sums = np.zeros((0, _encoder_dimension(encoder)), dtype=np.float64)
-        return cls(encoder, index, sums, counts, frozenset(members))
+            sums = np.zeros((len(index), _encoder_dimension(encoder)), dtype=np.float64)
+        return cls(encoder, index, sums, counts, frozenset(members), kept)
 
     def vectors(self, home: Home, posts: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """(n, d) location vectors of the (post_id, location) posts, and whether each has one (another pool post
@@ -288,21 +297,22 @@ class LocationMeans:
         result = np.zeros((posts.num_rows, self.sums.shape[1]), dtype=np.float32)
         present = np.zeros(posts.num_rows, dtype=bool)
         rows = [row for row, key in enumerate(keys) if key in self.index]
-        own_rows = [row for row in rows if post_ids[row] in self.members]
-        own = feature_matrix(home, [post_ids[row] for row in own_rows], (self.encoder,))[0] if own_rows else None
-        own_of = dict(zip(own_rows, range(len(own_rows)), strict=True))
+        unread = [post_ids[row] for row in rows if post_ids[row] in self.members and post_ids[row] not in self.kept]
+        own = {**self.kept, **dict(zip(unread, feature_matrix(home, unread, (self.encoder,))[0], strict=True))
+               } if unread else self.kept
         for row in rows:
             total, count = self.sums[self.index[keys[row]]], self.counts[self.index[keys[row]]]
-            if row in own_of:
-                total, count = total - own[own_of[row]], count - 1
+            if post_ids[row] in self.members:
+                total, count = total - own[post_ids[row]], count - 1
             if count > 0:
                 result[row], present[row] = total / count, True
         return result, present
 
 
-def location_means(home: Home, pool: pa.Table, settings: JointSettings) -> LocationMeans | None:
-    """The pool's location means when the model reads the location part (None otherwise)."""
-    return LocationMeans.of(home, pool, settings.location_encoder) if "location" in settings.parts else None
+def location_means(home: Home, pool: pa.Table, settings: JointSettings, own: pa.Array | None = None
+                   ) -> LocationMeans | None:
+    """The pool's location means when the model reads the location part (None otherwise); see LocationMeans.of."""
+    return LocationMeans.of(home, pool, settings.location_encoder, own) if "location" in settings.parts else None
 
 
 def _encoder_dimension(name: str) -> int:
@@ -589,7 +599,8 @@ def embed_joint_posts(home: Home, run_id: str, model_id: str, device: str = "aut
         locations = pc.unique(todo.column("location").drop_null()).to_pylist()
         pool = joint_inputs.location_pool(con, curated_only, locations) if "location" in settings.parts else None
     already = embedding_store.embedded_count(home, model_id)
-    location_part = location_means(home, pool, settings) if pool is not None else None  # once, for every chunk
+    location_part = (location_means(home, pool, settings, own=todo.column("post_id").combine_chunks())
+                     if pool is not None else None)  # once, for every chunk
     written, without_parts, per_part = 0, 0, dict.fromkeys(settings.parts, 0)
     for begin in tqdm(range(0, todo.num_rows, EMBED_CHUNK), desc="embed joint", unit="chunk", disable=None):
         chunk = todo.slice(begin, EMBED_CHUNK)

@@ -90,6 +90,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--assign", type=int, default=0, metavar="NEW",
                         help="instead: fit once, add NEW posts, and time `cluster --assign` of them on a fresh copy")
+    parser.add_argument("--grown-to", type=int, default=0, metavar="N",
+                        help="with --assign: the run first grows to N posts by (recorded) assignments")
     args = parser.parse_args()
     home = (args.work or Path(tempfile.mkdtemp(prefix="postatlas-bench-"))) / f"home-{args.posts}"
     if not (home / "warehouse.duckdb").exists():
@@ -97,7 +99,7 @@ def main() -> None:
         build_home(Home.at(home), args.posts)
         print(f"built {args.posts:,} posts in {time.perf_counter() - started:.0f} s", flush=True)
     if args.assign:
-        time_assignment(home, args.posts, args.assign, args.repeats)
+        time_assignment(home, args.posts, args.assign, args.repeats, args.grown_to)
         return
     for label, command in (("cluster --method default (incl. report)", ["cluster", "--method", "default"]),
                            ("cluster --method default --no-report", ["cluster", "--method", "default",
@@ -108,14 +110,23 @@ def main() -> None:
               f"{', '.join(f'{s:.1f}' for s, _ in runs)} |", flush=True)
 
 
-def time_assignment(home: Path, posts: int, new: int, repeats: int) -> None:
+def time_assignment(home: Path, posts: int, new: int, repeats: int, grown_to: int = 0) -> None:
     """Fit the default clustering of ``home``'s posts once, add ``new`` posts beside a copy, then time assigning
-    them (`cluster --assign --no-report`) on a fresh copy each repeat."""
-    fitted = home.with_name(f"{home.name}-fitted-{new}")
+    them (`cluster --assign --no-report`) on a fresh copy each repeat. ``grown_to``: first add posts up to that
+    many and record them as assigned to the run, as nightly assignments would have (a run grown between refits)."""
+    fitted = home.with_name(f"{home.name}-fitted-{new}" + (f"-grown-{grown_to}" if grown_to else ""))
     if not fitted.exists():
-        run_once(home, ["cluster", "--method", "default", "--no-report"])
+        if not (home / "clusters").is_dir():
+            run_once(home, ["cluster", "--method", "default", "--no-report"])
         shutil.copytree(home, fitted)
-        build_home(Home.at(fitted), new, first=posts)
+        if grown_to:
+            build_home(Home.at(fitted), grown_to - posts, first=posts)
+            with warehouse.writer(Home.at(fitted).warehouse) as con:
+                [(run, clusters)] = con.execute("SELECT run, n_clusters FROM cluster_runs").fetchall()
+                con.execute("INSERT INTO cluster_assignments SELECT ?, post_id, hash(post_id) % ?, 0, 0, 'assign', "
+                            "now() FROM posts WHERE post_id NOT IN (SELECT post_id FROM cluster_assignments)",
+                            [run, clusters])
+        build_home(Home.at(fitted), new, first=max(posts, grown_to))
     runs = []
     for _ in range(repeats):
         trial = home.with_name(f"{home.name}-trial")
@@ -124,8 +135,8 @@ def time_assignment(home: Path, posts: int, new: int, repeats: int) -> None:
         runs.append(run_once(trial, ["cluster", "--assign", "--no-report"]))
         shutil.rmtree(trial)
     seconds = statistics.median(s for s, _ in runs)
-    print(f"| cluster --assign --no-report | {posts:,} fitted + {new:,} new | {seconds:.1f} | "
-          f"{max(g for _, g in runs):.2f} | {', '.join(f'{s:.1f}' for s, _ in runs)} |", flush=True)
+    print(f"| cluster --assign --no-report | {max(posts, grown_to):,} in the run ({posts:,} fitted) + {new:,} new | "
+          f"{seconds:.1f} | {max(g for _, g in runs):.2f} | {', '.join(f'{s:.1f}' for s, _ in runs)} |", flush=True)
 
 
 if __name__ == "__main__":
