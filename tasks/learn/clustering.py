@@ -515,8 +515,8 @@ def assign_new_posts(home: Home, run_id: str, run: str | None = None, method: st
     if new.num_rows == 0:
         return Assignment(chosen_run, 0, row["method"])
     clusterer = cluster_store.load_clusterer(home, row["clusterer_path"])
-    labels, xy = (np.asarray(values) for values in clusterer.place(vectors_of(new), coordinates_of(new)))
     coordinates = coordinates_of(new)
+    labels, xy = (np.asarray(values) for values in clusterer.place(vectors_of(new), coordinates))
     counts = count_clusters(labels, new.column("hashtags").to_pylist(), new.column("lang").to_pylist(),
                             coordinates[:, 0], coordinates[:, 1], _timestamps(new))
     with_image = labels[_has_image(new)]
