@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python tests/bench/bench_encoders.py
 	$(BIN)/python tests/bench/bench_clustering.py
 	$(BIN)/python tests/bench/bench_cluster_command.py --posts 1000000
+	$(BIN)/python tests/bench/bench_cluster_command.py --posts 1000000 --assign 100000
 	$(BIN)/python tests/bench/bench_joint.py
 	$(BIN)/python tests/bench/bench_analyst_copy.py
 
