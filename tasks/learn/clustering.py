@@ -236,7 +236,8 @@ def _updated_row(row: dict[str, Any], new: ClusterCounts | None, images: int) ->
     row["size"] += new.size
     row["posts_with_image"] = (row["posts_with_image"] or 0) + images
     tags = _added(zip(row["top_hashtags"] or [], row["hashtag_counts"] or [], strict=True), new.hashtags)
-    row["top_hashtags"], row["hashtag_counts"] = [t for t, _ in tags[:HASHTAGS_KEPT]], [n for _, n in tags[:HASHTAGS_KEPT]]
+    kept_tags = tags[:HASHTAGS_KEPT]
+    row["top_hashtags"], row["hashtag_counts"] = [tag for tag, _ in kept_tags], [n for _, n in kept_tags]
     languages = _added(zip(row["languages"] or [], row["language_counts"] or [], strict=True), new.languages)
     row["languages"], row["language_counts"] = [lang for lang, _ in languages], [n for _, n in languages]
     times = [t for t in (row["first_post_at"], row["last_post_at"], _aware(new.first_post_at),

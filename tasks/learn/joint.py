@@ -200,7 +200,8 @@ def part_inputs(home: Home, posts: pa.Table, settings: JointSettings, lexicon: L
     """The network's arrays for the posts: tokens and lengths, one input per non-text part and `present` (n, P).
 
     ``location_pool``: the (post_id, location) posts whose text encodings make the location means, or those means
-    computed once for many chunks (default: these posts); ``users``: author -> node2vec vector (default: the snapshot's ``user_vector`` column).
+    computed once for many chunks (default: these posts); ``users``: author -> node2vec vector (default: the
+    snapshot's ``user_vector`` column).
     """
     post_ids = posts.column("post_id").to_pylist()
     arrays, present = {}, {}
