@@ -16,7 +16,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from storage import vector_parts
 from storage.home import Home
@@ -96,17 +95,9 @@ def iter_vectors(home: Home, model_id: str, part: str | None, batch_rows: int = 
     """(post ids, (n, d) float32 vectors) in batches: the model's post vectors (``part`` None or "post") or its
     vectors of one part; memory follows the batch, not the model's whole set."""
     folder = home.embeddings / model_id if part in (None, "post") else home.embedding_parts / model_id
-    files = [str(path) for path in vector_parts.parts(folder)]
-    if not files:
-        return
-    dataset = ds.dataset(files, format="parquet")
     condition = None if part in (None, "post") else pc.field("part") == part
-    for batch in dataset.to_batches(columns=["post_id", "vector"], filter=condition, batch_size=batch_rows):
-        if batch.num_rows == 0:
-            continue
-        vectors = batch.column("vector")
-        flat = pc.list_flatten(vectors).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-        yield batch.column("post_id").to_pylist(), flat.reshape(batch.num_rows, -1)
+    for post_ids, vectors in vector_parts.vector_batches(vector_parts.parts(folder), condition, batch_rows):
+        yield post_ids.to_pylist(), vectors
 
 
 def drop_model(home: Home, model_id: str) -> None:

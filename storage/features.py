@@ -90,15 +90,10 @@ def iter_features(home: Home, encoder: str, post_ids: pa.Array, batch_rows: int 
                   ) -> Iterator[tuple[pa.Array, np.ndarray]]:
     """(post ids, (n, d) float32 vectors) of those of ``post_ids`` the encoder has a vector for, in batches of one
     pass over its Parquet parts: many posts read at the cost of one scan, memory following the batch."""
-    parts = vector_parts.parts(folder(home, encoder))
-    if not parts or len(post_ids) == 0:
-        return
+    if len(post_ids) == 0:
+        return iter(())
     wanted = pc.field("post_id").isin(post_ids) & pc.field("vector").is_valid()
-    for batch in ds.dataset(parts, format="parquet").to_batches(columns=["post_id", "vector"], filter=wanted,
-                                                                 batch_size=batch_rows):
-        if batch.num_rows:
-            flat = pc.list_flatten(batch.column("vector")).to_numpy(zero_copy_only=False)
-            yield batch.column("post_id"), flat.reshape(batch.num_rows, -1).astype(np.float32, copy=False)
+    return vector_parts.vector_batches(vector_parts.parts(folder(home, encoder)), wanted, batch_rows)
 
 
 def posts_to_featurize(con: duckdb.DuckDBPyConnection, curated_only: bool, located_only: bool = False,

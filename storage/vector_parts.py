@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 PART_SUFFIX = ".parquet"
@@ -28,6 +31,19 @@ def vector_column(vectors: np.ndarray, missing: np.ndarray | None = None) -> pa.
 def parts(folder: Path) -> list[Path]:
     """The finished parts in the folder, by name."""
     return sorted(folder.glob(f"*{PART_SUFFIX}"))
+
+
+def vector_batches(files: list[Path], condition: ds.Expression | None, batch_rows: int
+                   ) -> Iterator[tuple[pa.Array, np.ndarray]]:
+    """(post ids, (n, d) float32 vectors) of the files' rows matching ``condition``, in batches of one pass over
+    them: memory follows the batch, not the files."""
+    if not files:
+        return
+    for batch in ds.dataset([str(path) for path in files], format="parquet").to_batches(
+            columns=["post_id", "vector"], filter=condition, batch_size=batch_rows):
+        if batch.num_rows:
+            flat = pc.list_flatten(batch.column("vector")).to_numpy(zero_copy_only=False)
+            yield batch.column("post_id"), flat.reshape(batch.num_rows, -1).astype(np.float32, copy=False)
 
 
 def glob_pattern(root: Path) -> str:
